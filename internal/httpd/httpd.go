@@ -1,0 +1,188 @@
+// Package httpd is rackboot's HTTP side: the generated iPXE menu at
+// /boot.ipxe and the files iPXE boots (platforms, memtest, iPXE itself for
+// UEFI HTTP boot), served with Range, HEAD and sendfile.
+package httpd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"rackboot/internal/pxe"
+)
+
+// MenuRequest is what the menu handler knows about the asking client.
+type MenuRequest struct {
+	MAC     net.HardwareAddr
+	Arch    pxe.Arch
+	BaseURL string     // "http://10.0.0.1:8080": how this client reached us
+	Client  netip.Addr // the client's address
+}
+
+// MenuFunc renders the iPXE script for one client.
+type MenuFunc func(ctx context.Context, r MenuRequest) ([]byte, error)
+
+// Server serves the menu and files. Files should come from os.Root.FS (or
+// anything whose files are *os.File) so that bodies go out with sendfile.
+type Server struct {
+	Files  fs.FS
+	Menu   MenuFunc
+	Logger *slog.Logger
+	// OnFile, when set, is told of every file served (for boot events).
+	OnFile func(FileEvent)
+}
+
+// FileEvent is one file download, reported when it ends.
+type FileEvent struct {
+	Client   netip.Addr
+	Path     string
+	Status   int
+	Bytes    int64
+	Duration time.Duration
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /boot.ipxe", s.serveMenu)
+	mux.HandleFunc("GET /", s.serveFile)
+	return mux
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// rechain is sent to a client that asked for /boot.ipxe without saying who
+// it is (a hand-typed `chain http://server/boot.ipxe` at the iPXE prompt):
+// iPXE fills in its own MAC and firmware and asks again.
+const rechain = "#!ipxe\nchain %s/boot.ipxe?mac=${mac}&platform=${platform}&buildarch=${buildarch}\n"
+
+func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	base := "http://" + r.Host
+	if q.Get("mac") == "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, strings.Replace(rechain, "%s", base, 1))
+		return
+	}
+	req, err := parseMenuRequest(q.Get("mac"), q.Get("arch"), q.Get("platform"), q.Get("buildarch"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	req.BaseURL = base
+	req.Client = remoteAddr(r)
+	script, err := s.Menu(r.Context(), req)
+	if err != nil {
+		s.log().Error("menu failed", "mac", req.MAC, "arch", req.Arch, "err", err)
+		http.Error(w, "menu: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(script)
+	s.log().Info("menu served", "mac", req.MAC, "arch", req.Arch, "client", req.Client, "bytes", len(script))
+}
+
+func parseMenuRequest(mac, arch, platform, buildarch string) (MenuRequest, error) {
+	var req MenuRequest
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return req, errors.New("mac: " + err.Error())
+	}
+	req.MAC = hw
+	switch {
+	case arch != "":
+		req.Arch, err = pxe.ParseArch(arch)
+	case platform != "":
+		req.Arch, err = pxe.ArchFromIPXE(platform, buildarch)
+	default:
+		req.Arch = pxe.ArchBIOS // iPXE too old to say; BIOS is the safe guess
+	}
+	return req, err
+}
+
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	if name == "" || !fs.ValidPath(name) {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	f, err := s.Files.Open(name)
+	if err != nil {
+		status := http.StatusNotFound
+		if !errors.Is(err, fs.ErrNotExist) {
+			status = http.StatusForbidden // e.g. a symlink out of the data directory
+		}
+		http.Error(w, http.StatusText(status), status)
+		s.log().Info("file refused", "path", name, "client", remoteAddr(r), "status", status, "err", err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	rs, ok := f.(io.ReadSeeker)
+	if !ok {
+		http.Error(w, "file not seekable", http.StatusInternalServerError)
+		return
+	}
+	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+	http.ServeContent(cw, r, fi.Name(), fi.ModTime(), rs)
+	ev := FileEvent{Client: remoteAddr(r), Path: name, Status: cw.status, Bytes: cw.n, Duration: time.Since(start)}
+	s.log().Info("file served", "path", name, "client", ev.Client, "status", ev.Status,
+		"bytes", ev.Bytes, "range", r.Header.Get("Range"), "duration", ev.Duration.Round(time.Millisecond))
+	if s.OnFile != nil {
+		s.OnFile(ev)
+	}
+}
+
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// countingWriter counts body bytes. It keeps io.ReaderFrom so that net/http
+// can still hand *os.File bodies to sendfile(2).
+type countingWriter struct {
+	http.ResponseWriter
+	n      int64
+	status int
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	c.status = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := c.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
+	c.n += n
+	return n, err
+}

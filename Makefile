@@ -1,0 +1,53 @@
+# rackboot: two commands do everything (see README.md).
+#   sudo make serve IFACE=eth1   build and run `rackboot serve` on the embedded defaults
+#   sudo make test               install the test dependencies and run the whole suite
+
+GO      ?= go
+BIN     := bin/rackboot
+IFACE   ?=
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+# What `serve` needs at run time: iPXE builds to hand out, memtest86+ for the menu.
+RUN_DEPS  := ipxe memtest86+
+# What the tests need: real PXE clients (QEMU, OVMF, iPXE ROMs) and real peers.
+TEST_DEPS := $(RUN_DEPS) qemu-system-x86 ovmf ipxe-qemu dnsmasq tftpd-hpa iproute2 gcc binutils busybox
+
+.PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/rackboot
+
+serve: deps-run build
+	./$(BIN) serve $(if $(IFACE),--interface $(IFACE))
+
+test: deps-test vet cross unit e2e
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+
+e2e:
+	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}
+
+vet:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo 'gofmt: files above need formatting'; exit 1; }
+	$(GO) vet ./...
+
+cross:
+	GOOS=freebsd $(GO) build ./...
+	GOOS=illumos $(GO) build ./...
+
+# Install packages only when one is missing, so that repeated runs are quick.
+deps-run:
+	@dpkg -s $(RUN_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(RUN_DEPS); }
+
+# The packaged dnsmasq and tftpd-hpa services would listen on the host: the
+# tests run their own copies inside network namespaces, so stop the services.
+deps-test:
+	@dpkg -s $(TEST_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_DEPS); \
+		for s in dnsmasq tftpd-hpa; do service $$s stop >/dev/null 2>&1 || true; done; }
+
+bench:
+	$(GO) test -run '^$$' -bench . ./...
+
+clean:
+	rm -rf bin test/e2e/out test/e2e/last-run.log

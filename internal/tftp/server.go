@@ -1,0 +1,201 @@
+package tftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server serves files read-only over TFTP. The zero value serves nothing
+// (every request gets "file not found") and works; set Root to serve files.
+// A Server must not be copied after first use.
+type Server struct {
+	Root fs.FS // files served; names are relative, cleaned
+
+	// Override, when set, may replace a file's content for one client (rackboot
+	// uses it to send an iPXE script instead of the iPXE binary to a client that
+	// already runs iPXE: the chainload-loop breaker). Called before Root, with
+	// the cleaned name; never called for a refused name.
+	Override func(client netip.AddrPort, name string) (content []byte, ok bool)
+
+	// OnTransfer, when set, is called once when each request ends, whether
+	// the file was sent, refused or the transfer failed. It runs on the
+	// transfer's goroutine and should return quickly.
+	OnTransfer func(Transfer)
+
+	Logger *slog.Logger // nil: discard
+
+	Timeout       time.Duration // per-packet retransmit timeout, default 1s (client 'timeout' option overrides)
+	Retries       int           // retransmits without progress before giving up, default 5
+	MaxBlockSize  int           // caps the client's blksize; default 1468 (fits a 1500 MTU)
+	MaxWindowSize int           // caps the client's windowsize; default 64
+
+	stats counters
+}
+
+// Transfer describes one request, reported to OnTransfer when it ends.
+type Transfer struct {
+	Client     netip.AddrPort
+	File       string // cleaned name; as sent if refused
+	Size       int64  // bytes the client acknowledged
+	BlockSize  int
+	WindowSize int
+	Overridden bool // content came from Override
+	Start      time.Time
+	Duration   time.Duration
+	Err        error // nil if the whole file was acknowledged
+}
+
+// Stats are counts since the Server started.
+type Stats struct {
+	Requests  int64 // RRQ and WRQ packets handled
+	Transfers int64 // transfers that completed
+	Failed    int64 // requests refused, and transfers that failed
+	Declined  int64 // clients that answered an OACK with ERROR: PXE ROMs do so to learn a size (tsize)
+	Malformed int64 // packets on the server port that were not a valid request
+	Bytes     int64 // file bytes acknowledged by clients
+}
+
+type counters struct {
+	requests, transfers, failed, declined, malformed, bytes atomic.Int64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Requests:  s.stats.requests.Load(),
+		Transfers: s.stats.transfers.Load(),
+		Failed:    s.stats.failed.Load(),
+		Declined:  s.stats.declined.Load(),
+		Malformed: s.stats.malformed.Load(),
+		Bytes:     s.stats.bytes.Load(),
+	}
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return discard
+}
+
+// ListenAndServe listens on the UDP address addr (":69", "10.0.0.1:69") and
+// serves until ctx is done.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	conn, err := lc.ListenPacket(ctx, "udp", addr)
+	if err != nil {
+		return fmt.Errorf("tftp: listen on %s (port 69 needs root or CAP_NET_BIND_SERVICE): %w", addr, err)
+	}
+	defer conn.Close()
+	return s.Serve(ctx, conn)
+}
+
+// Serve reads requests from conn and serves each on its own socket until ctx
+// is done; then it waits for running transfers to stop and returns nil. It
+// returns an error if reading conn fails otherwise. Serve does not close conn.
+func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
+	rc := newRequestConn(conn)
+	stop := context.AfterFunc(ctx, func() {
+		_ = conn.SetReadDeadline(time.Unix(1, 0)) // wakes the read below
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	s.logger().Info("tftp: serving", "addr", conn.LocalAddr().String())
+	buf := make([]byte, 65536)
+	for {
+		n, peer, local, err := rc.readRequest(buf)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("tftp: read request on %s: %w", conn.LocalAddr(), err)
+		}
+		s.dispatch(ctx, &wg, buf[:n], peer, local)
+	}
+}
+
+// dispatch parses one packet from the server port and starts its transfer.
+func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, pkt []byte, peer netip.AddrPort, local netip.Addr) {
+	if !peer.IsValid() || peer.Port() == 0 {
+		s.stats.malformed.Add(1)
+		return
+	}
+	req, err := parseRequest(pkt)
+	if err != nil {
+		s.stats.malformed.Add(1)
+		s.logger().Debug("tftp: malformed packet", "client", peer, "bytes", len(pkt), "err", err)
+		if errors.Is(err, errBadMode) {
+			s.replyError(local, peer, codeIllegalOp, err.Error())
+		}
+		return
+	}
+	s.stats.requests.Add(1)
+	s.logger().Debug("tftp: request", "client", peer, "file", req.file, "mode", req.mode,
+		"write", req.op == opWRQ, "options", req.opts)
+	wg.Go(func() { s.handle(ctx, req, peer, local) })
+}
+
+// replyError answers a request that starts no transfer, from a new TID.
+func (s *Server) replyError(local netip.Addr, peer netip.AddrPort, code uint16, msg string) {
+	c, err := listenTransfer(local, peer)
+	if err != nil {
+		s.logger().Warn("tftp: open socket for error reply", "client", peer, "err", err)
+		return
+	}
+	defer c.Close()
+	_, _ = c.WriteToUDPAddrPort(encodeError(code, msg), peer)
+}
+
+// handle runs one request to its end and reports it.
+func (s *Server) handle(ctx context.Context, req request, peer netip.AddrPort, local netip.Addr) {
+	t := &transfer{
+		srv:  s,
+		peer: peer,
+		rec: Transfer{Client: peer, File: req.file, BlockSize: defaultBlockSize,
+			WindowSize: 1, Start: time.Now()},
+		timeout: s.timeout(),
+		retries: s.retries(),
+	}
+	t.rec.Err = t.run(ctx, req, local)
+	s.finish(t.rec)
+}
+
+// finish counts, logs and reports a finished request.
+func (s *Server) finish(rec Transfer) {
+	rec.Duration = time.Since(rec.Start)
+	s.stats.bytes.Add(rec.Size)
+	log := s.logger().With("client", rec.Client, "file", rec.File, "bytes", rec.Size,
+		"blksize", rec.BlockSize, "windowsize", rec.WindowSize, "duration", rec.Duration)
+	if rec.Overridden {
+		log = log.With("overridden", true)
+	}
+	switch {
+	case rec.Err == nil:
+		s.stats.transfers.Add(1)
+		log.Info("tftp: transfer done")
+	case errors.Is(rec.Err, ErrOptionsDeclined):
+		s.stats.declined.Add(1)
+		log.Debug("tftp: client declined options", "err", rec.Err)
+	case errors.Is(rec.Err, fs.ErrNotExist):
+		// Routine: pxelinux, for one, probes a list of config names.
+		s.stats.failed.Add(1)
+		log.Info("tftp: file not found", "err", rec.Err)
+	default:
+		s.stats.failed.Add(1)
+		log.Warn("tftp: transfer failed", "err", rec.Err)
+	}
+	if s.OnTransfer != nil {
+		s.OnTransfer(rec)
+	}
+}

@@ -1,0 +1,245 @@
+package tftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+)
+
+var (
+	// ErrReadOnly is the error of a write request (WRQ): this server only reads.
+	ErrReadOnly = errors.New("write request refused: read-only server")
+	// ErrTimeout is the error of a transfer whose client stopped answering.
+	ErrTimeout = errors.New("client stopped acknowledging")
+	// ErrOptionsDeclined is wrapped by the error of a transfer whose client
+	// answered the OACK with an ERROR. PXE ROMs do this on purpose: they ask
+	// for tsize, take the size from the OACK, and ask again.
+	ErrOptionsDeclined = errors.New("client declined the negotiated options")
+)
+
+// transfer is one request being served on its own socket.
+type transfer struct {
+	srv     *Server
+	conn    *net.UDPConn
+	peer    netip.AddrPort
+	rec     Transfer
+	timeout time.Duration
+	retries int
+	rbuf    [2048]byte
+}
+
+// run serves req on a new socket until it ends or ctx is done.
+func (t *transfer) run(ctx context.Context, req request, local netip.Addr) error {
+	conn, err := listenTransfer(local, t.peer)
+	if err != nil {
+		return fmt.Errorf("open transfer socket: %w", err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // wakes a blocked read
+	defer stop()
+	t.conn = conn
+	err = t.serve(req)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("server stopping: %w", ctx.Err())
+	}
+	return err
+}
+
+func (t *transfer) serve(req request) error {
+	if req.op == opWRQ {
+		return t.refuse(codeAccess, "read-only server: uploads are not accepted", ErrReadOnly)
+	}
+	name, err := cleanName(req.file)
+	if err != nil {
+		return t.refuse(codeAccess, err.Error(), err)
+	}
+	t.rec.File = name
+	c, err := t.srv.open(t.peer, name)
+	if err != nil {
+		code, msg := errorReply(name, err)
+		return t.refuse(code, msg, err)
+	}
+	defer c.Close()
+	t.rec.Overridden = c.overridden
+	netascii := req.mode == "netascii"
+	size := c.size
+	if netascii {
+		size = -1 // the converted size is not known without reading the file
+	}
+	p, oack := t.srv.negotiate(req.opts, size)
+	t.rec.BlockSize, t.rec.WindowSize, t.timeout = p.blockSize, p.windowSize, p.timeout
+	if len(oack) > 0 {
+		if err := t.sendOACK(encodeOACK(oack)); err != nil {
+			return err
+		}
+	}
+	s := &sender{t: t, src: c.source(netascii, p.blockSize, p.windowSize),
+		blockSize: p.blockSize, window: int64(p.windowSize), pkt: make([]byte, 4+p.blockSize)}
+	err = s.run()
+	t.rec.Size = s.ackedBytes()
+	return err
+}
+
+// refuse tells the client why its request ends and returns err.
+func (t *transfer) refuse(code uint16, msg string, err error) error {
+	_ = t.send(encodeError(code, msg))
+	return err
+}
+
+func (t *transfer) send(pkt []byte) error {
+	_, err := t.conn.WriteToUDPAddrPort(pkt, t.peer)
+	return err
+}
+
+// recv returns the next ACK or ERROR from the client, or an error wrapping
+// os.ErrDeadlineExceeded once deadline passes. Packets from another address or
+// port get ERROR 5 and are otherwise ignored (RFC 1350 §4); so are packets
+// that are neither ACK nor ERROR.
+func (t *transfer) recv(deadline time.Time) (reply, error) {
+	if err := t.conn.SetReadDeadline(deadline); err != nil {
+		return reply{}, err
+	}
+	for {
+		n, from, err := t.conn.ReadFromUDPAddrPort(t.rbuf[:])
+		if err != nil {
+			return reply{}, err
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if from != t.peer {
+			_, _ = t.conn.WriteToUDPAddrPort(encodeError(codeUnknownTID, "unknown transfer ID"), from)
+			continue
+		}
+		if r, ok := parseReply(t.rbuf[:n]); ok {
+			return r, nil
+		}
+	}
+}
+
+// sendOACK sends the option acknowledgment until the client ACKs block 0
+// (RFC 2347). An ERROR instead ends the transfer with ErrOptionsDeclined.
+func (t *transfer) sendOACK(oack []byte) error {
+	for try := 0; try <= t.retries; try++ {
+		if err := t.send(oack); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(t.timeout)
+		for {
+			r, err := t.recv(deadline)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if r.err != nil {
+				return fmt.Errorf("%w: %w", ErrOptionsDeclined, r.err)
+			}
+			if r.block == 0 {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w: no ACK for the OACK after %d tries", ErrTimeout, t.retries+1)
+}
+
+// sender sends a file's blocks, a window at a time (RFC 7440; a window of 1 is
+// RFC 1350's lockstep).
+type sender struct {
+	t         *transfer
+	src       blockSource
+	blockSize int
+	window    int64
+	pkt       []byte
+	acked     int64 // blocks 1..acked are acknowledged
+	last      int64 // number of the final (short) block, 0 until it is read
+	lastLen   int
+}
+
+func (s *sender) done() bool { return s.last != 0 && s.acked == s.last }
+
+func (s *sender) ackedBytes() int64 {
+	if s.done() {
+		return (s.last-1)*int64(s.blockSize) + int64(s.lastLen)
+	}
+	return s.acked * int64(s.blockSize)
+}
+
+// run sends windows until the final block is acknowledged. A window starts
+// after the last acknowledged block, so a timeout resends it whole and an ACK
+// for a block inside the window starts the next window there (RFC 7440 §4).
+func (s *sender) run() error {
+	tries := 0
+	for {
+		hi, err := s.sendWindow()
+		if err != nil {
+			return err
+		}
+		progressed, err := s.awaitAck(hi)
+		switch {
+		case err != nil:
+			return err
+		case s.done():
+			return nil
+		case progressed:
+			tries = 0
+			continue
+		}
+		if tries++; tries > s.t.retries {
+			return fmt.Errorf("%w: block %d unacknowledged after %d tries", ErrTimeout, s.acked+1, tries)
+		}
+		s.t.srv.logger().Debug("tftp: retransmit", "client", s.t.peer, "file", s.t.rec.File,
+			"block", s.acked+1, "try", tries)
+	}
+}
+
+// sendWindow sends the blocks after the last acknowledged one, up to a window
+// or the final block, and returns the number of the last block sent.
+func (s *sender) sendWindow() (hi int64, err error) {
+	for k := s.acked + 1; k <= s.acked+s.window; k++ {
+		n, err := s.src.readBlock(k, s.pkt[4:])
+		if err != nil {
+			_ = s.t.send(encodeError(codeUndefined, "server read error"))
+			return 0, fmt.Errorf("read block %d: %w", k, err)
+		}
+		if n < s.blockSize {
+			s.last, s.lastLen = k, n
+		}
+		putDataHeader(s.pkt, k)
+		if err := s.t.send(s.pkt[:4+n]); err != nil {
+			return 0, err
+		}
+		if hi = k; k == s.last {
+			break
+		}
+	}
+	return hi, nil
+}
+
+// awaitAck waits one timeout for an ACK of a block in (acked, hi] and reports
+// whether one came. ACKs of older blocks, duplicates included, are ignored:
+// answering them would resend data twice over (the Sorcerer's Apprentice bug,
+// RFC 1123 §4.2.3.1); the timeout recovers instead.
+func (s *sender) awaitAck(hi int64) (bool, error) {
+	deadline := time.Now().Add(s.t.timeout)
+	for {
+		r, err := s.t.recv(deadline)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if r.err != nil {
+			return false, r.err
+		}
+		// 16-bit block numbers wrap; count forward from the last ACKed one.
+		if d := int64(r.block - uint16(s.acked)); d >= 1 && d <= hi-s.acked {
+			s.acked += d
+			return true, nil
+		}
+	}
+}

@@ -147,6 +147,9 @@ func archFromVendorClass(vc string) Arch {
 			if t, ok := archByType[n]; ok {
 				return t.arch
 			}
+			// It names an arch, one we cannot boot (IA64, XScale...):
+			// an x86 BIOS build would only crash it.
+			return ArchUnknown
 		}
 	}
 	return ArchBIOS // PXE 2.1 ROMs that say nothing are x86 BIOS.

@@ -1,0 +1,72 @@
+package smartos
+
+import (
+	"strings"
+	"testing"
+)
+
+// The root_shadow of the user's hand-written menu (netboot-smartos-blog).
+const seedShadow = "$5$rbGKkqrW$c3rJPrkCPAc.Idnw0Tv0Grc3A6oHJuL131C2H4ykuXA"
+
+func TestBootArgsString(t *testing.T) {
+	tests := []struct {
+		name string
+		b    BootArgs
+		want string
+	}{
+		{"seed", BootArgs{Console: "text", RootShadow: seedShadow},
+			"console=text,root_shadow='" + seedShadow + "',smartos=true"},
+		{"seed noimport", BootArgs{Console: "text", RootShadow: seedShadow, NoImport: true},
+			"console=text,root_shadow='" + seedShadow + "',smartos=true,noimport=true"},
+		{"bare", BootArgs{}, "smartos=true"},
+		{"everything", BootArgs{
+			Console: "ttyb", OSConsole: "ttya", NoImport: true, Standalone: true,
+			Extra: []KV{{"ttyb-mode", `"115200,8,n,1,-"`}, {"hostname", "cn1"}, {"admin_nic", "00:0c:29:e9:7b:8f"}},
+		}, `console=ttyb,os_console=ttya,smartos=true,noimport=true,standalone=true,ttyb-mode="115200,8,n,1,-",hostname=cn1,admin_nic=00:0c:29:e9:7b:8f`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.b.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if got := tt.b.String(); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBootArgsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		b    BootArgs
+		want string // part of the error
+	}{
+		{"console", BootArgs{Console: "com1"}, "console \"com1\""},
+		{"os_console", BootArgs{OSConsole: "serial"}, "os_console"},
+		{"shadow", BootArgs{RootShadow: "secret"}, "root_shadow"},
+		{"comma", BootArgs{Extra: []KV{{"a", "b,c"}}}, "comma"},
+		{"quote", BootArgs{Extra: []KV{{"a", "it's"}}}, "quote"},
+		{"quote inside quotes", BootArgs{Extra: []KV{{"a", `"x"y"`}}}, "inside"},
+		{"lone quote", BootArgs{Extra: []KV{{"a", `"`}}}, "quote"},
+		{"space", BootArgs{Extra: []KV{{"a", "b c"}}}, "whitespace"},
+		{"quoted space", BootArgs{Extra: []KV{{"a", "'b c'"}}}, "whitespace"},
+		{"empty value", BootArgs{Extra: []KV{{"a", ""}}}, "empty"},
+		{"bad key", BootArgs{Extra: []KV{{"a=b", "c"}}}, "name"},
+		{"key with comma", BootArgs{Extra: []KV{{"a,b", "c"}}}, "name"},
+		{"reserved", BootArgs{Extra: []KV{{"noimport", "true"}}}, "set NoImport"},
+		{"duplicate", BootArgs{Extra: []KV{{"a", "1"}, {"a", "2"}}}, "twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.b.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+	ok := BootArgs{Console: "vga", Extra: []KV{{"zfs.arc_max", "0x40000000"}, {"x", "'a,b'"}, {"ipxe", "${net0/mac}"}}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("valid args refused: %v", err)
+	}
+}

@@ -1,0 +1,185 @@
+package menu
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"rackboot/internal/ipxe"
+	"rackboot/internal/pxe"
+	"rackboot/internal/smartos"
+)
+
+// entry is one menu item and the statements under its label.
+type entry struct {
+	id, text string
+	body     []ipxe.Stmt
+}
+
+// section is a titled group of menu lines.
+type section struct {
+	header  string
+	notes   []string // gap lines: explanations, not choices
+	entries []entry
+}
+
+// plan is the menu for one client before it is written out.
+type plan struct {
+	sections []section
+	offered  map[string]bool
+	newest   string // build of the first SmartOS section, "" if none
+}
+
+// Build returns the menu script for one client. arch decides what can boot
+// (SmartOS's multiboot kernel needs iPXE's BIOS build); mac is only written
+// in the script's header. The script passes ipxe.Lint with no problems.
+func Build(o Options, platforms []smartos.Platform, arch pxe.Arch, mac string) (*ipxe.Script, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	p, err := o.plan(platforms, arch)
+	if err != nil {
+		return nil, err
+	}
+	def := o.pickDefault(p, arch, mac)
+	s := o.write(p, def, arch, mac)
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("menu for %s: %w", canonicalMAC(mac), err)
+	}
+	return s, nil
+}
+
+// plan decides which items this client gets.
+func (o Options) plan(platforms []smartos.Platform, arch pxe.Arch) (plan, error) {
+	p := plan{offered: map[string]bool{}}
+	bios := arch.Firmware != pxe.UEFI // unknown firmware: offer; a UEFI iPXE then fails visibly
+	switch {
+	case len(platforms) == 0:
+		p.sections = append(p.sections, section{header: "SmartOS", notes: []string{o.noPlatformHint()}})
+	case !bios:
+		p.sections = append(p.sections, section{header: "SmartOS", notes: []string{
+			"SmartOS needs BIOS boot (CSM) with this iPXE",
+			"(" + arch.String() + " iPXE cannot start multiboot kernels)",
+		}})
+	default:
+		for _, pl := range platforms {
+			sec, err := o.smartosSection(pl, p.offered)
+			if err != nil {
+				return plan{}, err
+			}
+			if sec == nil {
+				continue
+			}
+			if p.newest == "" {
+				p.newest = pl.Build
+			}
+			p.sections = append(p.sections, *sec)
+		}
+	}
+	p.sections = append(p.sections, o.utilities(arch))
+	for _, sec := range p.sections {
+		for _, e := range sec.entries {
+			p.offered[e.id] = true
+		}
+	}
+	return p, nil
+}
+
+func (o Options) noPlatformHint() string {
+	dir := "the data directory's smartos/"
+	if o.DataDir != "" {
+		dir = strings.TrimRight(o.DataDir, "/") + "/" + smartos.PlatformsSubdir
+	}
+	return "No SmartOS platform in " + dir + ": run 'rackboot platform import'"
+}
+
+// smartosSection is one build's header and its two items, or nil when the
+// build cannot be listed (its name is unsafe, or its ids are taken).
+func (o Options) smartosSection(pl smartos.Platform, taken map[string]bool) (*section, error) {
+	id, noimp := SmartOSID(pl.Build), SmartOSNoImportID(pl.Build)
+	if !safeID.MatchString(pl.Build) || taken[id] || taken[noimp] {
+		o.log().Warn("SmartOS build left out of the menu: its name is unsafe or clashes with another build's item ids", "build", pl.Build)
+		return nil, nil
+	}
+	taken[id], taken[noimp] = true, true
+	sec := &section{header: "SmartOS " + pl.Build}
+	for _, ni := range []bool{false, true} {
+		e := entry{id: id, text: "Boot SmartOS " + pl.Build}
+		if ni {
+			e = entry{id: noimp, text: "Boot SmartOS " + pl.Build + " noimport"}
+		}
+		body, err := o.smartosBody(pl, ni)
+		if err != nil {
+			return nil, err
+		}
+		e.body = body
+		sec.entries = append(sec.entries, e)
+	}
+	return sec, nil
+}
+
+// smartosBody loads unix and the boot archive the way SmartOS's own netboot
+// menus do (TritonDataCenter sdc-booter, smartos-netboot-server): the
+// archive as "type=rootfs name=ramdisk" and its SHA-1 as "type=hash
+// name=ramdisk", which illumos's dboot reads to find the root file system and
+// check it.
+func (o Options) smartosBody(pl smartos.Platform, noimport bool) ([]ipxe.Stmt, error) {
+	kernel := ipxe.Kernel(o.url(pl.KernelPath), "-B", o.bootArgs(noimport).String()).OrGoto("failed")
+	modules := []ipxe.Command{ipxe.Module(o.url(pl.ArchivePath), "type=rootfs", "name=ramdisk").OrGoto("failed")}
+	if pl.HasHash {
+		modules = append(modules, ipxe.Module(o.url(pl.HashPath), "type=hash", "name=ramdisk").OrGoto("failed"))
+	}
+	if n := ipxe.MultibootCmdlineLen(kernel, modules...); n > ipxe.MultibootCmdlineMax {
+		return nil, fmt.Errorf("SmartOS %s: the kernel and module lines need %d bytes, but iPXE passes at most %d to a multiboot kernel and cuts the rest off silently: use a shorter base URL (%s) or fewer boot arguments",
+			pl.Build, n, ipxe.MultibootCmdlineMax, o.BaseURL)
+	}
+	what := "SmartOS " + pl.Build
+	if noimport {
+		what += " (noimport: the zpool is not imported)"
+	}
+	body := []ipxe.Stmt{ipxe.Echo("Booting " + what), ipxe.Imgfree(), kernel}
+	for _, m := range modules {
+		body = append(body, m)
+	}
+	return append(body, ipxe.Boot().OrGoto("failed")), nil
+}
+
+// utilities is the last section: memtest when there is one for this
+// firmware and processor, the shell, reboot, exit, and reload.
+func (o Options) utilities(arch pxe.Arch) section {
+	sec := section{header: "Utilities"}
+	x86 := arch.CPU == "i386" || arch.CPU == "x86_64" // memtest86+ runs on nothing else
+	if mt := o.Memtest[arch.Firmware]; mt != "" && x86 {
+		// memtest86+ (a bzImage-style .bin for BIOS, an .efi for UEFI)
+		// takes Linux-style arguments; draw on the serial port too.
+		sec.entries = append(sec.entries, entry{id: IDMemtest, text: "Memtest86+ (memory test)", body: []ipxe.Stmt{
+			ipxe.Echo("Starting memtest86+"), ipxe.Imgfree(),
+			ipxe.Kernel(o.url(mt), "console=ttyS0,115200").OrGoto("failed"),
+			ipxe.Boot().OrGoto("failed"),
+		}})
+	}
+	sec.entries = append(sec.entries,
+		entry{id: IDShell, text: "iPXE shell", body: []ipxe.Stmt{
+			ipxe.Echo("Type 'exit' to get back to the menu."),
+			ipxe.Shell(),
+			ipxe.Set{Name: timeoutSetting, Value: "0"}, // someone is here: no countdown
+			ipxe.Goto("start"),
+		}},
+		entry{id: IDReboot, text: "Reboot", body: []ipxe.Stmt{ipxe.Reboot().OrGoto("failed")}},
+		entry{id: IDExit, text: "Exit (boot local disk)", body: []ipxe.Stmt{
+			// Leaving iPXE hands the machine back to the firmware's boot order.
+			ipxe.Echo("Leaving iPXE: the firmware boots the next device"),
+			ipxe.Exit(),
+		}},
+	)
+	if o.MenuURL != "" {
+		sec.entries = append(sec.entries, entry{id: IDReload, text: "Reload this menu", body: []ipxe.Stmt{
+			ipxe.Set{Name: timeoutSetting, Value: "0"},
+			ipxe.Command{Name: "chain", Args: []string{"--replace", "--autofree", o.MenuURL}, OnFail: "failed"},
+		}})
+	}
+	return sec
+}
+
+// millis formats a menu-timeout value.
+func millis(ms int64) string { return strconv.FormatInt(ms, 10) }

@@ -1,0 +1,174 @@
+package menu
+
+import (
+	"bytes"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"rackboot/internal/ipxe"
+	"rackboot/internal/pxe"
+	"rackboot/internal/smartos"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.ipxe from the current output")
+
+const (
+	mac        = "52:54:00:12:34:56"
+	seedShadow = "$5$rbGKkqrW$c3rJPrkCPAc.Idnw0Tv0Grc3A6oHJuL131C2H4ykuXA"
+)
+
+// platform builds a catalog entry the way smartos.Scan would.
+func platform(build string, hash bool) smartos.Platform {
+	return smartos.Platform{
+		Build:       build,
+		Dir:         "/var/lib/rackboot/smartos/" + build,
+		KernelPath:  "smartos/" + build + "/" + smartos.KernelFile,
+		ArchivePath: "smartos/" + build + "/" + smartos.ArchiveFile,
+		HashPath:    "smartos/" + build + "/" + smartos.HashFile,
+		HasHash:     hash,
+	}
+}
+
+// twoBuilds is the seed's catalog, newest first; only the newer has a hash.
+var twoBuilds = []smartos.Platform{platform("20130808T195337Z", true), platform("20130405T010449Z", false)}
+
+func baseOptions() Options {
+	return Options{
+		Title:   "rackboot",
+		Timeout: 30 * time.Second,
+		BaseURL: "http://10.0.0.1:8080",
+		Console: "text",
+		Memtest: map[pxe.Firmware]string{pxe.BIOS: "memtest/memtest86+x64.bin", pxe.UEFI: "memtest/memtest86+x64.efi"},
+		DataDir: "/var/lib/rackboot",
+	}
+}
+
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      func(o *Options)
+		platforms []smartos.Platform
+		arch      pxe.Arch
+	}{
+		{"bios", nil, twoBuilds, pxe.ArchBIOS},
+		{"uefi", nil, twoBuilds, pxe.ArchEFIx8664},
+		{"no-platforms", nil, nil, pxe.ArchBIOS},
+		{"default-configured", func(o *Options) { o.Default = "smartos-20130405T010449Z" }, twoBuilds, pxe.ArchBIOS},
+		{"default-noimport", func(o *Options) { o.Default = IDNewestSmartOSNoImport }, twoBuilds, pxe.ArchBIOS},
+		{"root-shadow", func(o *Options) { o.RootShadow = seedShadow }, twoBuilds, pxe.ArchBIOS},
+		{"extra-boot-args", func(o *Options) {
+			o.Console = "ttyb"
+			o.BootArgs = []smartos.KV{{Key: "ttyb-mode", Value: `"115200,8,n,1,-"`}, {Key: "hostname", Value: "cn1"}}
+		}, twoBuilds, pxe.ArchBIOS},
+		{"memtest-absent", func(o *Options) { o.Memtest = nil }, twoBuilds, pxe.ArchBIOS},
+		{"reload-and-wait-forever", func(o *Options) {
+			o.MenuURL = "http://10.0.0.1:8080/boot.ipxe?mac=${net0/mac}&arch=bios"
+			o.Timeout = -1
+			o.Title = "Rack 7 -- boot menu"
+		}, twoBuilds[:1], pxe.ArchBIOS},
+		{"arm64-uefi", nil, twoBuilds, pxe.ArchEFIARM64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := baseOptions()
+			if tt.opts != nil {
+				tt.opts(&o)
+			}
+			s, err := Build(o, tt.platforms, tt.arch, mac)
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			got := s.Render()
+			if ps := ipxe.Lint(got); len(ps) != 0 {
+				t.Errorf("lint problems:\n%v\n%s", ps, got)
+			}
+			golden(t, filepath.Join("testdata", tt.name+".ipxe"), got)
+		})
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestDefaultFallback(t *testing.T) {
+	tests := []struct {
+		name      string
+		def       string
+		platforms []smartos.Platform
+		arch      pxe.Arch
+		memtest   bool
+		want      string
+		logged    string // part of the log line, "" for none
+	}{
+		{"newest by default", "", twoBuilds, pxe.ArchBIOS, true, "smartos-20130808T195337Z", ""},
+		{"alias", "smartos", twoBuilds, pxe.ArchBIOS, true, "smartos-20130808T195337Z", ""},
+		{"removed build", "smartos-20000101T000000Z", twoBuilds, pxe.ArchBIOS, true, "smartos-20130808T195337Z", "not on disk"},
+		{"uefi smartos default", "smartos-20130808T195337Z", twoBuilds, pxe.ArchEFIx8664, true, "exit", "needs BIOS"},
+		{"uefi empty default", "", twoBuilds, pxe.ArchEFIx8664, true, "exit", ""},
+		{"no platforms", "", nil, pxe.ArchBIOS, true, "exit", ""},
+		{"memtest configured", "memtest", twoBuilds, pxe.ArchEFIx8664, true, "memtest", ""},
+		{"memtest missing", "memtest", twoBuilds, pxe.ArchBIOS, false, "smartos-20130808T195337Z", "no memtest86+"},
+		{"exit", "exit", twoBuilds, pxe.ArchBIOS, true, "exit", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			o := baseOptions()
+			o.Default = tt.def
+			o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			if !tt.memtest {
+				o.Memtest = nil
+			}
+			s, err := Build(o, tt.platforms, tt.arch, mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps := ipxe.Lint(s.Render()); len(ps) != 0 {
+				t.Errorf("lint problems: %v", ps)
+			}
+			if line := "--default " + tt.want + " "; !strings.Contains(string(s.Render()), line) {
+				t.Errorf("no %q in\n%s", line, s.Render())
+			}
+			if (tt.logged == "") != (logs.Len() == 0) || !strings.Contains(logs.String(), tt.logged) {
+				t.Errorf("log %q, want it to mention %q", logs.String(), tt.logged)
+			}
+		})
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Second: "set menu-timeout 30000",
+		0:                "set menu-timeout 100",
+		-1:               "set menu-timeout 0",
+	} {
+		o := baseOptions()
+		o.Timeout = d
+		s, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(s.Render()), "isset ${menu-timeout} || "+want+"\n") {
+			t.Errorf("timeout %v: no %q", d, want)
+		}
+	}
+}

@@ -22,44 +22,17 @@ func TestInterop(t *testing.T) {
 	}
 	ts := startServer(t, &Server{Root: files})
 	port := strconv.Itoa(int(ts.addr.Port()))
-	clients := []struct {
-		name      string
-		tool      string
-		args      func(file, out string) []string
-		skipEmpty bool // curl 7.88 rejects "tsize 0" in an OACK as invalid, though RFC 2349 asks for it
-	}{
-		{"busybox", "busybox", func(file, out string) []string {
-			return []string{"tftp", "-g", "-r", file, "-l", out, "127.0.0.1", port}
-		}, false},
-		{"busybox blksize", "busybox", func(file, out string) []string {
-			return []string{"tftp", "-g", "-r", file, "-l", out, "-b", "1468", "127.0.0.1", port}
-		}, false},
-		{"curl", "curl", func(file, out string) []string {
-			return []string{"-sS", "-o", out, "tftp://127.0.0.1:" + port + "/" + file}
-		}, true},
-		{"curl blksize", "curl", func(file, out string) []string {
-			return []string{"-sS", "--tftp-blksize", "1024", "-o", out, "tftp://127.0.0.1:" + port + "/" + file}
-		}, true},
-		{"curl no options", "curl", func(file, out string) []string {
-			return []string{"-sS", "--tftp-no-options", "-o", out, "tftp://127.0.0.1:" + port + "/" + file}
-		}, false},
-		{"tftp-hpa", "tftp", func(file, out string) []string {
-			return []string{"-m", "binary", "127.0.0.1", port, "-c", "get", file, out}
-		}, false},
-		{"atftp windowsize", "atftp", func(file, out string) []string {
-			return []string{"--option", "blksize 1024", "--option", "windowsize 8", "--option", "tsize 0",
-				"-g", "-r", file, "-l", out, "127.0.0.1", port}
-		}, false},
-	}
-	for _, cl := range clients {
+	for _, cl := range interopClients(port) {
 		t.Run(cl.name, func(t *testing.T) {
 			tool, err := exec.LookPath(cl.tool)
 			if err != nil {
 				t.Skipf("%s not installed", cl.tool)
 			}
-			if cl.tool == "busybox" {
-				if list, _ := exec.Command(tool, "--list").Output(); !bytes.Contains(list, []byte("tftp\n")) {
-					t.Skip("busybox has no tftp applet")
+			// Another program may have the same name (netkit's tftp): ask.
+			if probe, ok := interopProbes[cl.tool]; ok {
+				out, _ := exec.Command(tool, probe[0]).CombinedOutput()
+				if !bytes.Contains(out, []byte(probe[1])) {
+					t.Skipf("%s is not the client this test knows", tool)
 				}
 			}
 			for _, n := range sizes {
@@ -86,5 +59,47 @@ func TestInterop(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// interopProbes: a flag, and what its output must contain.
+var interopProbes = map[string][2]string{
+	"busybox": {"--list", "tftp\n"},
+	"tftp":    {"-V", "tftp-hpa"},
+	"atftp":   {"--version", "atftp"},
+}
+
+type interopClient struct {
+	name      string
+	tool      string
+	args      func(file, out string) []string
+	skipEmpty bool // curl 7.88 rejects "tsize 0" in an OACK as invalid, though RFC 2349 asks for it
+}
+
+// interopClients are the real TFTP clients TestInterop runs, when installed.
+func interopClients(port string) []interopClient {
+	return []interopClient{
+		{"busybox", "busybox", func(file, out string) []string {
+			return []string{"tftp", "-g", "-r", file, "-l", out, "127.0.0.1", port}
+		}, false},
+		{"busybox blksize", "busybox", func(file, out string) []string {
+			return []string{"tftp", "-g", "-r", file, "-l", out, "-b", "1468", "127.0.0.1", port}
+		}, false},
+		{"curl", "curl", func(file, out string) []string {
+			return []string{"-sS", "-o", out, "tftp://127.0.0.1:" + port + "/" + file}
+		}, true},
+		{"curl blksize", "curl", func(file, out string) []string {
+			return []string{"-sS", "--tftp-blksize", "1024", "-o", out, "tftp://127.0.0.1:" + port + "/" + file}
+		}, true},
+		{"curl no options", "curl", func(file, out string) []string {
+			return []string{"-sS", "--tftp-no-options", "-o", out, "tftp://127.0.0.1:" + port + "/" + file}
+		}, false},
+		{"tftp-hpa", "tftp", func(file, out string) []string {
+			return []string{"-m", "binary", "127.0.0.1", port, "-c", "get", file, out}
+		}, false},
+		{"atftp windowsize", "atftp", func(file, out string) []string {
+			return []string{"--option", "blksize 1024", "--option", "windowsize 8", "--option", "tsize 0",
+				"-g", "-r", file, "-l", out, "127.0.0.1", port}
+		}, false},
 	}
 }

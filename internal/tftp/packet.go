@@ -39,6 +39,20 @@ type option struct {
 	name, value string
 }
 
+// optionList formats options for logs as "blksize=1468 tsize=0".
+type optionList []option
+
+func (l optionList) String() string {
+	var b strings.Builder
+	for i, o := range l {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%q", o.name, o.value)
+	}
+	return b.String()
+}
+
 // request is a parsed RRQ or WRQ.
 type request struct {
 	op   uint16

@@ -15,7 +15,8 @@ import (
 
 // Server serves files read-only over TFTP. The zero value serves nothing
 // (every request gets "file not found") and works; set Root to serve files.
-// A Server must not be copied after first use.
+// Set its fields before serving and do not change them after; a Server must
+// not be copied after first use.
 type Server struct {
 	Root fs.FS // files served; names are relative, cleaned
 
@@ -93,8 +94,11 @@ func (s *Server) logger() *slog.Logger {
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	var lc net.ListenConfig
 	conn, err := lc.ListenPacket(ctx, "udp", addr)
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("tftp: listen on %s: %w (ports below 1024 need root or CAP_NET_BIND_SERVICE)", addr, err)
+	}
 	if err != nil {
-		return fmt.Errorf("tftp: listen on %s (port 69 needs root or CAP_NET_BIND_SERVICE): %w", addr, err)
+		return fmt.Errorf("tftp: listen on %s: %w", addr, err)
 	}
 	defer conn.Close()
 	return s.Serve(ctx, conn)
@@ -142,7 +146,7 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, pkt []byte, p
 	}
 	s.stats.requests.Add(1)
 	s.logger().Debug("tftp: request", "client", peer, "file", req.file, "mode", req.mode,
-		"write", req.op == opWRQ, "options", req.opts)
+		"write", req.op == opWRQ, "options", optionList(req.opts).String())
 	wg.Go(func() { s.handle(ctx, req, peer, local) })
 }
 

@@ -10,78 +10,83 @@ import (
 	"time"
 )
 
+var transferFiles = fstest.MapFS{
+	"small.txt":    {Data: []byte("hello, rackboot\n")},
+	"empty":        {Data: nil},
+	"three-blocks": {Data: pattern(3 * 512)},
+	"big.bin":      {Data: pattern(100_000)},
+	"64x8":         {Data: pattern(64 * 8)},
+	"dir/ipxe.efi": {Data: pattern(4000)},
+	"lines.txt":    {Data: []byte("a\nb\r\nc\r")},
+}
+
+type transferCase struct {
+	name      string
+	file      string
+	mode      string
+	opts      []string
+	maxBlock  int
+	want      []byte            // default: the file
+	wantOACK  map[string]string // nil: DATA 1 straight away
+	wantBlock int               // block size of the DATA packets; default 512
+}
+
+var transferCases = []transferCase{
+	{name: "rfc1350 plain", file: "small.txt"},
+	{name: "empty file is one empty block", file: "empty"},
+	{name: "exact multiple ends with empty block", file: "three-blocks"},
+	{name: "many blocks", file: "big.bin"},
+	{name: "subdirectory", file: "dir/ipxe.efi"},
+	{name: "backslash separator", file: `dir\ipxe.efi`, want: transferFiles["dir/ipxe.efi"].Data},
+	{name: "dot elements cleaned", file: "./dir//ipxe.efi", want: transferFiles["dir/ipxe.efi"].Data},
+	{name: "mode is case-insensitive", file: "small.txt", mode: "OCTET"},
+	{name: "blksize", file: "big.bin", opts: []string{"blksize", "1024"},
+		wantOACK: map[string]string{"blksize": "1024"}, wantBlock: 1024},
+	{name: "blksize minimum", file: "small.txt", opts: []string{"blksize", "8"},
+		wantOACK: map[string]string{"blksize": "8"}, wantBlock: 8},
+	{name: "blksize capped to MaxBlockSize", file: "big.bin", opts: []string{"blksize", "65464"},
+		wantOACK: map[string]string{"blksize": "1468"}, wantBlock: 1468},
+	{name: "blksize 65464 allowed", file: "big.bin", opts: []string{"blksize", "65464"}, maxBlock: 65464,
+		wantOACK: map[string]string{"blksize": "65464"}, wantBlock: 65464},
+	{name: "blksize out of range ignored", file: "small.txt", opts: []string{"blksize", "7"}},
+	{name: "blksize too big ignored", file: "small.txt", opts: []string{"blksize", "65465"}},
+	{name: "blksize not a number ignored", file: "small.txt", opts: []string{"blksize", "big"}},
+	{name: "tsize alone", file: "big.bin", opts: []string{"tsize", "0"},
+		wantOACK: map[string]string{"tsize": "100000"}},
+	{name: "tsize of empty file", file: "empty", opts: []string{"tsize", "0"},
+		wantOACK: map[string]string{"tsize": "0"}},
+	{name: "timeout echoed", file: "small.txt", opts: []string{"timeout", "3"},
+		wantOACK: map[string]string{"timeout": "3"}},
+	{name: "timeout out of range ignored", file: "small.txt", opts: []string{"timeout", "0"}},
+	{name: "windowsize 1", file: "big.bin", opts: []string{"windowsize", "1"},
+		wantOACK: map[string]string{"windowsize": "1"}},
+	{name: "windowsize 4", file: "big.bin", opts: []string{"windowsize", "4"},
+		wantOACK: map[string]string{"windowsize": "4"}},
+	{name: "windowsize 8 blksize 1468", file: "big.bin", opts: []string{"windowsize", "8", "blksize", "1468"},
+		wantOACK: map[string]string{"windowsize": "8", "blksize": "1468"}, wantBlock: 1468},
+	{name: "windowsize capped to MaxWindowSize", file: "big.bin", opts: []string{"windowsize", "65535"},
+		wantOACK: map[string]string{"windowsize": "64"}},
+	{name: "windowsize with exact multiple", file: "64x8", opts: []string{"windowsize", "4", "blksize", "8"},
+		wantOACK: map[string]string{"windowsize": "4", "blksize": "8"}, wantBlock: 8},
+	{name: "all options, upper case names", file: "big.bin",
+		opts:      []string{"BLKSIZE", "1400", "TSize", "0", "timeout", "2", "windowsize", "16", "multicast", ""},
+		wantOACK:  map[string]string{"blksize": "1400", "tsize": "100000", "timeout": "2", "windowsize": "16"},
+		wantBlock: 1400},
+	{name: "unknown option only", file: "small.txt", opts: []string{"utimeout", "5000"}},
+	{name: "repeated option first wins", file: "big.bin", opts: []string{"blksize", "1000", "blksize", "600"},
+		wantOACK: map[string]string{"blksize": "1000"}, wantBlock: 1000},
+	{name: "netascii converts line ends", file: "lines.txt", mode: "netascii",
+		want: []byte("a\r\nb\r\x00\r\nc\r\x00")},
+	{name: "netascii has no tsize", file: "lines.txt", mode: "netascii", opts: []string{"tsize", "0"},
+		want: []byte("a\r\nb\r\x00\r\nc\r\x00")},
+	{name: "netascii windowed", file: "lines.txt", mode: "netascii", opts: []string{"windowsize", "3", "blksize", "8"},
+		want:     []byte("a\r\nb\r\x00\r\nc\r\x00"),
+		wantOACK: map[string]string{"windowsize": "3", "blksize": "8"}, wantBlock: 8},
+}
+
 func TestTransfer(t *testing.T) {
-	files := fstest.MapFS{
-		"small.txt":    {Data: []byte("hello, rackboot\n")},
-		"empty":        {Data: nil},
-		"three-blocks": {Data: pattern(3 * 512)},
-		"big.bin":      {Data: pattern(100_000)},
-		"64x8":         {Data: pattern(64 * 8)},
-		"dir/ipxe.efi": {Data: pattern(4000)},
-		"lines.txt":    {Data: []byte("a\nb\r\nc\r")},
-	}
-	tests := []struct {
-		name      string
-		file      string
-		mode      string
-		opts      []string
-		maxBlock  int
-		want      []byte            // default: the file
-		wantOACK  map[string]string // nil: DATA 1 straight away
-		wantBlock int               // block size of the DATA packets; default 512
-	}{
-		{name: "rfc1350 plain", file: "small.txt"},
-		{name: "empty file is one empty block", file: "empty"},
-		{name: "exact multiple ends with empty block", file: "three-blocks"},
-		{name: "many blocks", file: "big.bin"},
-		{name: "subdirectory", file: "dir/ipxe.efi"},
-		{name: "backslash separator", file: `dir\ipxe.efi`, want: files["dir/ipxe.efi"].Data},
-		{name: "dot elements cleaned", file: "./dir//ipxe.efi", want: files["dir/ipxe.efi"].Data},
-		{name: "mode is case-insensitive", file: "small.txt", mode: "OCTET"},
-		{name: "blksize", file: "big.bin", opts: []string{"blksize", "1024"},
-			wantOACK: map[string]string{"blksize": "1024"}, wantBlock: 1024},
-		{name: "blksize minimum", file: "small.txt", opts: []string{"blksize", "8"},
-			wantOACK: map[string]string{"blksize": "8"}, wantBlock: 8},
-		{name: "blksize capped to MaxBlockSize", file: "big.bin", opts: []string{"blksize", "65464"},
-			wantOACK: map[string]string{"blksize": "1468"}, wantBlock: 1468},
-		{name: "blksize 65464 allowed", file: "big.bin", opts: []string{"blksize", "65464"}, maxBlock: 65464,
-			wantOACK: map[string]string{"blksize": "65464"}, wantBlock: 65464},
-		{name: "blksize out of range ignored", file: "small.txt", opts: []string{"blksize", "7"}},
-		{name: "blksize too big ignored", file: "small.txt", opts: []string{"blksize", "65465"}},
-		{name: "blksize not a number ignored", file: "small.txt", opts: []string{"blksize", "big"}},
-		{name: "tsize alone", file: "big.bin", opts: []string{"tsize", "0"},
-			wantOACK: map[string]string{"tsize": "100000"}},
-		{name: "tsize of empty file", file: "empty", opts: []string{"tsize", "0"},
-			wantOACK: map[string]string{"tsize": "0"}},
-		{name: "timeout echoed", file: "small.txt", opts: []string{"timeout", "3"},
-			wantOACK: map[string]string{"timeout": "3"}},
-		{name: "timeout out of range ignored", file: "small.txt", opts: []string{"timeout", "0"}},
-		{name: "windowsize 1", file: "big.bin", opts: []string{"windowsize", "1"},
-			wantOACK: map[string]string{"windowsize": "1"}},
-		{name: "windowsize 4", file: "big.bin", opts: []string{"windowsize", "4"},
-			wantOACK: map[string]string{"windowsize": "4"}},
-		{name: "windowsize 8 blksize 1468", file: "big.bin", opts: []string{"windowsize", "8", "blksize", "1468"},
-			wantOACK: map[string]string{"windowsize": "8", "blksize": "1468"}, wantBlock: 1468},
-		{name: "windowsize capped to MaxWindowSize", file: "big.bin", opts: []string{"windowsize", "65535"},
-			wantOACK: map[string]string{"windowsize": "64"}},
-		{name: "windowsize with exact multiple", file: "64x8", opts: []string{"windowsize", "4", "blksize", "8"},
-			wantOACK: map[string]string{"windowsize": "4", "blksize": "8"}, wantBlock: 8},
-		{name: "all options, upper case names", file: "big.bin",
-			opts:      []string{"BLKSIZE", "1400", "TSize", "0", "timeout", "2", "windowsize", "16", "multicast", ""},
-			wantOACK:  map[string]string{"blksize": "1400", "tsize": "100000", "timeout": "2", "windowsize": "16"},
-			wantBlock: 1400},
-		{name: "unknown option only", file: "small.txt", opts: []string{"utimeout", "5000"}},
-		{name: "repeated option first wins", file: "big.bin", opts: []string{"blksize", "1000", "blksize", "600"},
-			wantOACK: map[string]string{"blksize": "1000"}, wantBlock: 1000},
-		{name: "netascii converts line ends", file: "lines.txt", mode: "netascii",
-			want: []byte("a\r\nb\r\x00\r\nc\r\x00")},
-		{name: "netascii has no tsize", file: "lines.txt", mode: "netascii", opts: []string{"tsize", "0"},
-			want: []byte("a\r\nb\r\x00\r\nc\r\x00")},
-		{name: "netascii windowed", file: "lines.txt", mode: "netascii", opts: []string{"windowsize", "3", "blksize", "8"},
-			want:     []byte("a\r\nb\r\x00\r\nc\r\x00"),
-			wantOACK: map[string]string{"windowsize": "3", "blksize": "8"}, wantBlock: 8},
-	}
-	for _, tt := range tests {
+	files := transferFiles
+	for _, tt := range transferCases {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, &Server{Root: files, MaxBlockSize: tt.maxBlock})
 			c := newClient(t, ts.addr)

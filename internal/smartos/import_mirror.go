@@ -221,6 +221,7 @@ type phaseReader struct {
 	im  *Importer
 	ev  ProgressEvent
 	n   int
+	err error // the last read error other than io.EOF
 }
 
 func (p *phaseReader) Read(b []byte) (int, error) {
@@ -228,6 +229,9 @@ func (p *phaseReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		p.err = err
+	}
 	p.ev.Bytes += int64(n)
 	if p.n++; p.n%256 == 0 || err == io.EOF {
 		p.im.report(p.ev)

@@ -26,6 +26,9 @@ var (
 // is a bootable platform, fsyncs it and returns it with the build. The
 // caller removes the directory; on error unpack has removed it already.
 func (im *Importer) unpack(ctx context.Context, tarball, hint string) (dir, build string, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", "", err
+	}
 	top, err := tarTop(tarball)
 	if err != nil {
 		return "", "", err
@@ -37,28 +40,38 @@ func (im *Importer) unpack(ctx context.Context, tarball, hint string) (dir, buil
 	if label == "" {
 		label = "import"
 	}
-	dir, err = os.MkdirTemp(im.platformsDir(), ".tmp-"+label+"-")
+	tmp, err := os.MkdirTemp(im.platformsDir(), ".tmp-"+label+"-")
 	if err != nil {
 		return "", "", fmt.Errorf("unpack: %w", diskFull(err, im.platformsDir()))
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(dir)
-		}
-	}()
-	if err = im.extract(ctx, tarball, top, dir, hint); err != nil {
+	build, err = im.unpackInto(ctx, tarball, top, tmp, hint)
+	if err != nil {
+		os.RemoveAll(tmp)
 		return "", "", err
 	}
-	if build, err = readStamp(dir, hint); err != nil {
-		return "", "", err
+	return tmp, build, nil
+}
+
+// unpackInto extracts, identifies, checks and fsyncs the platform in tmp.
+func (im *Importer) unpackInto(ctx context.Context, tarball, top, tmp, hint string) (string, error) {
+	// MkdirTemp made tmp private; the platform is served to everyone.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
 	}
-	if err = checkPlatform(dir); err != nil {
-		return "", "", fmt.Errorf("%s: %w", filepath.Base(tarball), err)
+	if err := im.extract(ctx, tarball, top, tmp, hint); err != nil {
+		return "", err
 	}
-	if err = syncTree(dir); err != nil {
-		return "", "", diskFull(err, im.platformsDir())
+	build, err := readStamp(tmp, hint)
+	if err != nil {
+		return "", err
 	}
-	return dir, build, nil
+	if err := checkPlatform(tmp); err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Base(tarball), err)
+	}
+	if err := syncTree(tmp); err != nil {
+		return "", diskFull(err, im.platformsDir())
+	}
+	return build, nil
 }
 
 // openTar opens a gzip tarball.
@@ -226,7 +239,11 @@ func (ex *extractor) file(dst string, hdr *tar.Header) error {
 	r := &phaseReader{ctx: ex.ctx, r: ex.tr, im: ex.im, ev: ex.ev}
 	n, err := io.Copy(f, r)
 	ex.ev.Bytes += n
-	if err != nil {
+	switch {
+	case err == nil:
+	case r.err != nil && errors.Is(err, r.err) && ex.ctx.Err() == nil:
+		return fmt.Errorf("corrupt tarball: entry %q: %w", hdr.Name, err)
+	default:
 		return fmt.Errorf("entry %q: %w", hdr.Name, err)
 	}
 	if err := f.Sync(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,7 +134,7 @@ func (l *Lab) Boot(ctx context.Context, t testing.TB, fw Firmware, name string) 
 
 func startVM(ctx context.Context, t testing.TB, lab *Lab, fw Firmware, tap, mac, serialPath string, fwArgs []string) *VM {
 	t.Helper()
-	name := filepath.Base(serialPath)
+	name := strings.TrimSuffix(filepath.Base(serialPath), ".serial")
 	argv := append([]string{QEMUBinary,
 		"-name", "rbe2e-" + name,
 		"-accel", Accel(),

@@ -114,3 +114,17 @@ var (
 	// KernelDone is the test kernel's last line.
 	KernelDone = regexp.MustCompile(`RBK done`)
 )
+
+// WaitUntil calls cond every pollInterval until it returns true or ctx ends.
+func WaitUntil(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+// Package dhcp is rackboot's proxyDHCP server (PXE spec 2.1 §2.2.5, RFC 4578).
+//
+// A proxyDHCP server leases no addresses. It listens next to the network's
+// real DHCP server and, to clients that ask to be network-booted, says only
+// where to boot from: the real server's offer gives the address, ours gives
+// next-server and boot file. Firmware PXE ROMs get an iPXE build over TFTP;
+// iPXE, when it DHCPs again, gets the URL of its menu; UEFI HTTP-boot clients
+// get an HTTP URL. What each client gets is decided elsewhere (boot.Config's
+// Decide); this package reads and writes packets.
+//
+// Two ports: 67, where DHCPDISCOVERs are broadcast, and 4011, where PXE
+// clients send the ProxyDHCPREQUEST for their boot file (EDK2 always does when
+// the proxy offer carries no PXE boot menu; iPXE does when the offer lacks a
+// next-server or boot file).
+//
+// In ModeOff the server only listens: it answers nobody but records which
+// clients run iPXE at which address (boot.Sightings), so that the TFTP server
+// can break the chainload loop when a DHCP server we cannot change hands
+// undionly.kpxe to iPXE itself (boot.LoopBreaker).
+package dhcp
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"rackboot/internal/pxe"
+)
+
+// Ports (RFC 2131 §4.1, PXE spec 2.1 §2.2.6).
+const (
+	PortServer = 67   // BOOTP/DHCP server
+	PortClient = 68   // BOOTP/DHCP client
+	PortPXE    = 4011 // PXE boot server: ProxyDHCPREQUEST
+)
+
+// Mode selects whether the server answers.
+type Mode int
+
+const (
+	// ModeProxy answers network-boot clients as a proxyDHCP server.
+	ModeProxy Mode = iota
+	// ModeOff only listens on port 67: it records sightings and sends nothing.
+	ModeOff
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeProxy:
+		return "proxy"
+	case ModeOff:
+		return "off"
+	}
+	return "unknown"
+}
+
+// Outcome is what the server did with one packet.
+type Outcome string
+
+const (
+	Answered  Outcome = "answered"
+	Ignored   Outcome = "ignored"
+	Malformed Outcome = "malformed"
+	SendError Outcome = "send-error"
+)
+
+// Event describes one packet the server received and what it did with it.
+type Event struct {
+	Time     time.Time
+	Port     int            // the port it arrived on: 67 or 4011
+	From     netip.AddrPort // its source
+	Type     string         // DHCP message type, "DISCOVER", "REQUEST"...; empty if malformed
+	MAC      net.HardwareAddr
+	Arch     pxe.Arch
+	IPXE     bool
+	ClientIP netip.Addr // the address the client will use, when known
+	Outcome  Outcome
+	Reason   string // why it was ignored, malformed or answered so
+	BootFile string // what we answered, when we did
+}
+
+// Stats are cumulative packet counters. Received = Answered + Ignored +
+// Malformed + SendErrors.
+type Stats struct {
+	Received   uint64
+	Answered   uint64
+	Ignored    uint64
+	Malformed  uint64
+	SendErrors uint64
+}

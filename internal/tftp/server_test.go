@@ -131,6 +131,7 @@ func TestRollover(t *testing.T) {
 	data := pattern(65535*8 + 8*100 + 3)
 	for _, window := range []int{1, 64} {
 		t.Run("window "+strconv.Itoa(window), func(t *testing.T) {
+			t.Parallel()
 			ts := startServer(t, &Server{Root: fstest.MapFS{"big": {Data: data}}})
 			c := newClient(t, ts.addr)
 			res := c.get("big", getOptions{opts: []string{"blksize", "8", "windowsize", strconv.Itoa(window)}})
@@ -180,7 +181,7 @@ func TestLoss(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, &Server{Root: fstest.MapFS{"f": {Data: data}}, Timeout: 20 * time.Millisecond, Retries: 100})
+			ts := startServer(t, &Server{Root: fstest.MapFS{"f": {Data: data}}, Timeout: 20 * time.Millisecond, Retries: 1000})
 			c := newClient(t, ts.addr)
 			tt.o.opts = tt.opts
 			res := c.get("f", tt.o)

@@ -224,3 +224,6 @@ func splitHostPort(addr string) (string, string, error) {
 	}
 	return host, port, nil
 }
+
+// Std is d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+
+	"rackboot/internal/config"
+	"rackboot/internal/firmware"
+	"rackboot/internal/httpd"
+	"rackboot/internal/menu"
+	"rackboot/internal/pxe"
+	"rackboot/internal/smartos"
+)
+
+// bootEnv is what both `serve` and `menu` need: the iPXE builds, the data
+// directory and the menu settings, resolved once from the configuration.
+type bootEnv struct {
+	cfg    config.Config
+	builds firmware.Set // iPXE builds and memtest images, by the name clients ask for
+	root   *os.Root     // the data directory; symlinks out of it are refused
+	files  fs.FS        // builds over the data directory: what TFTP and HTTP serve
+	menu   menu.Options // all but BaseURL, which comes from each request
+	log    *slog.Logger
+}
+
+func newBootEnv(cfg config.Config, log *slog.Logger) (*bootEnv, error) {
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "smartos"), 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	root, err := os.OpenRoot(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	e := &bootEnv{cfg: cfg, root: root, log: log}
+	e.builds = firmware.Find(firmware.SearchPath(cfg.IPXEDir))
+	if len(e.builds) == 0 {
+		log.Warn(firmware.Hint)
+	}
+	shadow, err := rootShadow(cfg.SmartOS)
+	if err != nil {
+		return nil, err
+	}
+	e.menu = menu.Options{
+		Title:      cfg.Menu.Title,
+		Timeout:    cfg.Menu.Timeout.Std(),
+		Default:    cfg.Menu.Default,
+		Console:    cfg.SmartOS.Console,
+		RootShadow: shadow,
+		Memtest:    map[pxe.Firmware]string{},
+	}
+	for _, kv := range cfg.SmartOS.BootArgs {
+		e.menu.BootArgs = append(e.menu.BootArgs, smartos.KV{Key: kv.Key, Value: kv.Value})
+	}
+	for fw, file := range map[pxe.Firmware]string{pxe.BIOS: cfg.Memtest.BIOS, pxe.UEFI: cfg.Memtest.EFI} {
+		if file == "" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			log.Info("memtest86+ not offered", "firmware", fw, "file", file, "err", err,
+				"hint", "apt-get install memtest86+, or set memtest.bios / memtest.efi")
+			continue
+		}
+		name := path.Join("memtest", filepath.Base(file))
+		e.builds[name] = file
+		e.menu.Memtest[fw] = name
+	}
+	e.files = e.builds.Overlay(root.FS())
+	return e, nil
+}
+
+func (e *bootEnv) Close() error { return e.root.Close() }
+
+// rootShadow is the root_shadow for SmartOS: the configured hash, or one made
+// from the configured password at start (a new salt each start is fine:
+// SmartOS only checks the password against it).
+func rootShadow(c config.SmartOS) (string, error) {
+	if c.RootPassword == "" {
+		return c.RootShadow, nil
+	}
+	h, err := smartos.HashPassword(c.RootPassword)
+	if err != nil {
+		return "", fmt.Errorf("smartos.root_password: %w", err)
+	}
+	return h, nil
+}
+
+// renderMenu builds the menu for one client from the platforms on disk now,
+// so that a newly imported build shows up without a restart.
+func (e *bootEnv) renderMenu(_ context.Context, r httpd.MenuRequest) ([]byte, error) {
+	platforms, err := smartos.Scan(e.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	opts := e.menu
+	opts.BaseURL = r.BaseURL
+	script, err := menu.Build(opts, platforms, r.Arch, r.MAC.String())
+	if err != nil {
+		return nil, err
+	}
+	return script.Render(), nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"rackboot/internal/config"
+)
+
+// configKeys is the YAML reference shown by `rackboot serve --help`.
+const configKeys = `Configuration file (--config FILE, YAML; flags win over the file; an
+unknown key or a bad value is an error that names the key):
+
+  interface: eth1              # the boot network (flag --interface)
+  advertise: 10.0.0.5          # address clients reach us on (default: interface's first IPv4)
+  data_dir: /var/lib/rackboot  # platforms live in <data_dir>/smartos/<build>/platform/
+  http_addr: ":80"             # menu and files
+  tftp_addr: ":69"             # iPXE builds (and data_dir) over TFTP
+  ipxe_dir: /opt/ipxe          # searched before /usr/lib/ipxe and /usr/share/ipxe
+  log_level: info              # debug, info, warn, error
+  dhcp:
+    mode: proxy                # proxy: answer PXE clients beside your DHCP server
+                               # off: never answer DHCP, but still break iPXE chainload
+                               #      loops when your DHCP server points at us for TFTP
+  menu:
+    title: rackboot
+    timeout: 30s               # a Go duration; 0s boots the default at once
+    default: smartos           # item id: smartos, smartos-noimport (newest build),
+                               # smartos-<build>[-noimport], memtest, shell, exit
+  smartos:
+    console: text              # text, ttya, ttyb, ttyc, ttyd, vga
+    root_password: s3cret      # hashed at start to SHA-256-crypt for root_shadow
+    # root_shadow: '$5$...'    # or give the hash itself
+    boot_args:                 # extra -B pairs, in this order
+      hostname: cn1
+  memtest:
+    bios: /boot/memtest86+x64.bin   # Debian's memtest86+ (empty: no memtest item)
+    efi: /boot/memtest86+x64.efi`
+
+// configFlags are the flags that mirror configuration keys.
+type configFlags struct {
+	path                                          string
+	iface, dataDir, httpAddr, tftpAddr, advertise string
+	dhcpMode, ipxeDir, logLevel                   string
+}
+
+func (f *configFlags) register(fs *pflag.FlagSet) {
+	d := config.Default()
+	fs.StringVar(&f.path, "config", "", "YAML configuration file (keys below)")
+	fs.StringVar(&f.iface, "interface", "", "network interface the machines boot on")
+	fs.StringVar(&f.dataDir, "data-dir", d.DataDir, "data directory: platforms under smartos/<build>/platform/, served over HTTP")
+	fs.StringVar(&f.httpAddr, "http-addr", d.HTTPAddr, "HTTP listen address")
+	fs.StringVar(&f.tftpAddr, "tftp-addr", d.TFTPAddr, "TFTP listen address")
+	fs.StringVar(&f.advertise, "advertise", "", "IPv4 address clients reach rackboot on (default: the interface's first)")
+	fs.StringVar(&f.dhcpMode, "dhcp-mode", d.DHCP.Mode, "proxy (answer PXE clients beside the network's DHCP server) or off")
+	fs.StringVar(&f.ipxeDir, "ipxe-dir", "", "directory with iPXE builds, searched before /usr/lib/ipxe and /usr/share/ipxe")
+	fs.StringVar(&f.logLevel, "log-level", d.LogLevel, "debug, info, warn or error")
+}
+
+// load builds the configuration: defaults, then the file, then the flags
+// the user set.
+func (f *configFlags) load(cmd *cobra.Command) (config.Config, error) {
+	c := config.Default()
+	if f.path != "" {
+		if err := c.Load(f.path); err != nil {
+			return c, err
+		}
+	}
+	set := func(name string, dst *string, v string) {
+		if cmd.Flags().Changed(name) {
+			*dst = v
+		}
+	}
+	set("interface", &c.Interface, f.iface)
+	set("data-dir", &c.DataDir, f.dataDir)
+	set("http-addr", &c.HTTPAddr, f.httpAddr)
+	set("tftp-addr", &c.TFTPAddr, f.tftpAddr)
+	set("advertise", &c.Advertise, f.advertise)
+	set("dhcp-mode", &c.DHCP.Mode, f.dhcpMode)
+	set("ipxe-dir", &c.IPXEDir, f.ipxeDir)
+	set("log-level", &c.LogLevel, f.logLevel)
+	if err := c.Validate(); err != nil {
+		if f.path != "" {
+			return c, fmt.Errorf("config %s: %w", f.path, err)
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level)) // validated by config
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,46 @@
+// Command rackboot network-boots racks of machines: proxyDHCP (or full
+// DHCP), TFTP and HTTP in one process, with a generated iPXE menu of the
+// SmartOS platforms in its data directory. This package only wires; the
+// packages under internal/ decide.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := rootCommand().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "rackboot:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rackboot",
+		Short: "Network-boot racks of machines: proxyDHCP, TFTP, HTTP and an iPXE menu in one binary",
+		Long: `rackboot network-boots machines beside the DHCP server you already have.
+
+PXE firmware asks the network's DHCP server for an address, and rackboot's
+proxyDHCP tells it where to get iPXE (undionly.kpxe for BIOS, snponly.efi for
+UEFI) over TFTP. iPXE then asks again, and rackboot hands it the URL of a menu
+generated from the SmartOS platforms in the data directory, so iPXE never
+loads itself in a loop and needs no embedded script.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(serveCommand(), menuCommand())
+	return root
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"rackboot/internal/httpd"
+	"rackboot/internal/pxe"
+)
+
+func menuCommand() *cobra.Command {
+	var (
+		f         configFlags
+		mac, arch string
+		base      string
+	)
+	cmd := &cobra.Command{
+		Use:   "menu",
+		Short: "Print the iPXE menu a machine would get",
+		Long: `menu prints the iPXE script that rackboot serve would send to the machine
+with the given MAC address and firmware, from the same configuration and
+data directory. Pipe it to a file to review it, or diff it after a change.`,
+		Example: `  rackboot menu --mac 52:54:00:12:34:56 --arch bios
+  rackboot menu --config /etc/rackboot.yaml --mac 52:54:00:12:34:56 --arch efi-x86_64`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd)
+			if err != nil {
+				return err
+			}
+			hw, err := net.ParseMAC(mac)
+			if err != nil {
+				return fmt.Errorf("--mac: %w", err)
+			}
+			a, err := pxe.ParseArch(arch)
+			if err != nil {
+				return fmt.Errorf("--arch: %w", err)
+			}
+			env, err := newBootEnv(cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if base == "" {
+				base = "http://" + cfg.Advertise
+				if cfg.Advertise == "" {
+					base = "http://rackboot.invalid"
+				}
+			}
+			script, err := env.renderMenu(cmd.Context(), httpd.MenuRequest{MAC: hw, Arch: a, BaseURL: base})
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(script)
+			return err
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&mac, "mac", "", "the machine's MAC address (required)")
+	cmd.Flags().StringVar(&arch, "arch", "bios", "firmware: bios, efi-x86_64, efi-i386, efi-arm64, efi-arm32")
+	cmd.Flags().StringVar(&base, "base-url", "", "URL prefix of rackboot's HTTP server in the script (default from --advertise)")
+	cmd.MarkFlagRequired("mac")
+	return cmd
+}

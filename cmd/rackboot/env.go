@@ -52,6 +52,8 @@ func newBootEnv(cfg config.Config, log *slog.Logger) (*bootEnv, error) {
 		Console:    cfg.SmartOS.Console,
 		RootShadow: shadow,
 		Memtest:    map[pxe.Firmware]string{},
+		DataDir:    cfg.DataDir,
+		Log:        log,
 	}
 	for _, kv := range cfg.SmartOS.BootArgs {
 		e.menu.BootArgs = append(e.menu.BootArgs, smartos.KV{Key: kv.Key, Value: kv.Value})

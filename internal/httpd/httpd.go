@@ -88,14 +88,14 @@ func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
 	req.Client = remoteAddr(r)
 	script, err := s.Menu(r.Context(), req)
 	if err != nil {
-		s.log().Error("menu failed", "mac", req.MAC, "arch", req.Arch, "err", err)
+		s.log().Error("menu failed", "mac", req.MAC.String(), "arch", req.Arch.String(), "err", err)
 		http.Error(w, "menu: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(script)
-	s.log().Info("menu served", "mac", req.MAC, "arch", req.Arch, "client", req.Client, "bytes", len(script))
+	s.log().Info("menu served", "mac", req.MAC.String(), "arch", req.Arch.String(), "client", req.Client, "bytes", len(script))
 }
 
 func parseMenuRequest(mac, arch, platform, buildarch string) (MenuRequest, error) {

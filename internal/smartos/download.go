@@ -41,6 +41,10 @@ func (m partMeta) validator() string {
 // there (HTTP Range with If-Range, so a changed file is fetched anew). A
 // connection cut mid-body is resumed up to downloadAttempts times.
 func (im *Importer) download(ctx context.Context, rawURL, part, build string) error {
+	if !im.claim(part) {
+		return fmt.Errorf("download %s: another import is already downloading it; wait for that one", rawURL)
+	}
+	defer im.release(part)
 	var err error
 	for attempt := 1; attempt <= downloadAttempts; attempt++ {
 		var retry bool
@@ -103,9 +107,11 @@ func (im *Importer) downloadOnce(ctx context.Context, rawURL, part, build string
 			LastModified: resp.Header.Get("Last-Modified"), Size: resp.ContentLength}
 	case resp.StatusCode == http.StatusNotFound:
 		return false, errors.New("not found (404): check the URL or the build name")
+	case resp.StatusCode >= 500:
+		return true, fmt.Errorf("server answered %s", resp.Status)
 	default:
-		removeDownload(part)
-		return resp.StatusCode >= 500, fmt.Errorf("server answered %s", resp.Status)
+		removeDownload(part) // the server refuses this file: what we have is useless
+		return false, fmt.Errorf("server answered %s", resp.Status)
 	}
 	if err := writeMeta(part, meta); err != nil {
 		return false, err
@@ -222,4 +228,26 @@ func (p *progressWriter) emit(final bool) {
 	}
 	p.im.report(ev)
 	p.im.log().Debug("download progress", "file", p.file, "bytes", p.done, "total", p.total)
+}
+
+// claim marks part as being downloaded, so that two imports of the same
+// file in this process do not write it at once. (Another process cannot:
+// the store's lock keeps one rackboot per data dir.)
+func (im *Importer) claim(part string) bool {
+	im.dlMu.Lock()
+	defer im.dlMu.Unlock()
+	if im.downloading[part] {
+		return false
+	}
+	if im.downloading == nil {
+		im.downloading = map[string]bool{}
+	}
+	im.downloading[part] = true
+	return true
+}
+
+func (im *Importer) release(part string) {
+	im.dlMu.Lock()
+	defer im.dlMu.Unlock()
+	delete(im.downloading, part)
 }

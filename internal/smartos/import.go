@@ -60,6 +60,9 @@ type Importer struct {
 	now        func() time.Time // tests may fake time
 	retryDelay time.Duration    // pause between download attempts
 	mu         sync.Mutex       // serializes changes to the platforms dir
+
+	dlMu        sync.Mutex
+	downloading map[string]bool // partial files being written
 }
 
 // ImportOptions tune one Import.

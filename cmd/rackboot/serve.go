@@ -81,10 +81,12 @@ func serve(ctx context.Context, cfg config.Config) error {
 		FirmwareDir: strings.Join(firmware.SearchPath(cfg.IPXEDir), " or "),
 	}
 	sightings := new(boot.Sightings)
+	steps := bootLog{log: log.With("svc", "boot"), sightings: sightings}
 	tftpSrv := &tftp.Server{
-		Root:     env.files,
-		Override: boot.LoopBreaker(sightings, bootCfg),
-		Logger:   log.With("svc", "tftp"),
+		Root:       env.files,
+		Override:   boot.LoopBreaker(sightings, bootCfg),
+		Logger:     log.With("svc", "tftp"),
+		OnTransfer: steps.tftp,
 	}
 	dhcpSrv := &dhcp.ProxyServer{
 		Interface: iface,
@@ -94,7 +96,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Sightings: sightings,
 		Logger:    log.With("svc", "dhcp"),
 	}
-	web := &httpd.Server{Files: env.files, Menu: env.renderMenu, Logger: log.With("svc", "http")}
+	web := &httpd.Server{Files: env.files, Menu: env.renderMenu, Logger: log.With("svc", "http"), OnFile: steps.http}
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	log.Info("rackboot serving", "version", version, "interface", iface, "advertise", adv,

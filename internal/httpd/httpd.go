@@ -147,7 +147,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	http.ServeContent(cw, r, fi.Name(), fi.ModTime(), rs)
 	ev := FileEvent{Client: remoteAddr(r), Path: name, Status: cw.status, Bytes: cw.n, Duration: time.Since(start)}
-	s.log().Info("file served", "path", name, "client", ev.Client, "status", ev.Status,
+	s.log().Debug("file served", "path", name, "client", ev.Client, "status", ev.Status,
 		"bytes", ev.Bytes, "range", r.Header.Get("Range"), "duration", ev.Duration.Round(time.Millisecond))
 	if s.OnFile != nil {
 		s.OnFile(ev)

@@ -28,19 +28,20 @@ func withoutEntry(build, suffix string) []tarEntry {
 	return out
 }
 
-// TestImportFailuresLeaveNoTrace runs imports that must fail and checks that
-// the data dir (but for partial downloads) and the catalog are untouched.
-func TestImportFailuresLeaveNoTrace(t *testing.T) {
+// failureCase is an import that must fail, and words its error must contain.
+type failureCase struct {
+	name string
+	src  func(t *testing.T, m *testMirror) (string, ImportOptions)
+	want []string
+}
+
+func failureCases() []failureCase {
 	top := "platform-" + buildA + "/"
 	good := func(t *testing.T) []byte { return tarball(t, platformEntries(buildA, 256<<10, 22)) }
 	file := func(t *testing.T, b []byte) string {
 		return writeFile(t, filepath.Join(t.TempDir(), "platform-"+buildA+".tgz"), b)
 	}
-	cases := []struct {
-		name string
-		src  func(t *testing.T, m *testMirror) (string, ImportOptions)
-		want []string // substrings of the error
-	}{
+	return []failureCase{
 		{"given SHA-256 wrong", func(t *testing.T, m *testMirror) (string, ImportOptions) {
 			return file(t, good(t)), ImportOptions{SHA256: strings.Repeat("0", 64)}
 		}, []string{"checksum mismatch", "SHA-256 expected " + strings.Repeat("0", 64)}},
@@ -98,7 +99,12 @@ func TestImportFailuresLeaveNoTrace(t *testing.T) {
 			return writeFile(t, filepath.Join(t.TempDir(), "platform-"+buildB+".tgz"), b[:len(b)-100]), ImportOptions{Force: true}
 		}, []string{"corrupt tarball"}},
 	}
-	for _, c := range cases {
+}
+
+// TestImportFailuresLeaveNoTrace runs imports that must fail and checks that
+// the data dir (but for partial downloads) and the catalog are untouched.
+func TestImportFailuresLeaveNoTrace(t *testing.T) {
+	for _, c := range failureCases() {
 		t.Run(c.name, func(t *testing.T) {
 			im, dataDir := newTestImporter(t)
 			ctx := context.Background()
@@ -249,4 +255,24 @@ func TestImportChangedFileStartsOver(t *testing.T) {
 		t.Fatal("old and new bytes were spliced together")
 	}
 	assertClean(t, dataDir)
+}
+
+func TestImportSameDownloadTwiceAtOnce(t *testing.T) {
+	im, _ := newTestImporter(t)
+	m := newMirror(t)
+	tgz := tarball(t, platformEntries(buildA, 1<<20, 31))
+	u := m.addBuild(t, buildA, tgz)
+	m.hold["/SmartOS/"+buildA+"/platform-"+buildA+".tgz"] = 1000
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { _, err := im.Import(ctx, u, ImportOptions{}); done <- err }()
+	<-m.held
+	_, err := im.Import(context.Background(), u, ImportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already downloading") {
+		t.Errorf("second import at once: %v, want an error saying it is already downloading", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first import: %v", err)
+	}
 }

@@ -108,7 +108,7 @@ func (l *linter) collect() {
 }
 
 func (l *linter) collectLabel(ll logicalLine) {
-	if !ll.labelN || ll.label == "" {
+	if !ll.hasLabel || ll.label == "" {
 		return
 	}
 	if first, dup := l.labels[ll.label]; dup {

@@ -112,7 +112,7 @@ func (l *linter) checkItems() {
 func (l *linter) checkReachable() {
 	jumpLine, reported := 0, false
 	for _, ll := range l.p.lines {
-		if ll.labelN {
+		if ll.hasLabel {
 			jumpLine, reported = 0, false
 		}
 		if len(ll.cmds) == 0 {

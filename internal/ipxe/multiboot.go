@@ -45,7 +45,7 @@ func (l *linter) checkMultiboot() {
 		g = nil
 	}
 	for _, ll := range l.p.lines {
-		if ll.labelN {
+		if ll.hasLabel {
 			flush()
 		}
 		for _, c := range ll.cmds {

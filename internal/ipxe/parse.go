@@ -14,7 +14,7 @@ type logicalLine struct {
 	n      int    // 1-based number of its first physical line
 	text   string // joined text, trailing CR removed
 	label  string // from a ":label" prefix, "" if none
-	labelN bool   // the line defines a label (possibly empty)
+	hasLabel bool   // the line defines a label (possibly empty)
 	words  []string
 	cmds   []command
 }
@@ -35,19 +35,21 @@ func parseScript(text []byte) parsed {
 		phys = phys[:len(phys)-1]
 	}
 	var cur strings.Builder
-	start := 0
+	start, continuing := 0, false
 	for i, l := range phys {
-		if cur.Len() == 0 {
+		if !continuing {
 			start = i + 1
 		}
 		l = strings.TrimSuffix(l, "\r")
 		if strings.HasSuffix(l, "\\") && i < len(phys)-1 {
 			cur.WriteString(strings.TrimSuffix(l, "\\"))
+			continuing = true
 			continue
 		}
 		cur.WriteString(l)
 		p.lines = append(p.lines, splitLine(start, cur.String()))
 		cur.Reset()
+		continuing = false
 	}
 	return p
 }
@@ -57,7 +59,7 @@ func splitLine(n int, text string) logicalLine {
 	ll := logicalLine{n: n, text: text}
 	rest := strings.TrimLeft(text, " \t\v\f")
 	if strings.HasPrefix(rest, ":") {
-		ll.labelN = true
+		ll.hasLabel = true
 		end := strings.IndexAny(rest, " \t\v\f")
 		if end < 0 {
 			end = len(rest)

@@ -11,12 +11,12 @@ type parsed struct {
 
 // logicalLine is one script line after backslash continuations are joined.
 type logicalLine struct {
-	n      int    // 1-based number of its first physical line
-	text   string // joined text, trailing CR removed
-	label  string // from a ":label" prefix, "" if none
+	n        int    // 1-based number of its first physical line
+	text     string // joined text, trailing CR removed
+	label    string // from a ":label" prefix, "" if none
 	hasLabel bool   // the line defines a label (possibly empty)
-	words  []string
-	cmds   []command
+	words    []string
+	cmds     []command
 }
 
 // command is one command of a line: the words between operators.

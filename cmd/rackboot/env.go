@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"rackboot/internal/config"
 	"rackboot/internal/firmware"
@@ -105,4 +106,26 @@ func (e *bootEnv) renderMenu(_ context.Context, r httpd.MenuRequest) ([]byte, er
 		return nil, err
 	}
 	return script.Render(), nil
+}
+
+// checkMenu refuses, at start, a menu configuration that no client could be
+// served. A default naming a build that is not (yet) on disk only warns: the
+// menu falls back to the newest build until it is imported.
+func (e *bootEnv) checkMenu(baseURL string) error {
+	platforms, err := smartos.Scan(e.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	opts := e.menu
+	opts.BaseURL = baseURL
+	err = menu.Check(opts, platforms)
+	if err != nil && strings.HasPrefix(opts.Default, "smartos-") && !strings.Contains(err.Error(), "boot argument") {
+		e.log.Warn("menu.default names a build that is not in the data directory; the newest build is the default until it is",
+			"default", opts.Default, "data_dir", e.cfg.DataDir)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
 }

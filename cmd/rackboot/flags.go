@@ -28,15 +28,16 @@ unknown key or a bad value is an error that names the key):
                                #      loops when your DHCP server points at us for TFTP
   menu:
     title: rackboot
-    timeout: 30s               # a Go duration; 0s boots the default at once
+    timeout: 30s               # a Go duration; 0s boots the default at once, -1s waits forever
     default: smartos           # item id: smartos, smartos-noimport (newest build),
                                # smartos-<build>[-noimport], memtest, shell, exit
   smartos:
     console: text              # text, ttya, ttyb, ttyc, ttyd, vga
     root_password: s3cret      # hashed at start to SHA-256-crypt for root_shadow
     # root_shadow: '$5$...'    # or give the hash itself
-    boot_args:                 # extra -B pairs, in this order
+    boot_args:                 # extra -B pairs, in this order; quote values with commas
       hostname: cn1
+      ttyb-mode: '"115200,8,n,1,-"'
   memtest:
     bios: /boot/memtest86+x64.bin   # Debian's memtest86+ (empty: no memtest item)
     efi: /boot/memtest86+x64.efi`

@@ -50,6 +50,9 @@ data directory. Pipe it to a file to review it, or diff it after a change.`,
 					base = "http://rackboot.invalid"
 				}
 			}
+			if err := env.checkMenu(base); err != nil {
+				return err
+			}
 			script, err := env.renderMenu(cmd.Context(), httpd.MenuRequest{MAC: hw, Arch: a, BaseURL: base})
 			if err != nil {
 				return err

@@ -80,6 +80,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 		HasFile:     env.builds.Has,
 		FirmwareDir: strings.Join(firmware.SearchPath(cfg.IPXEDir), " or "),
 	}
+	if err := env.checkMenu(bootCfg.HTTPBase); err != nil {
+		return err
+	}
 	sightings := new(boot.Sightings)
 	steps := bootLog{log: log.With("svc", "boot"), sightings: sightings}
 	tftpSrv := &tftp.Server{

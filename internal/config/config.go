@@ -46,7 +46,7 @@ type DHCP struct {
 // Menu configures the generated iPXE menu.
 type Menu struct {
 	Title   string   `yaml:"title"`
-	Timeout Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout"` // 0 boots the default at once; negative waits forever
 	Default string   `yaml:"default"` // an item id; empty: the newest SmartOS build
 }
 
@@ -175,9 +175,6 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("log_level: %q (want debug, info, warn or error)", c.LogLevel)
 	}
-	if c.Menu.Timeout < 0 {
-		return fmt.Errorf("menu.timeout: %s is negative", time.Duration(c.Menu.Timeout))
-	}
 	if c.Menu.Default != "" && !itemID.MatchString(c.Menu.Default) {
 		return fmt.Errorf("menu.default: %q is not an item id (e.g. smartos, smartos-noimport, smartos-<build>, memtest, exit)", c.Menu.Default)
 	}
@@ -194,9 +191,8 @@ func (c *Config) Validate() error {
 		if !bootArgName.MatchString(kv.Key) {
 			return fmt.Errorf("smartos.boot_args: %q is not a -B property name", kv.Key)
 		}
-		if strings.ContainsAny(kv.Value, ",'\" \n") {
-			return fmt.Errorf("smartos.boot_args.%s: value %q may not contain commas, quotes or spaces", kv.Key, kv.Value)
-		}
+		// Values are checked against the -B syntax where it is known:
+		// smartos.BootArgs.Validate, called when the menu is set up.
 	}
 	return nil
 }

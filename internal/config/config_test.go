@@ -55,7 +55,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"http_addr: localhost", "http_addr"},
 		{"smartos: {root_shadow: 'plain'}", "smartos.root_shadow"},
 		{"smartos: {root_shadow: '$5$abc$def', root_password: x}", "not both"},
-		{"smartos: {boot_args: {hostname: 'a,b'}}", "smartos.boot_args.hostname"},
+		{"smartos: {boot_args: {'host name': x}}", "smartos.boot_args"},
 		{"smartos: {boot_args: [a, b]}", "boot_args must be a mapping"},
 		{"menu: {default: 'two words'}", "menu.default"},
 		{"unknown_top: 1", "unknown_top"},

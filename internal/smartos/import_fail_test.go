@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// withEntry returns a valid platform plus (or, with replace, minus the
-// entry named like) e.
+// withEntry returns a valid platform plus e; withoutEntry one without the
+// entries named (or linking to a name) ending in suffix.
 func withEntry(build string, e tarEntry) []tarEntry {
 	return append(platformEntries(build, 256<<10, 20), e)
 }
@@ -21,7 +21,7 @@ func withEntry(build string, e tarEntry) []tarEntry {
 func withoutEntry(build, suffix string) []tarEntry {
 	var out []tarEntry
 	for _, e := range platformEntries(build, 256<<10, 21) {
-		if !strings.HasSuffix(e.name, suffix) {
+		if !strings.HasSuffix(e.name, suffix) && !strings.HasSuffix(e.link, suffix) {
 			out = append(out, e)
 		}
 	}
@@ -80,11 +80,21 @@ func failureCases() []failureCase {
 		{"absolute symlink", func(t *testing.T, m *testMirror) (string, ImportOptions) {
 			return file(t, tarball(t, withEntry(buildA, tarEntry{name: top + "passwd", typ: tar.TypeSymlink, link: "/etc/passwd"}))), ImportOptions{}
 		}, []string{"absolute path"}},
+		{"symlink chain leading out", func(t *testing.T, m *testMirror) (string, ImportOptions) {
+			es := withEntry(buildA, tarEntry{name: top + "i86pc/x", typ: tar.TypeSymlink, link: "d/../.."})
+			es = append(es, tarEntry{name: top + "i86pc/d", typ: tar.TypeSymlink, link: ".."})
+			return file(t, tarball(t, es)), ImportOptions{}
+		}, []string{"resolves outside the platform"}},
+		{"hard link through a symlink", func(t *testing.T, m *testMirror) (string, ImportOptions) {
+			es := withEntry(buildA, tarEntry{name: top + "i86pc/d", typ: tar.TypeSymlink, link: "amd64"})
+			es = append(es, tarEntry{name: top + "h", typ: tar.TypeLink, link: top + "i86pc/d/boot_archive"})
+			return file(t, tarball(t, es)), ImportOptions{}
+		}, []string{"hard link", "symbolic link"}},
 		{"write through a symlink", func(t *testing.T, m *testMirror) (string, ImportOptions) {
 			es := withEntry(buildA, tarEntry{name: top + "lnk", typ: tar.TypeSymlink, link: "i86pc"})
 			es = append(es, tarEntry{name: top + "lnk/x", typ: tar.TypeReg, body: []byte("x")})
 			return file(t, tarball(t, es)), ImportOptions{}
-		}, []string{"goes through the symbolic link"}},
+		}, []string{"goes through a symbolic link"}},
 		{"device file", func(t *testing.T, m *testMirror) (string, ImportOptions) {
 			return file(t, tarball(t, withEntry(buildA, tarEntry{name: top + "dev/null", typ: tar.TypeChar}))), ImportOptions{}
 		}, []string{"device, FIFO"}},

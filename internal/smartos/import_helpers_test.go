@@ -55,6 +55,7 @@ func platformEntries(build string, archiveSize int, seed uint64) []tarEntry {
 		{name: top + "i86pc/amd64/boot_archive.hash", typ: tar.TypeReg, body: []byte(hex.EncodeToString(sum[:]) + "\n")},
 		{name: top + "etc/version/platform", typ: tar.TypeReg, body: []byte(build + "\n")},
 		{name: top + "i86pc/amd64/archive-link", typ: tar.TypeSymlink, link: "boot_archive"},
+		{name: top + "i86pc/kernel/amd64/unix.hardlink", typ: tar.TypeLink, link: top + "i86pc/kernel/amd64/unix"},
 	}
 }
 

@@ -148,7 +148,7 @@ func (im *Importer) extract(ctx context.Context, tarball, top, dir, build string
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			return ex.checkLinks()
 		}
 		if err != nil {
 			return fmt.Errorf("%s: corrupt tarball: %w", filepath.Base(tarball), err)
@@ -188,10 +188,8 @@ func (ex *extractor) entry(hdr *tar.Header, top string) error {
 	if ex.links[rel] {
 		return fmt.Errorf("entry %q replaces a symbolic link", hdr.Name)
 	}
-	for p := path.Dir(rel); p != "."; p = path.Dir(p) {
-		if ex.links[p] {
-			return fmt.Errorf("entry %q goes through the symbolic link %s", hdr.Name, p)
-		}
+	if ex.throughLink(rel, false) {
+		return fmt.Errorf("entry %q goes through a symbolic link", hdr.Name)
 	}
 	dst := filepath.Join(ex.root, filepath.FromSlash(rel))
 	switch hdr.Typeflag {
@@ -214,8 +212,8 @@ func (ex *extractor) entry(hdr *tar.Header, top string) error {
 		return os.Symlink(t, dst)
 	case tar.TypeLink:
 		target, err := entryPath(hdr.Linkname, top)
-		if err != nil || target == "" || ex.links[target] {
-			return fmt.Errorf("hard link %q to %q: target outside the platform or not a file", hdr.Name, hdr.Linkname)
+		if err != nil || target == "" || ex.throughLink(target, true) {
+			return fmt.Errorf("hard link %q to %q: target outside the platform, or a symbolic link", hdr.Name, hdr.Linkname)
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
@@ -223,6 +221,48 @@ func (ex *extractor) entry(hdr *tar.Header, top string) error {
 		return os.Link(filepath.Join(ex.root, filepath.FromSlash(target)), dst)
 	}
 	return fmt.Errorf("entry %q is of type %q (device, FIFO or other special file): refused", hdr.Name, string(hdr.Typeflag))
+}
+
+// throughLink reports whether a parent of rel (or rel itself, with self) is
+// a symbolic link made earlier.
+func (ex *extractor) throughLink(rel string, self bool) bool {
+	if self && ex.links[rel] {
+		return true
+	}
+	for p := path.Dir(rel); p != "."; p = path.Dir(p) {
+		if ex.links[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLinks resolves every symbolic link on disk: each was checked by name
+// when made, but a chain of links with ".." can still lead outside. Those
+// are refused; dangling links (useless for booting) are dropped.
+func (ex *extractor) checkLinks() error {
+	root, err := filepath.EvalSymlinks(ex.root)
+	if err != nil {
+		return err
+	}
+	for rel := range ex.links {
+		p := filepath.Join(ex.root, filepath.FromSlash(rel))
+		r, err := filepath.EvalSymlinks(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			ex.im.log().Warn("dangling symbolic link in the platform dropped", "file", rel)
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("symbolic link %q: %w", rel, err)
+		}
+		if r != root && !strings.HasPrefix(r, root+string(filepath.Separator)) {
+			return fmt.Errorf("symbolic link %q resolves outside the platform", rel)
+		}
+	}
+	return nil
 }
 
 // file writes one regular file and fsyncs it.

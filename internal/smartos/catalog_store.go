@@ -112,7 +112,15 @@ func (im *Importer) ListCatalog(ctx context.Context) ([]CatalogEntry, error) {
 }
 
 // SetDefault makes build the platform machines boot unless told otherwise.
+// The build must be in the catalog and on disk.
 func (im *Importer) SetDefault(ctx context.Context, build string) error {
+	if !validBuild(build) {
+		return fmt.Errorf("set default platform: %q is not a build name", build)
+	}
+	unix := filepath.Join(im.platformsDir(), build, unixPath)
+	if _, err := os.Stat(unix); err != nil {
+		return fmt.Errorf("set default platform: %s is not on disk (%s missing); import it again", build, unix)
+	}
 	err := im.Store.Txn(ctx, func(tx store.Tx) error {
 		if _, ok, err := txEntry(tx, build); err != nil || !ok {
 			return notInCatalog(build, err)

@@ -74,13 +74,17 @@ func TestImportOfHandCopiedBuildIsNoOp(t *testing.T) {
 }
 
 func TestSetDefault(t *testing.T) {
-	im, _ := newTestImporter(t)
+	im, dataDir := newTestImporter(t)
 	ctx := context.Background()
 	if def, err := DefaultBuild(ctx, im.Store); err != nil || def != "" {
 		t.Fatalf("default on a new store = %q, %v", def, err)
 	}
-	err := im.SetDefault(ctx, buildA)
+	// On disk (hand-copied) but not in the catalog: reconcile first.
+	err := im.SetDefault(ctx, "20130808T195337Z")
 	if err == nil || !strings.Contains(err.Error(), "not in the catalog") {
+		t.Fatalf("SetDefault of a build not in the catalog: %v", err)
+	}
+	if err := im.SetDefault(ctx, buildA); err == nil || !strings.Contains(err.Error(), "not on disk") {
 		t.Fatalf("SetDefault of a missing build: %v", err)
 	}
 	importBuilds(t, im, buildA, buildB)
@@ -89,6 +93,16 @@ func TestSetDefault(t *testing.T) {
 	}
 	if def, _ := DefaultBuild(ctx, im.Store); def != buildA {
 		t.Fatalf("default = %q, want %q", def, buildA)
+	}
+	// In the catalog but deleted by hand: refused, the default is unchanged.
+	if err := os.RemoveAll(filepath.Join(dataDir, "smartos", buildB)); err != nil {
+		t.Fatal(err)
+	}
+	if err := im.SetDefault(ctx, buildB); err == nil || !strings.Contains(err.Error(), "not on disk") {
+		t.Fatalf("SetDefault of a build missing on disk: %v", err)
+	}
+	if def, _ := DefaultBuild(ctx, im.Store); def != buildA {
+		t.Fatalf("default = %q after a refused SetDefault, want %q", def, buildA)
 	}
 }
 

@@ -221,6 +221,9 @@ func resolveFile(p string) (source, error) {
 	head := make([]byte, 2)
 	if _, err := io.ReadFull(f, head); err == nil && head[0] == 0x1f && head[1] == 0x8b {
 		name := filepath.Base(p)
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
 		return source{raw: p, path: p, name: name, build: buildFromName(name)}, nil
 	}
 	// ISO 9660: the primary volume descriptor's "CD001" is at byte 32769.

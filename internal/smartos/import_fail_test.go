@@ -173,9 +173,15 @@ func TestImportCancelThenResume(t *testing.T) {
 	before := snapshot(t, dataDir, im.Store)
 
 	ctx, cancel := context.WithCancel(context.Background())
+	part := filepath.Join(dataDir, "smartos", ".incoming", "platform-"+buildA+".tgz.part")
 	go func() {
 		<-m.held
-		time.Sleep(100 * time.Millisecond) // let the client write what it got
+		// Cancel once the client has written what it got.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if fi, err := os.Stat(part); err == nil && fi.Size() == int64(len(tgz)/2) {
+				break
+			}
+		}
 		cancel()
 	}()
 	_, err := im.Import(ctx, u, ImportOptions{})
@@ -186,7 +192,6 @@ func TestImportCancelThenResume(t *testing.T) {
 		t.Fatalf("canceled import changed things:\n%s\n---\n%s", before, after)
 	}
 	assertClean(t, dataDir)
-	part := filepath.Join(dataDir, "smartos", ".incoming", "platform-"+buildA+".tgz.part")
 	fi, err := os.Stat(part)
 	if err != nil || fi.Size() == 0 {
 		t.Fatalf("partial download not kept: %v", err)

@@ -2,9 +2,12 @@ package dhcp
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,4 +192,53 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(bytes.TrimRight(b, "\n")))
 	return len(b), nil
+}
+
+// TestServePortTaken: a socket that holds port 4011 without SO_REUSEADDR
+// (as a DHCP server that does not share would) makes Serve fail with
+// ErrAddrInUse and a hint, and release port 67 again.
+func TestServePortTaken(t *testing.T) {
+	n := setupNetns(t)
+	var holder net.PacketConn
+	if err := inNetns(n.srvNS, func() (err error) {
+		holder, err = net.ListenPacket("udp4", "0.0.0.0:4011")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	s := &ProxyServer{Interface: n.srvIf, ServerIP: n.srvIP, Decide: boot.Config{}.Decide}
+	var err error
+	if e := inNetns(n.srvNS, func() error { err = s.Serve(t.Context()); return nil }); e != nil {
+		t.Fatal(e)
+	}
+	if !errors.Is(err, ErrAddrInUse) || !strings.Contains(err.Error(), "another DHCP server on this host?") {
+		t.Fatalf("Serve = %v, want ErrAddrInUse with a hint", err)
+	}
+	// Port 67 was closed again: a listen-only server can take it.
+	s = &ProxyServer{Interface: n.srvIf, Mode: ModeOff}
+	stop := n.startServer(t, s)
+	stop()
+}
+
+// TestInterfaceIPv4 reads addresses in the server namespace.
+func TestInterfaceIPv4(t *testing.T) {
+	n := setupNetns(t)
+	if err := inNetns(n.srvNS, func() error {
+		got, err := InterfaceIPv4(n.srvIf)
+		if err != nil || got != n.srvIP {
+			t.Errorf("InterfaceIPv4(%s) = %v, %v; want %v", n.srvIf, got, err, n.srvIP)
+		}
+		if _, err := exec.Command("ip", "-n", n.srvNS, "link", "add", "rbdummy0", "type", "dummy").CombinedOutput(); err == nil {
+			if _, err := InterfaceIPv4("rbdummy0"); err == nil || !strings.Contains(err.Error(), "no IPv4 address") {
+				t.Errorf("InterfaceIPv4(no address) = %v", err)
+			}
+		}
+		if _, err := InterfaceIPv4("rb-nonexistent"); err == nil {
+			t.Error("InterfaceIPv4 of a missing interface succeeded")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

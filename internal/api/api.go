@@ -1,0 +1,118 @@
+// Package api is the frame of rackboot's HTTP API under /api/v1: routing,
+// bearer-token authentication for writes, JSON bodies and JSON errors. The
+// resources (machines, events, platforms, menu) register their handlers on it
+// from their own files; this file knows none of them.
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// Prefix is where the API lives.
+const Prefix = "/api/v1"
+
+// Server routes API requests.
+type Server struct {
+	// Token returns the bearer token writes must carry; it is a func so that
+	// a rotated token takes effect without a restart.
+	Token func() string
+	// OpenReads lets GET requests through without a token (a trusted boot
+	// network, and the dashboard without a login).
+	OpenReads bool
+	Logger    *slog.Logger
+	mux       http.ServeMux
+}
+
+// HandlerFunc is an API handler. Returning an error writes it as JSON: an
+// *Error keeps its status, anything else is a 500.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Error is an API error with its HTTP status.
+type Error struct {
+	Status  int    `json:"-"`
+	Message string `json:"error"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf makes an *Error.
+func Errorf(status int, format string, args ...any) error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Handle registers h for pattern ("GET /machines/{mac}", below Prefix).
+// Methods other than GET and HEAD need the token.
+func (s *Server) Handle(pattern string, h HandlerFunc) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		panic("api: pattern needs a method: " + pattern)
+	}
+	s.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if !(read && s.OpenReads) && !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rackboot"`)
+			s.writeError(w, r, Errorf(http.StatusUnauthorized,
+				"this needs the API token: pass --token or set RACKBOOT_TOKEN (it is in the data directory's api-token file)"))
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// ServeHTTP implements http.Handler; unknown API paths get a JSON 404.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.writeError(w, r, Errorf(http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	want := ""
+	if s.Token != nil {
+		want = s.Token()
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Message: err.Error()}
+		if s.Logger != nil {
+			s.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+	}
+	WriteJSON(w, e.Status, e)
+}
+
+// WriteJSON writes v as an indented JSON body.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// DecodeJSON reads a JSON request body into v, refusing unknown fields so
+// that a typo in a PATCH is an error rather than a silent no-op.
+func DecodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return Errorf(http.StatusBadRequest, "request body: %v", err)
+	}
+	return nil
+}

@@ -107,7 +107,17 @@ func serve(ctx context.Context, cfg config.Config) error {
 		"menu", bootCfg.HTTPBase+"/boot.ipxe", "data_dir", cfg.DataDir, "ipxe", env.builds.Names())
 
 	return runAll(ctx, log,
-		func(ctx context.Context) error { return dhcpSrv.Serve(ctx) },
+		func(ctx context.Context) error {
+			err := dhcpSrv.Serve(ctx)
+			if errors.Is(err, dhcp.ErrAddrInUse) && dhcpSrv.Mode == dhcp.ModeOff {
+				// Off mode only listens; a DHCP server on this host holding
+				// port 67 costs us the loop breaker, not the service.
+				log.Warn("cannot watch DHCP broadcasts: port 67 is held by another program; "+
+					"iPXE chainload loops will not be broken", "err", err)
+				return nil
+			}
+			return err
+		},
 		func(ctx context.Context) error { return tftpSrv.ListenAndServe(ctx, cfg.TFTPAddr) },
 		func(ctx context.Context) error {
 			go func() {

@@ -37,6 +37,10 @@ type Server struct {
 	Logger *slog.Logger
 	// OnFile, when set, is told of every file served (for boot events).
 	OnFile func(FileEvent)
+
+	// Optional handlers mounted beside the boot routes: the JSON API under
+	// /api/, the dashboard at / and /ui/, Prometheus metrics at /metrics.
+	API, Dashboard, Metrics http.Handler
 }
 
 // FileEvent is one file download, reported when it ends.
@@ -56,6 +60,16 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /boot.ipxe", s.serveMenu)
 	mux.HandleFunc("GET /", s.serveFile)
+	if s.API != nil {
+		mux.Handle("/api/", s.API)
+	}
+	if s.Dashboard != nil {
+		mux.Handle("GET /{$}", s.Dashboard)
+		mux.Handle("GET /ui/", s.Dashboard)
+	}
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 	return mux
 }
 

@@ -99,7 +99,18 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Sightings: sightings,
 		Logger:    log.With("svc", "dhcp"),
 	}
-	web := &httpd.Server{Files: env.files, Menu: env.renderMenu, Logger: log.With("svc", "http"), OnFile: steps.http}
+	svc, err := openServices(ctx, env, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	web := &httpd.Server{
+		Files:  env.files,
+		Menu:   env.renderMenu,
+		Logger: log.With("svc", "http"),
+		OnFile: steps.http,
+		API:    svc.api,
+	}
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	log.Info("rackboot serving", "version", version, "interface", iface, "advertise", adv,

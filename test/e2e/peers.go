@@ -31,9 +31,19 @@ type DHCPServer struct {
 	// class is "iPXE" (dnsmasq's --dhcp-userclass), breaking the loop the
 	// way the ISC "if exists user-class" recipe does. Needs NextServer.
 	IPXEScript string
+	// RouterAdvertisements makes dnsmasq also act as an IPv6 router (SLAAC
+	// only, no DHCPv6). Without an IPv6 router on the link, every iPXE
+	// "Configuring (net0 ...)" step waits ~15 s for router solicitations to
+	// time out (measured under TCG); with one it takes ~5 s. Off by default:
+	// many boot networks have no IPv6 router, and the tests should see the
+	// slow case. RACKBOOT_E2E_IPV6_RA=1 turns it on for every dnsmasq.
+	RouterAdvertisements bool
 	// Extra dnsmasq arguments.
 	Extra []string
 }
+
+// IPv6RAEnv turns on RouterAdvertisements for every dnsmasq the harness starts.
+const IPv6RAEnv = "RACKBOOT_E2E_IPV6_RA"
 
 // PlainRouter is a DHCP server with no boot options at all, like a home router.
 func PlainRouter() DHCPServer { return DHCPServer{} }
@@ -86,6 +96,12 @@ func StartDnsmasq(ctx context.Context, t testing.TB, lab *Lab, host *Host, cfg D
 		args = append(args,
 			fmt.Sprintf("--dhcp-boot=%stag:!efi,%s,,%s", notIPXE, bios, cfg.NextServer),
 			fmt.Sprintf("--dhcp-boot=%stag:efi,%s,,%s", notIPXE, efi, cfg.NextServer))
+	}
+	if ra := os.Getenv(IPv6RAEnv); cfg.RouterAdvertisements || (ra != "" && ra != "0") {
+		// A ULA prefix for the lab; nodad: usable at once.
+		prefix := fmt.Sprintf("fd%s:%s::", lab.ID[:2], lab.ID[2:])
+		mustRun(t, "ip", "-n", host.NS.Name, "-6", "addr", "add", prefix+"2/64", "dev", host.Iface, "nodad")
+		args = append(args, "--enable-ra", "--dhcp-range=::,constructor:"+host.Iface+",ra-only")
 	}
 	args = append(args, cfg.Extra...)
 	p := lab.Start(t, host.NS, "dnsmasq-"+host.Name, args...)

@@ -36,8 +36,19 @@ var (
 )
 
 // VMTimeout bounds one boot: QEMU start to the success line. Software
-// emulation on two cores measured ~20 s (BIOS) and ~35 s (UEFI).
-var VMTimeout = 3 * time.Minute
+// emulation on two cores measured ~20 s (BIOS) and 40–90 s (UEFI to
+// memtest86+'s screen). RACKBOOT_E2E_BOOT_TIMEOUT (a Go duration) overrides it.
+var VMTimeout = bootTimeoutFromEnv(3 * time.Minute)
+
+// BootTimeoutEnv overrides VMTimeout.
+const BootTimeoutEnv = "RACKBOOT_E2E_BOOT_TIMEOUT"
+
+func bootTimeoutFromEnv(def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(BootTimeoutEnv)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
 
 // VM is a running QEMU client. It is killed at test cleanup or when the
 // context given to RunBIOS/RunUEFI ends.

@@ -186,7 +186,7 @@ func (rb *Rackboot) Get(ctx context.Context, path string) (int, string, error) {
 func (rb *Rackboot) dumpMenus(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, arch := range []string{"bios", "efi"} {
+	for _, arch := range []string{"bios", "efi-x86_64"} {
 		path := "/boot.ipxe?mac=52:54:00:00:00:01&arch=" + arch
 		code, body, err := rb.Get(ctx, path)
 		if err != nil {

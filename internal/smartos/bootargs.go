@@ -121,26 +121,73 @@ func checkValue(v string) error {
 // root_shadow is single-quoted as in SmartOS's own loader and GRUB menus:
 // illumos strips the quotes. iPXE leaves the '$' of "$5$..." alone, since it
 // only expands "${".
-func (b BootArgs) String() string {
-	var p []string
+func (b BootArgs) String() string { return JoinProps(b.Props()) }
+
+// Props returns the properties String writes, in its order, for a caller
+// that replaces a value (a menu putting an iPXE setting in place of
+// noimport's true).
+func (b BootArgs) Props() []KV {
+	var p []KV
 	if b.Console != "" {
-		p = append(p, "console="+b.Console)
+		p = append(p, KV{"console", b.Console})
 	}
 	if b.OSConsole != "" {
-		p = append(p, "os_console="+b.OSConsole)
+		p = append(p, KV{"os_console", b.OSConsole})
 	}
 	if b.RootShadow != "" {
-		p = append(p, "root_shadow='"+b.RootShadow+"'")
+		p = append(p, KV{"root_shadow", "'" + b.RootShadow + "'"})
 	}
-	p = append(p, "smartos=true")
+	p = append(p, KV{"smartos", "true"})
 	if b.NoImport {
-		p = append(p, "noimport=true")
+		p = append(p, KV{"noimport", "true"})
 	}
 	if b.Standalone {
-		p = append(p, "standalone=true")
+		p = append(p, KV{"standalone", "true"})
 	}
-	for _, kv := range b.Extra {
-		p = append(p, kv.Key+"="+kv.Value)
+	return append(p, b.Extra...)
+}
+
+// JoinProps writes properties as a -B list: "name=value,name=value".
+func JoinProps(props []KV) string {
+	p := make([]string, len(props))
+	for i, kv := range props {
+		p[i] = kv.Key + "=" + kv.Value
 	}
 	return strings.Join(p, ",")
+}
+
+// KernelDebugger says whether and how the illumos kernel debugger (kmdb)
+// starts. Its flags go on the kernel line before -B: "unix -kd -B ...".
+type KernelDebugger string
+
+// The kernel debugger settings (illumos kernel(8) and kmdb(1)).
+const (
+	DebuggerOff  KernelDebugger = "off"  // no flag
+	DebuggerLoad KernelDebugger = "load" // -k: kmdb is loaded; a panic or a break enters it
+	DebuggerBoot KernelDebugger = "boot" // -kd: kmdb is loaded and stops before the kernel starts
+)
+
+// KernelDebuggers lists the settings in the order a menu cycles through them.
+var KernelDebuggers = []KernelDebugger{DebuggerOff, DebuggerLoad, DebuggerBoot}
+
+// ParseKernelDebugger reads a setting; "" is DebuggerOff.
+func ParseKernelDebugger(s string) (KernelDebugger, error) {
+	switch d := KernelDebugger(s); d {
+	case "", DebuggerOff:
+		return DebuggerOff, nil
+	case DebuggerLoad, DebuggerBoot:
+		return d, nil
+	}
+	return "", fmt.Errorf("kernel debugger %q: want off, load (-k) or boot (-kd)", s)
+}
+
+// Flags returns the kernel flags: "", "-k" or "-kd".
+func (d KernelDebugger) Flags() string {
+	switch d {
+	case DebuggerLoad:
+		return "-k"
+	case DebuggerBoot:
+		return "-kd"
+	}
+	return ""
 }

@@ -70,3 +70,20 @@ func TestBootArgsValidate(t *testing.T) {
 		t.Errorf("valid args refused: %v", err)
 	}
 }
+
+func TestPropsAndKernelDebugger(t *testing.T) {
+	b := BootArgs{Console: "ttyb", NoImport: true, Extra: []KV{{"hostname", "cn1"}}}
+	props := b.Props()
+	if got := JoinProps(props); got != b.String() || got != "console=ttyb,smartos=true,noimport=true,hostname=cn1" {
+		t.Errorf("props %q, String %q", got, b.String())
+	}
+	for in, want := range map[string]string{"": "", "off": "", "load": "-k", "boot": "-kd"} {
+		d, err := ParseKernelDebugger(in)
+		if err != nil || d.Flags() != want {
+			t.Errorf("%q: %q %v, want flags %q", in, d.Flags(), err, want)
+		}
+	}
+	if _, err := ParseKernelDebugger("kd"); err == nil {
+		t.Error("kd accepted")
+	}
+}

@@ -178,7 +178,7 @@ func (im *Importer) receive(ctx context.Context, body io.Reader, part string, of
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return false, err
 	}
-	pr := &progressWriter{im: im, file: filepath.Base(part), build: build, done: offset,
+	pr := &progressWriter{ctx: ctx, im: im, file: filepath.Base(part), build: build, done: offset,
 		total: total, start: im.clock(), startDone: offset}
 	n, err := io.Copy(io.MultiWriter(f, pr), body)
 	pr.emit(true)
@@ -199,6 +199,7 @@ func (im *Importer) receive(ctx context.Context, body io.Reader, part string, of
 
 // progressWriter counts bytes and reports at most every 200ms.
 type progressWriter struct {
+	ctx         context.Context
 	im          *Importer
 	file, build string
 	done, total int64
@@ -226,7 +227,7 @@ func (p *progressWriter) emit(final bool) {
 	if ev.Rate > 0 && p.total > 0 {
 		ev.ETA = time.Duration(float64(p.total-p.done) / ev.Rate * float64(time.Second))
 	}
-	p.im.report(ev)
+	p.im.report(p.ctx, ev)
 	p.im.log().Debug("download progress", "file", p.file, "bytes", p.done, "total", p.total)
 }
 

@@ -54,7 +54,7 @@ type Importer struct {
 	Store      store.Store
 	HTTPClient *http.Client        // nil: http.DefaultClient
 	Mirror     string              // "": DefaultMirror
-	Progress   func(ProgressEvent) // nil: no progress reports
+	Progress   func(ProgressEvent) // nil: no progress reports (see also WithProgress)
 	Logger     *slog.Logger        // nil: discard
 
 	now        func() time.Time // tests may fake time
@@ -77,14 +77,15 @@ type ImportOptions struct {
 }
 
 // ProgressEvent reports one step of a long import.
+// Its JSON form is what the API streams to a client importing through it.
 type ProgressEvent struct {
-	Phase string        // "download", "verify", "unpack", "install", "present", "done"
-	Build string        // the build, once known
-	File  string        // the file being worked on
-	Bytes int64         // bytes done in this phase
-	Total int64         // bytes in all, -1 when unknown
-	Rate  float64       // bytes per second (download)
-	ETA   time.Duration // time left (download), 0 when unknown
+	Phase string        `json:"phase"`           // "download", "verify", "unpack", "install", "present", "done"
+	Build string        `json:"build,omitempty"` // the build, once known
+	File  string        `json:"file,omitempty"`  // the file being worked on
+	Bytes int64         `json:"bytes"`           // bytes done in this phase
+	Total int64         `json:"total"`           // bytes in all, -1 when unknown
+	Rate  float64       `json:"rate,omitempty"`  // bytes per second (download)
+	ETA   time.Duration `json:"eta,omitempty"`   // time left (download), 0 when unknown; JSON: nanoseconds
 }
 
 // source is a resolved import source.
@@ -145,10 +146,25 @@ func (im *Importer) clock() time.Time {
 	return time.Now()
 }
 
-func (im *Importer) report(ev ProgressEvent) {
+// report tells Importer.Progress and the ctx's progress func (WithProgress)
+// about ev.
+func (im *Importer) report(ctx context.Context, ev ProgressEvent) {
 	if im.Progress != nil {
 		im.Progress(ev)
 	}
+	if f, ok := ctx.Value(progressKey{}).(func(ProgressEvent)); ok && f != nil {
+		f(ev)
+	}
+}
+
+type progressKey struct{}
+
+// WithProgress returns a context that makes every Import run with it report
+// its progress to f too (besides Importer.Progress), the way net/http/httptrace
+// hooks one request: a server importing for several clients at once sends each
+// its own progress. f is called on the importing goroutine.
+func WithProgress(ctx context.Context, f func(ProgressEvent)) context.Context {
+	return context.WithValue(ctx, progressKey{}, f)
 }
 
 func (im *Importer) platformsDir() string { return filepath.Join(im.DataDir, "smartos") }
@@ -245,7 +261,7 @@ func (im *Importer) present(ctx context.Context, build string) (CatalogEntry, bo
 		return CatalogEntry{}, false, fmt.Errorf("import %s: %w", build, err)
 	}
 	im.log().Info("platform already present; nothing to do (use force to replace it)", "build", build)
-	im.report(ProgressEvent{Phase: "present", Build: build})
+	im.report(ctx, ProgressEvent{Phase: "present", Build: build})
 	return e, true, nil
 }
 
@@ -280,7 +296,7 @@ func (im *Importer) importSource(ctx context.Context, s source, opt ImportOption
 		ImportedAt:   im.clock().UTC(),
 		RootPassword: im.rootPassword(ctx, s, build, tmp),
 	}
-	im.report(ProgressEvent{Phase: "install", Build: build})
+	im.report(ctx, ProgressEvent{Phase: "install", Build: build})
 	if e, err = im.install(ctx, tmp, e, opt.Force); err != nil {
 		return CatalogEntry{}, err
 	}
@@ -288,7 +304,7 @@ func (im *Importer) importSource(ctx context.Context, s source, opt ImportOption
 		removeDownload(local)
 	}
 	im.log().Info("platform imported", "build", build, "source", s.raw, "bytes", sums.size, "sha256", sums.sha256)
-	im.report(ProgressEvent{Phase: "done", Build: build, Bytes: sums.size, Total: sums.size})
+	im.report(ctx, ProgressEvent{Phase: "done", Build: build, Bytes: sums.size, Total: sums.size})
 	return e, nil
 }
 

@@ -234,7 +234,7 @@ func (p *phaseReader) Read(b []byte) (int, error) {
 	}
 	p.ev.Bytes += int64(n)
 	if p.n++; p.n%256 == 0 || err == io.EOF {
-		p.im.report(p.ev)
+		p.im.report(p.ctx, p.ev)
 	}
 	return n, err
 }

@@ -1,0 +1,216 @@
+package events
+
+import (
+	"time"
+)
+
+// Boot is one boot of one machine as the Log has pieced it together.
+type Boot struct {
+	Number   int         `json:"number"` // 1 for the first boot seen since rackboot started
+	MAC      string      `json:"mac"`
+	Started  time.Time   `json:"started"`
+	Updated  time.Time   `json:"updated"`
+	Stage    Stage       `json:"stage"` // the furthest stage reached
+	Stages   []StageTime `json:"stages"`
+	Progress *Progress   `json:"progress,omitempty"` // the download under way, if any
+	Arch     string      `json:"arch,omitempty"`
+	IP       string      `json:"ip,omitempty"`
+	Item     string      `json:"item,omitempty"` // the menu's default item
+	Bytes    int64       `json:"bytes"`          // file bytes sent to the machine in this boot
+	Finished bool        `json:"finished"`
+	Result   string      `json:"result,omitempty"` // "booted kernel", "OS up", "abandoned"
+	Err      string      `json:"error,omitempty"`  // the last failure
+
+	kernelDone bool
+	pending    map[string]bool // files the kernel still needs
+}
+
+// StageTime is one stage of a boot. A stage's duration runs from the end of
+// the stage before it (or from its own first event, for the first stage) to
+// its own last event: "kernel 2.1s" is the time from the menu to the
+// kernel's last byte.
+type StageTime struct {
+	Stage      Stage     `json:"stage"`
+	Start      time.Time `json:"start"` // its first event
+	End        time.Time `json:"end"`   // its last event
+	DurationMS float64   `json:"duration_ms"`
+}
+
+// Progress is a download under way.
+type Progress struct {
+	File    string    `json:"file"`
+	Kind    string    `json:"kind"`
+	Bytes   int64     `json:"bytes"`
+	Total   int64     `json:"total"` // 0 if unknown
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+}
+
+// Duration is how long the boot has taken so far.
+func (b Boot) Duration() time.Duration { return b.Updated.Sub(b.Started) }
+
+// Slowest returns the stage that took longest, and how long.
+func (b Boot) Slowest() (Stage, time.Duration) {
+	var (
+		st  Stage
+		max float64 = -1
+	)
+	for _, s := range b.Stages {
+		if s.DurationMS > max {
+			st, max = s.Stage, s.DurationMS
+		}
+	}
+	if max < 0 {
+		return StageNone, 0
+	}
+	return st, time.Duration(max * float64(time.Millisecond))
+}
+
+// clone copies b for callers outside the Log's lock.
+func (b *Boot) clone() Boot {
+	c := *b
+	c.Stages = append([]StageTime(nil), b.Stages...)
+	if b.Progress != nil {
+		p := *b.Progress
+		c.Progress = &p
+	}
+	c.pending = nil
+	return c
+}
+
+// startsNewBoot says whether ev begins a new boot of a machine whose current
+// boot is cur (nil: none yet).
+func startsNewBoot(cur *Boot, ev Event, now time.Time, stale time.Duration) bool {
+	if ev.Type == TypeUp {
+		return cur == nil // a callback belongs to the boot before it
+	}
+	if cur == nil {
+		return true
+	}
+	if ev.Type != TypeDHCP {
+		return cur.Finished && (ev.Type == TypeTFTP || ev.Type == TypeMenu)
+	}
+	if cur.Finished || now.Sub(cur.Updated) > stale {
+		return true
+	}
+	if ev.IPXE {
+		// iPXE's DHCP follows the PXE ROM's in the same boot; after the
+		// menu it means the machine started over.
+		return cur.Stage.Index() >= StageMenu.Index()
+	}
+	// A PXE ROM's DHCP retries stay in the boot they began.
+	return cur.Stage != StageDHCP
+}
+
+// stageOf is the stage an event belongs to, or StageNone for one that
+// moves no boot forward (a failed download, another file).
+func stageOf(ev Event) Stage {
+	switch ev.Type {
+	case TypeDHCP:
+		if ev.IPXE {
+			return StageIPXEDHCP
+		}
+		return StageDHCP
+	case TypeTFTP:
+		if ev.Kind == KindNBP && !ev.Failed() {
+			return StageNBP
+		}
+	case TypeMenu:
+		return StageMenu
+	case TypeHTTP:
+		if ev.Failed() {
+			return StageNone
+		}
+		switch ev.Kind {
+		case KindKernel:
+			return StageKernel
+		case KindArchive, KindHash:
+			return StageArchive
+		case KindMenu:
+			return StageMenu
+		}
+	case TypeBooted:
+		return StageBootedKernel
+	case TypeUp:
+		return StageUp
+	}
+	return StageNone
+}
+
+// advance records that the boot reached st at t. Stages only move forward;
+// an event of the current stage extends it.
+func (b *Boot) advance(st Stage, t time.Time) {
+	if st == StageNone {
+		return
+	}
+	n := len(b.Stages)
+	switch {
+	case n > 0 && b.Stages[n-1].Stage == st:
+		b.Stages[n-1].End = t
+	case st.Index() > b.Stage.Index():
+		b.Stages = append(b.Stages, StageTime{Stage: st, Start: t, End: t})
+		b.Stage = st
+	default:
+		return
+	}
+	n = len(b.Stages)
+	from := b.Stages[n-1].Start
+	if n > 1 {
+		from = b.Stages[n-2].End
+	}
+	b.Stages[n-1].DurationMS = Millis(b.Stages[n-1].End.Sub(from))
+}
+
+// apply folds ev (whose Stage is set) into b. It returns true when the
+// boot now has every file its kernel needs: the caller emits "booted".
+func (b *Boot) apply(ev Event) (booted bool) {
+	b.Updated = ev.Time
+	if ev.Arch != "" {
+		b.Arch = ev.Arch
+	}
+	if ev.IP != "" {
+		b.IP = ev.IP
+	}
+	if ev.Failed() {
+		b.Err = ev.Msg
+	}
+	switch ev.Type {
+	case TypeProgress:
+		if b.Progress == nil || b.Progress.File != ev.File {
+			b.Progress = &Progress{File: ev.File, Kind: ev.Kind, Started: ev.Time}
+		}
+		b.Progress.Bytes, b.Progress.Total, b.Progress.Updated = ev.Bytes, ev.Total, ev.Time
+		return false
+	case TypeMenu:
+		b.Item = ev.Item
+	case TypeHTTP, TypeTFTP:
+		b.Bytes += ev.Bytes
+		if b.Progress != nil && b.Progress.File == ev.File {
+			b.Progress = nil
+		}
+	}
+	b.advance(ev.Stage, ev.Time)
+	if ev.Type != TypeHTTP || ev.Failed() || (ev.Total > 0 && ev.Bytes < ev.Total) {
+		return false
+	}
+	switch ev.Kind {
+	case KindKernel:
+		b.kernelDone = true
+		b.pending = map[string]bool{}
+		for _, f := range ev.Needs {
+			b.pending[f] = true
+		}
+	case KindArchive, KindHash, KindOther:
+		delete(b.pending, ev.File)
+	default:
+		return false
+	}
+	return b.kernelDone && len(b.pending) == 0 && !b.Finished
+}
+
+// finish marks the boot over.
+func (b *Boot) finish(result string) {
+	b.Finished = true
+	b.Result = result
+	b.Progress = nil
+}

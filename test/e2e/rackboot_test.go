@@ -45,8 +45,8 @@ const (
 
 func newRackbootLab(t *testing.T, mode string, seedStyle bool, cfg e2e.RackbootConfig) *rackbootLab {
 	t.Helper()
-	bin := needRackboot(t)
 	e2e.RequireVM(t)
+	bin := needRackboot(t)
 	e2e.RequireCommands(t, "dnsmasq")
 	e2e.RequireFiles(t, filepath.Join(e2e.IPXEDir, "undionly.kpxe"), filepath.Join(e2e.IPXEDir, "snponly.efi"))
 	ctx := testContext(t, time.Minute)

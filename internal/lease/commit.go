@@ -1,0 +1,116 @@
+package lease
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"rackboot/internal/store"
+)
+
+// op is one key written or deleted.
+type op struct {
+	key   string
+	value []byte // nil deletes
+}
+
+// write is one caller's set of ops, committed atomically with others.
+type write struct {
+	ops  []op
+	done chan error // buffered; nil when nobody waits
+}
+
+// committer is the group commit: one goroutine takes every write waiting in
+// queue, runs them all in one store transaction (one fsync for bbolt), and
+// then tells each writer. While that transaction runs, new writes queue up
+// and go together in the next one, so the number of fsyncs per second stays
+// what the disk can do while the number of leases per second grows with the
+// load. Nothing waits on a timer: a lone write commits at once.
+type committer struct {
+	st       store.Store
+	queue    chan write
+	maxBatch int
+	stopped  chan struct{}
+
+	onErr      func(error)
+	commits    atomic.Uint64 // transactions committed (or failed)
+	writes     atomic.Uint64 // writes they carried
+	commitTime atomic.Int64  // nanoseconds spent in them
+}
+
+func newCommitter(st store.Store, maxBatch int, onErr func(error)) *committer {
+	if maxBatch <= 0 {
+		maxBatch = 4096
+	}
+	return &committer{
+		st:       st,
+		queue:    make(chan write, maxBatch),
+		maxBatch: maxBatch,
+		stopped:  make(chan struct{}),
+		onErr:    onErr,
+	}
+}
+
+// submit queues w. It blocks only when a whole batch is already waiting.
+func (c *committer) submit(w write) { c.queue <- w }
+
+// run commits batches until queue is closed and drained.
+func (c *committer) run() {
+	defer close(c.stopped)
+	batch := make([]write, 0, c.maxBatch)
+	for w := range c.queue {
+		batch = append(batch[:0], w)
+	drain:
+		for len(batch) < c.maxBatch {
+			select {
+			case w, ok := <-c.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, w)
+			default:
+				break drain
+			}
+		}
+		c.commit(batch)
+	}
+}
+
+func (c *committer) commit(batch []write) {
+	start := time.Now()
+	// The context is not the callers': a batch holds many callers' writes,
+	// and one caller going away must not cancel the others'.
+	err := c.st.Txn(context.Background(), func(tx store.Tx) error {
+		for _, w := range batch {
+			for _, o := range w.ops {
+				var err error
+				if o.value == nil {
+					err = tx.Delete(o.key)
+				} else {
+					err = tx.Put(o.key, o.value)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	c.commitTime.Add(int64(time.Since(start)))
+	c.commits.Add(1)
+	c.writes.Add(uint64(len(batch)))
+	if err != nil && c.onErr != nil {
+		c.onErr(err)
+	}
+	for _, w := range batch {
+		if w.done != nil {
+			w.done <- err
+		}
+	}
+}
+
+// close stops taking writes and waits until every queued one is committed.
+func (c *committer) close() {
+	close(c.queue)
+	<-c.stopped
+}

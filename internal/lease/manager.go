@@ -1,0 +1,476 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"rackboot/internal/store"
+)
+
+// Config is what a Manager serves. Zero durations take the defaults below.
+type Config struct {
+	Subnets []Subnet
+	// Exclude lists addresses never handed out, even inside a pool: the
+	// server's own, routers.
+	Exclude []netip.Addr
+	// OfferHold is how long an offered address stays set aside for the
+	// client it was offered to (default 30s).
+	OfferHold time.Duration
+	// DeclineHold is how long a declined address stays in quarantine
+	// (default 24h, as Kea's decline-probation-period).
+	DeclineHold time.Duration
+	// ReclaimHold is how long an expired or released lease is remembered
+	// for its client before its record is deleted (default 1h). The address
+	// is free for others from the moment it expires, but addresses never
+	// used are handed out first, so a client coming back soon usually finds
+	// its old one.
+	ReclaimHold time.Duration
+	// ReclaimEvery is how often expired records are looked for (default 1m).
+	ReclaimEvery time.Duration
+	// MaxBatch caps the writes in one group commit (default 4096).
+	MaxBatch int
+	// Now is the clock; nil means time.Now. Tests pass a fake one.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Manager allocates addresses and keeps the lease records. Its methods are
+// safe for concurrent use.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+	st  store.Store
+	c   *committer
+
+	mu       sync.Mutex
+	closed   bool
+	subnets  []*subnet
+	excluded map[netip.Addr]bool
+	records  map[netip.Addr]*Lease // what is in the store, or about to be
+	offers   map[netip.Addr]*Lease // memory only
+	byClient map[clientRef]netip.Addr
+	offerOf  map[clientRef]netip.Addr
+
+	stopReclaim chan struct{}
+	reclaimDone chan struct{}
+}
+
+// clientRef is one client in one subnet: a client has at most one lease per
+// subnet.
+type clientRef struct {
+	subnet netip.Prefix
+	key    string
+}
+
+type subnet struct {
+	Subnet
+	resByMAC map[string]Reservation
+	resByIP  map[netip.Addr]Reservation
+	cursor   []uint32 // per pool: where the next search for a fresh address starts
+}
+
+// Open loads the leases in st and starts the group committer and the
+// reclaim loop. Close stops them.
+func Open(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
+	if cfg.OfferHold <= 0 {
+		cfg.OfferHold = 30 * time.Second
+	}
+	if cfg.DeclineHold <= 0 {
+		cfg.DeclineHold = 24 * time.Hour
+	}
+	if cfg.ReclaimHold <= 0 {
+		cfg.ReclaimHold = time.Hour
+	}
+	if cfg.ReclaimEvery <= 0 {
+		cfg.ReclaimEvery = time.Minute
+	}
+	m := &Manager{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		st:          st,
+		excluded:    map[netip.Addr]bool{},
+		records:     map[netip.Addr]*Lease{},
+		offers:      map[netip.Addr]*Lease{},
+		byClient:    map[clientRef]netip.Addr{},
+		offerOf:     map[clientRef]netip.Addr{},
+		stopReclaim: make(chan struct{}),
+		reclaimDone: make(chan struct{}),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	for _, a := range cfg.Exclude {
+		m.excluded[a] = true
+	}
+	for _, s := range cfg.Subnets {
+		sn, err := newSubnet(s, m.subnets)
+		if err != nil {
+			return nil, err
+		}
+		m.subnets = append(m.subnets, sn)
+	}
+	if err := m.load(ctx); err != nil {
+		return nil, err
+	}
+	m.c = newCommitter(st, cfg.MaxBatch, func(err error) {
+		m.log.Error("lease store commit failed: the affected clients get no ACK", "err", err)
+	})
+	go m.c.run()
+	go m.reclaimLoop()
+	return m, nil
+}
+
+func newSubnet(s Subnet, others []*subnet) (*subnet, error) {
+	p := s.Prefix
+	if !p.IsValid() || !p.Addr().Is4() || p != p.Masked() {
+		return nil, fmt.Errorf("subnet %v: want an IPv4 network like 10.0.0.0/24", p)
+	}
+	for _, o := range others {
+		if o.Prefix.Overlaps(p) {
+			return nil, fmt.Errorf("subnet %v overlaps subnet %v", p, o.Prefix)
+		}
+	}
+	if s.LeaseTime <= 0 {
+		return nil, fmt.Errorf("subnet %v: lease time %v must be positive", p, s.LeaseTime)
+	}
+	sn := &subnet{Subnet: s, resByMAC: map[string]Reservation{}, resByIP: map[netip.Addr]Reservation{},
+		cursor: make([]uint32, len(s.Pools))}
+	for i, r := range s.Pools {
+		if !p.Contains(r.First) || !p.Contains(r.Last) || r.Last.Less(r.First) {
+			return nil, fmt.Errorf("subnet %v: pool %v is not a range inside it", p, r)
+		}
+		for _, q := range s.Pools[:i] {
+			if r.Contains(q.First) || q.Contains(r.First) {
+				return nil, fmt.Errorf("subnet %v: pools %v and %v overlap", p, q, r)
+			}
+		}
+	}
+	for _, r := range s.Reservations {
+		if !p.Contains(r.IP) {
+			return nil, fmt.Errorf("subnet %v: reservation %v for %v is outside it", p, r.IP, r.MAC)
+		}
+		mac := strings.ToLower(r.MAC.String())
+		if _, dup := sn.resByMAC[mac]; dup {
+			return nil, fmt.Errorf("subnet %v: two reservations for %v", p, r.MAC)
+		}
+		if o, dup := sn.resByIP[r.IP]; dup {
+			return nil, fmt.Errorf("subnet %v: %v reserved for both %v and %v", p, r.IP, o.MAC, r.MAC)
+		}
+		sn.resByMAC[mac] = r
+		sn.resByIP[r.IP] = r
+	}
+	return sn, nil
+}
+
+// load reads every stored lease into memory.
+func (m *Manager) load(ctx context.Context) error {
+	kvs, err := m.st.List(ctx, KeyPrefix)
+	if err != nil {
+		return fmt.Errorf("load leases: %w", err)
+	}
+	for _, kv := range kvs {
+		l, err := decode(kv.Value)
+		if err != nil {
+			m.log.Warn("skipping a lease record that cannot be read", "key", kv.Key, "err", err)
+			continue
+		}
+		m.records[l.IP] = &l
+		s := m.subnetOf(l.IP)
+		if s == nil || l.State == Declined {
+			continue
+		}
+		ref := clientRef{s.Prefix, l.owner()}
+		// A client has one lease per subnet; if the store holds several
+		// (released, then bound to another), the newest wins.
+		if prev, ok := m.byClient[ref]; !ok || m.records[prev].Start.Before(l.Start) {
+			m.byClient[ref] = l.IP
+		}
+	}
+	m.log.Info("leases loaded", "records", len(kvs), "subnets", len(m.subnets))
+	return nil
+}
+
+// Close commits every queued write and stops the Manager. It does not close
+// the store.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	close(m.stopReclaim)
+	<-m.reclaimDone
+	m.c.close()
+	return nil
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("lease manager is closed")
+
+// SubnetFor returns the configured subnet that contains addr: the relay's
+// giaddr, or one of the server's own addresses for clients on its link.
+func (m *Manager) SubnetFor(addr netip.Addr) (Subnet, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.subnetOf(addr); s != nil {
+		return s.Subnet, true
+	}
+	return Subnet{}, false
+}
+
+func (m *Manager) subnetOf(addr netip.Addr) *subnet {
+	for _, s := range m.subnets {
+		if s.Prefix.Contains(addr) {
+			return s
+		}
+	}
+	return nil
+}
+
+func (m *Manager) subnet(p netip.Prefix) (*subnet, error) {
+	if m.closed {
+		return nil, ErrClosed
+	}
+	for _, s := range m.subnets {
+		if s.Prefix == p {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %v", ErrNoSubnet, p)
+}
+
+// Offer is an address proposed to a client.
+type Offer struct {
+	Lease
+	// New is true when the address was not already the client's (its lease
+	// or its reservation): the one case where a ping check makes sense.
+	New bool
+}
+
+// Offer picks an address in subnet for c and sets it aside for OfferHold
+// (RFC 2131 §4.3.1): c's reservation, else its current or last lease, else
+// the address it asked for if free, else a free one from the pools,
+// addresses never used first. Nothing is written to the store.
+func (m *Manager) Offer(subnet netip.Prefix, c Client, requested netip.Addr) (Offer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.subnet(subnet)
+	if err != nil {
+		return Offer{}, err
+	}
+	now := m.now()
+	key := c.key()
+	ref := clientRef{s.Prefix, key}
+	res, reserved := s.resByMAC[macString(c.MAC)]
+	var ip netip.Addr
+	isNew := false
+	switch {
+	case reserved && m.reservationFree(res, key, now):
+		ip = res.IP
+	case m.usableFor(s, m.byClient[ref], key, now, true):
+		ip = m.byClient[ref]
+	case m.usableFor(s, m.offerOf[ref], key, now, true):
+		ip = m.offerOf[ref]
+	case m.usableFor(s, requested, key, now, true):
+		ip, isNew = requested, true
+	default:
+		ip = m.allocate(s, key, now)
+		if !ip.IsValid() {
+			return Offer{}, fmt.Errorf("subnet %v: %w", s.Prefix, ErrPoolExhausted)
+		}
+		isNew = true
+	}
+	if r := m.records[ip]; r != nil && r.owner() == key && r.State == Bound && r.Active(now) {
+		return Offer{Lease: *r}, nil // its lease, as it is
+	}
+	if old, ok := m.offerOf[ref]; ok && old != ip {
+		delete(m.offers, old)
+	}
+	o := &Lease{
+		IP: ip, Subnet: s.Prefix, MAC: MAC(c.MAC), ClientID: clientID(c), Hostname: c.Hostname,
+		State: Offered, Start: now, Expires: now.Add(m.cfg.OfferHold), Relay: c.Relay,
+	}
+	if o.Reserved = reserved && ip == res.IP; o.Reserved && res.Hostname != "" {
+		o.Hostname = res.Hostname
+	}
+	m.offers[ip] = o
+	m.offerOf[ref] = ip
+	return Offer{Lease: *o, New: isNew}, nil
+}
+
+// usableFor reports whether ip may be given to the client with key in s now:
+// inside s, not excluded, not another's reservation, not quarantined, not
+// held by another client. inPool also requires ip to be in a pool (a client
+// asking for an address of its choosing gets only pool addresses).
+func (m *Manager) usableFor(s *subnet, ip netip.Addr, key string, now time.Time, inPool bool) bool {
+	if !ip.IsValid() || !s.Prefix.Contains(ip) || m.excluded[ip] || s.edge(ip) {
+		return false
+	}
+	if _, ok := s.resByIP[ip]; ok {
+		return false // the client's own reservation is handled before
+	}
+	if inPool && !s.inPool(ip) {
+		return false
+	}
+	if o := m.offers[ip]; o != nil && o.Active(now) && o.owner() != key {
+		return false
+	}
+	if r := m.records[ip]; r != nil && r.Active(now) && (r.State == Declined || r.owner() != key) {
+		return false
+	}
+	return true
+}
+
+// reservationFree reports whether the reserved address can go to its client:
+// a reservation added while another client held the address waits for that
+// lease to end (the client gets a pool address meanwhile).
+func (m *Manager) reservationFree(res Reservation, key string, now time.Time) bool {
+	if r := m.records[res.IP]; r != nil && r.Active(now) && r.owner() != key {
+		return false
+	}
+	if o := m.offers[res.IP]; o != nil && o.Active(now) && o.owner() != key {
+		return false
+	}
+	return true
+}
+
+// allocate finds a free pool address: one with no record at all if any is
+// left, else the one whose record expired longest ago.
+func (m *Manager) allocate(s *subnet, key string, now time.Time) netip.Addr {
+	var reuse netip.Addr
+	var reuseExp time.Time
+	for pi, p := range s.Pools {
+		n := uint32(p.Size())
+		first := u32(p.First)
+		for i := uint32(0); i < n; i++ {
+			off := (s.cursor[pi] + i) % n
+			ip := addrOf(first + off)
+			if m.excluded[ip] || s.edge(ip) {
+				continue
+			}
+			if _, ok := s.resByIP[ip]; ok {
+				continue
+			}
+			if o := m.offers[ip]; o != nil && o.Active(now) {
+				continue
+			}
+			r := m.records[ip]
+			if r == nil {
+				s.cursor[pi] = off + 1
+				return ip
+			}
+			if !r.Active(now) && (!reuse.IsValid() || r.Expires.Before(reuseExp)) {
+				reuse, reuseExp = ip, r.Expires
+			}
+		}
+	}
+	return reuse
+}
+
+// edge reports the subnet's network and broadcast addresses, which no host
+// may have (RFC 919, RFC 922); /31 and /32 have none (RFC 3021).
+func (s *subnet) edge(ip netip.Addr) bool {
+	if s.Prefix.Bits() >= 31 {
+		return false
+	}
+	return ip == s.Prefix.Addr() || ip == lastAddr(s.Prefix)
+}
+
+func (s *subnet) inPool(ip netip.Addr) bool {
+	for _, p := range s.Pools {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	return addrOf(u32(p.Addr()) | (1<<(32-p.Bits()) - 1))
+}
+
+func macString(hw net.HardwareAddr) string { return strings.ToLower(hw.String()) }
+
+func clientID(c Client) string {
+	if len(c.ClientID) == 0 {
+		return ""
+	}
+	return c.key()[len("id:"):]
+}
+
+// List returns every lease record, ordered by address. Offers are not
+// leases and are left out.
+func (m *Manager) List() []Lease {
+	m.mu.Lock()
+	out := make([]Lease, 0, len(m.records))
+	for _, r := range m.records {
+		out = append(out, *r)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Lease) int { return a.IP.Compare(b.IP) })
+	return out
+}
+
+// List reads every lease record from st, ordered by address: for when no
+// Manager runs (the CLI with the server stopped).
+func List(ctx context.Context, st store.Store) ([]Lease, error) {
+	kvs, err := st.List(ctx, KeyPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list leases: %w", err)
+	}
+	out := make([]Lease, 0, len(kvs))
+	for _, kv := range kvs {
+		l, err := decode(kv.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b Lease) int { return a.IP.Compare(b.IP) })
+	return out, nil
+}
+
+// Stats are counters for metrics and benchmarks.
+type Stats struct {
+	Records    int           // lease records in memory (= in the store once committed)
+	ByState    map[State]int // records by StateAt(now)
+	Offers     int           // offers still held
+	Commits    uint64        // store transactions run by the group committer
+	Writes     uint64        // writes they carried: Writes/Commits is the mean batch
+	CommitTime time.Duration // time spent in them
+}
+
+// Stats returns the current counters.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	now := m.now()
+	st := Stats{Records: len(m.records), ByState: map[State]int{}}
+	for _, r := range m.records {
+		st.ByState[r.StateAt(now)]++
+	}
+	for _, o := range m.offers {
+		if o.Active(now) {
+			st.Offers++
+		}
+	}
+	m.mu.Unlock()
+	st.Commits = m.c.commits.Load()
+	st.Writes = m.c.writes.Load()
+	st.CommitTime = time.Duration(m.c.commitTime.Load())
+	return st
+}

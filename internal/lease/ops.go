@@ -1,0 +1,281 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Ack binds ip to c for the subnet's lease time and returns once the lease
+// is durable in the store: only then may the DHCP server send its DHCPACK.
+// It serves every DHCPREQUEST (RFC 2131 §4.3.2): SELECTING after our offer,
+// INIT-REBOOT, RENEWING and REBINDING. ip is granted when it is c's (lease,
+// offer or reservation), or free in a pool of subnet and c has no
+// reservation elsewhere; a client's earlier lease on another address of the
+// subnet is released. Errors: ErrWrongSubnet, ErrNotAvailable, ErrNoSubnet
+// (NAK the first two), or the store's.
+func (m *Manager) Ack(ctx context.Context, subnet netip.Prefix, c Client, ip netip.Addr) (Lease, error) {
+	m.mu.Lock()
+	l, done, err := m.bind(subnet, c, ip)
+	m.mu.Unlock()
+	if err != nil {
+		return Lease{}, err
+	}
+	if err := wait(ctx, done); err != nil {
+		return Lease{}, err
+	}
+	return l, nil
+}
+
+// bind updates memory and queues the writes; m.mu is held.
+func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr) (Lease, chan error, error) {
+	s, err := m.subnet(subnet)
+	if err != nil {
+		return Lease{}, nil, err
+	}
+	if !s.Prefix.Contains(ip) {
+		return Lease{}, nil, fmt.Errorf("%v for %v: %w %v", ip, c.MAC, ErrWrongSubnet, s.Prefix)
+	}
+	now := m.now()
+	key := c.key()
+	ref := clientRef{s.Prefix, key}
+	res, reserved := s.resByMAC[macString(c.MAC)]
+	switch {
+	case reserved && res.IP == ip:
+		if !m.reservationFree(res, key, now) {
+			return Lease{}, nil, fmt.Errorf("%v (reserved for %v) is still leased to another client: %w", ip, c.MAC, ErrNotAvailable)
+		}
+	case reserved && m.reservationFree(res, key, now):
+		// NAK, so that the client starts over and gets its reservation.
+		return Lease{}, nil, fmt.Errorf("%v asked for %v but has %v reserved: %w", c.MAC, ip, res.IP, ErrNotAvailable)
+	case !m.usableFor(s, ip, key, now, true):
+		return Lease{}, nil, fmt.Errorf("%v for %v: %w", ip, c.MAC, ErrNotAvailable)
+	}
+
+	var ops []op
+	if prev, ok := m.byClient[ref]; ok && prev != ip {
+		if r := m.records[prev]; r != nil && r.owner() == key && r.State == Bound {
+			rel := *r
+			rel.State, rel.Expires = Released, now
+			m.records[prev] = &rel
+			ops = m.putOps(ops, &rel, r)
+		}
+	}
+	old := m.records[ip]
+	if old != nil && old.owner() != key {
+		m.forget(clientRef{s.Prefix, old.owner()}, ip)
+	}
+	l := &Lease{
+		IP: ip, Subnet: s.Prefix, MAC: MAC(c.MAC), ClientID: clientID(c), Hostname: c.Hostname,
+		State: Bound, Start: now, Expires: now.Add(s.LeaseTime), Relay: c.Relay,
+	}
+	if reserved && res.IP == ip {
+		l.Reserved = true
+		if res.Hostname != "" {
+			l.Hostname = res.Hostname
+		}
+	}
+	m.records[ip] = l
+	m.byClient[ref] = ip
+	if o, ok := m.offerOf[ref]; ok {
+		delete(m.offers, o)
+		delete(m.offerOf, ref)
+	}
+	if o := m.offers[ip]; o != nil {
+		// Another client's lapsed offer; ours was removed just above.
+		delete(m.offers, ip)
+		delete(m.offerOf, clientRef{s.Prefix, o.owner()})
+	}
+	ops = m.putOps(ops, l, old)
+	done := make(chan error, 1)
+	m.c.submit(write{ops: ops, done: done})
+	return *l, done, nil
+}
+
+// putOps appends the writes that replace old (nil: none) with l: the record
+// and, when the MAC changes, the MAC index.
+func (m *Manager) putOps(ops []op, l, old *Lease) []op {
+	b, err := encode(l)
+	if err != nil {
+		panic(fmt.Sprintf("lease: encode %v: %v", l.IP, err)) // cannot happen: plain fields
+	}
+	ops = append(ops, op{key: leaseKey(l.IP), value: b})
+	if old != nil && len(old.MAC) > 0 && old.MAC.String() != l.MAC.String() {
+		ops = append(ops, op{key: macKey(old.MAC, old.IP)})
+	}
+	if len(l.MAC) > 0 && (old == nil || old.MAC.String() != l.MAC.String()) {
+		ops = append(ops, op{key: macKey(l.MAC, l.IP), value: []byte{}})
+	}
+	return ops
+}
+
+// deleteOps appends the writes that remove l.
+func deleteOps(ops []op, l *Lease) []op {
+	ops = append(ops, op{key: leaseKey(l.IP)})
+	if len(l.MAC) > 0 {
+		ops = append(ops, op{key: macKey(l.MAC, l.IP)})
+	}
+	return ops
+}
+
+// forget drops ref's pointer to ip, when it still points there.
+func (m *Manager) forget(ref clientRef, ip netip.Addr) {
+	if m.byClient[ref] == ip {
+		delete(m.byClient, ref)
+	}
+}
+
+// Release ends c's lease on ip (DHCPRELEASE, RFC 2131 §4.3.4). The address
+// is free at once; the record stays, released, for ReclaimHold.
+func (m *Manager) Release(ctx context.Context, c Client, ip netip.Addr) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	r := m.records[ip]
+	if r == nil || r.owner() != c.key() || r.State != Bound {
+		m.mu.Unlock()
+		return fmt.Errorf("release %v by %v: %w", ip, c.MAC, ErrNotOwner)
+	}
+	rel := *r
+	rel.State, rel.Expires = Released, m.now()
+	m.records[ip] = &rel
+	done := make(chan error, 1)
+	m.c.submit(write{ops: m.putOps(nil, &rel, r), done: done})
+	m.mu.Unlock()
+	return wait(ctx, done)
+}
+
+// Decline quarantines ip for DeclineHold because c found it in use
+// (DHCPDECLINE, RFC 2131 §4.3.3). c must hold ip, as a lease or an offer.
+func (m *Manager) Decline(ctx context.Context, c Client, ip netip.Addr) error {
+	m.mu.Lock()
+	key := c.key()
+	r, o := m.records[ip], m.offers[ip]
+	if !m.closed && (r == nil || r.owner() != key) && (o == nil || o.owner() != key) {
+		m.mu.Unlock()
+		return fmt.Errorf("decline %v by %v: %w", ip, c.MAC, ErrNotOwner)
+	}
+	done, err := m.quarantine(ip, MAC(c.MAC))
+	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return wait(ctx, done)
+}
+
+// Conflict quarantines ip like Decline, for when the server itself found it
+// in use (a ping before offering it was answered). It is not an error when ip
+// is in no subnet.
+func (m *Manager) Conflict(ctx context.Context, ip netip.Addr) error {
+	m.mu.Lock()
+	done, err := m.quarantine(ip, nil)
+	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return wait(ctx, done)
+}
+
+// quarantine records ip as declined; m.mu is held.
+func (m *Manager) quarantine(ip netip.Addr, by MAC) (chan error, error) {
+	if m.closed {
+		return nil, ErrClosed
+	}
+	s := m.subnetOf(ip)
+	if s == nil {
+		return nil, fmt.Errorf("quarantine %v: %w", ip, ErrNoSubnet)
+	}
+	now := m.now()
+	old := m.records[ip]
+	if old != nil {
+		m.forget(clientRef{s.Prefix, old.owner()}, ip)
+	}
+	if o := m.offers[ip]; o != nil {
+		delete(m.offers, ip)
+		delete(m.offerOf, clientRef{s.Prefix, o.owner()})
+	}
+	d := &Lease{IP: ip, Subnet: s.Prefix, MAC: by, State: Declined, Start: now, Expires: now.Add(m.cfg.DeclineHold)}
+	m.records[ip] = d
+	done := make(chan error, 1)
+	m.c.submit(write{ops: m.putOps(nil, d, old), done: done})
+	return done, nil
+}
+
+// wait waits for a queued write's commit, or for ctx. When ctx ends first
+// the write still commits; the caller only stops waiting.
+func wait(ctx context.Context, done chan error) error {
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("lease store: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// reclaimLoop runs Reclaim every ReclaimEvery until Close.
+func (m *Manager) reclaimLoop() {
+	defer close(m.reclaimDone)
+	t := time.NewTicker(m.cfg.ReclaimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stopReclaim:
+			return
+		case <-t.C:
+			if n := m.Reclaim(); n > 0 {
+				m.log.Info("expired leases reclaimed", "count", n)
+			}
+		}
+	}
+}
+
+// Reclaim deletes the records of leases that expired or were released more
+// than ReclaimHold ago and of quarantines that are over, and forgets lapsed
+// offers. It returns how many records it deleted. The deletes are queued;
+// nothing waits for them (a crash before they commit only delays them).
+func (m *Manager) Reclaim() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0
+	}
+	now := m.now()
+	for ip, o := range m.offers {
+		if !o.Active(now) {
+			delete(m.offers, ip)
+			if s := m.subnetOf(ip); s != nil && m.offerOf[clientRef{s.Prefix, o.owner()}] == ip {
+				delete(m.offerOf, clientRef{s.Prefix, o.owner()})
+			}
+		}
+	}
+	var ops []op
+	n := 0
+	for ip, r := range m.records {
+		gone := false
+		switch r.StateAt(now) {
+		case Expired, Released:
+			gone = now.Sub(r.Expires) >= m.cfg.ReclaimHold
+		case Declined:
+			gone = !now.Before(r.Expires)
+		}
+		if !gone {
+			continue
+		}
+		delete(m.records, ip)
+		if s := m.subnetOf(ip); s != nil {
+			m.forget(clientRef{s.Prefix, r.owner()}, ip)
+		}
+		ops = deleteOps(ops, r)
+		n++
+	}
+	if len(ops) > 0 {
+		m.c.submit(write{ops: ops})
+	}
+	return n
+}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,10 @@ type Server struct {
 	Logger *slog.Logger
 	// OnFile, when set, is told of every file served (for boot events).
 	OnFile func(FileEvent)
+	// OnProgress, when set, is told how far a download has got, at most
+	// every ProgressEvery (default 500ms) while the body is being sent.
+	OnProgress    func(FileProgress)
+	ProgressEvery time.Duration
 
 	// Optional handlers mounted beside the boot routes: the JSON API under
 	// /api/, the dashboard at / and /ui/, Prometheus metrics at /metrics.
@@ -50,6 +55,15 @@ type FileEvent struct {
 	Status   int
 	Bytes    int64
 	Duration time.Duration
+}
+
+// FileProgress is a download under way.
+type FileProgress struct {
+	Client  netip.Addr
+	Path    string
+	Bytes   int64 // sent so far
+	Total   int64 // the body's length; 0 if unknown
+	Elapsed time.Duration
 }
 
 // Handler returns the routes.
@@ -159,6 +173,17 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+	if s.OnProgress != nil && r.Method != http.MethodHead {
+		client := remoteAddr(r)
+		cw.every = s.ProgressEvery
+		if cw.every <= 0 {
+			cw.every = 500 * time.Millisecond
+		}
+		cw.last = start
+		cw.progress = func(n, total int64) {
+			s.OnProgress(FileProgress{Client: client, Path: name, Bytes: n, Total: total, Elapsed: time.Since(start)})
+		}
+	}
 	http.ServeContent(cw, r, fi.Name(), fi.ModTime(), rs)
 	ev := FileEvent{Client: remoteAddr(r), Path: name, Status: cw.status, Bytes: cw.n, Duration: time.Since(start)}
 	s.log().Debug("file served", "path", name, "client", ev.Client, "status", ev.Status,
@@ -177,26 +202,83 @@ func remoteAddr(r *http.Request) netip.Addr {
 }
 
 // countingWriter counts body bytes. It keeps io.ReaderFrom so that net/http
-// can still hand *os.File bodies to sendfile(2).
+// can still hand *os.File bodies to sendfile(2); to report progress it sends
+// the body in chunks, each still one sendfile call.
 type countingWriter struct {
 	http.ResponseWriter
 	n      int64
 	status int
+
+	progress func(n, total int64) // nil: no progress reports
+	every    time.Duration
+	last     time.Time
+	total    int64
 }
+
+// progressChunk is how much of a file goes to one sendfile call between
+// progress checks: small enough to report often on a slow link, large
+// enough to cost nothing on a fast one.
+const progressChunk = 1 << 20
 
 func (c *countingWriter) WriteHeader(code int) {
 	c.status = code
+	if c.progress != nil {
+		c.total, _ = strconv.ParseInt(c.Header().Get("Content-Length"), 10, 64)
+	}
 	c.ResponseWriter.WriteHeader(code)
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(p)
 	c.n += int64(n)
+	c.report()
 	return n, err
 }
 
 func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	n, err := c.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
-	c.n += n
-	return n, err
+	rf := c.ResponseWriter.(io.ReaderFrom)
+	if c.progress == nil {
+		n, err := rf.ReadFrom(r)
+		c.n += n
+		return n, err
+	}
+	// net/http passes an *io.LimitedReader around the file; net's sendfile
+	// looks through one LimitedReader, not two, so chunks are cut from the
+	// file itself and the outer limit is kept by hand.
+	src, remain := r, int64(-1)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		src, remain = lr.R, lr.N
+	}
+	var total int64
+	for remain != 0 {
+		size := int64(progressChunk)
+		if remain > 0 && remain < size {
+			size = remain
+		}
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: size})
+		total += n
+		c.n += n
+		if remain > 0 {
+			remain -= n
+		}
+		if lr, ok := r.(*io.LimitedReader); ok {
+			lr.N -= n
+		}
+		c.report()
+		if err != nil || n < size {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// report calls progress if it has not been called for a while.
+func (c *countingWriter) report() {
+	if c.progress == nil {
+		return
+	}
+	if now := time.Now(); now.Sub(c.last) >= c.every {
+		c.last = now
+		c.progress(c.n, c.total)
+	}
 }

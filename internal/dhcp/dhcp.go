@@ -66,17 +66,19 @@ const (
 
 // Event describes one packet the server received and what it did with it.
 type Event struct {
-	Time     time.Time
-	Port     int            // the port it arrived on: 67 or 4011
-	From     netip.AddrPort // its source
-	Type     string         // DHCP message type, "DISCOVER", "REQUEST"...; empty if malformed
-	MAC      net.HardwareAddr
-	Arch     pxe.Arch
-	IPXE     bool
-	ClientIP netip.Addr // the address the client will use, when known
-	Outcome  Outcome
-	Reason   string // why it was ignored, malformed or answered so
-	BootFile string // what we answered, when we did
+	Time        time.Time
+	Port        int            // the port it arrived on: 67 or 4011
+	From        netip.AddrPort // its source
+	Type        string         // DHCP message type, "DISCOVER", "REQUEST"...; empty if malformed
+	MAC         net.HardwareAddr
+	Arch        pxe.Arch
+	IPXE        bool
+	ClientIP    netip.Addr // the address the client will use, when known
+	UUID        []byte     // option 97 (RFC 4578 §2.3), type byte included; nil if absent
+	VendorClass string     // option 60
+	Outcome     Outcome
+	Reason      string // why it was ignored, malformed or answered so
+	BootFile    string // what we answered, when we did
 }
 
 // Stats are cumulative packet counters. Received = Answered + Ignored +

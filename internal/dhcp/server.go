@@ -225,8 +225,10 @@ func (s *ProxyServer) process(b []byte, src netip.AddrPort, port int, broadcast 
 		return r
 	}
 	mt := p.MessageType()
-	cl := pxe.Classify(RequestFrom(p))
+	req := RequestFrom(p)
+	cl := pxe.Classify(req)
 	r.ev.Type, r.ev.MAC, r.ev.Arch, r.ev.IPXE = mt.String(), cl.MAC, cl.Arch, cl.IPXE
+	r.ev.UUID, r.ev.VendorClass = cl.UUID, req.VendorClass
 	r.ev.ClientIP = ClientAddr(p)
 	if cl.NetBoot() && (mt == Discover || mt == Request) {
 		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})

@@ -38,11 +38,6 @@ type Config struct {
 	Memtest   Memtest `yaml:"memtest"`
 }
 
-// DHCP configures the DHCP side.
-type DHCP struct {
-	Mode string `yaml:"mode"`
-}
-
 // Menu configures the generated iPXE menu.
 type Menu struct {
 	Title   string   `yaml:"title"`
@@ -163,12 +158,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("advertise: %q is not an IPv4 address", c.Advertise)
 		}
 	}
-	switch c.DHCP.Mode {
-	case DHCPProxy, DHCPOff:
-	case "full":
-		return errors.New("dhcp.mode: full DHCP mode is not available yet; use proxy (beside your DHCP server) or off")
-	default:
-		return fmt.Errorf("dhcp.mode: %q is not a mode (want proxy or off)", c.DHCP.Mode)
+	if err := c.DHCP.validate(); err != nil { // dhcp.go
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

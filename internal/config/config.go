@@ -47,10 +47,14 @@ type Menu struct {
 
 // SmartOS configures how SmartOS platforms are booted.
 type SmartOS struct {
-	Console      string   `yaml:"console"`
-	RootPassword string   `yaml:"root_password"` // hashed at start into RootShadow
-	RootShadow   string   `yaml:"root_shadow"`
-	BootArgs     BootArgs `yaml:"boot_args"`
+	Console        string   `yaml:"console"`
+	OSConsole      string   `yaml:"os_console"`    // os_console=, when it differs from console
+	RootPassword   string   `yaml:"root_password"` // hashed at start into RootShadow
+	RootShadow     string   `yaml:"root_shadow"`
+	Standalone     bool     `yaml:"standalone"`      // standalone=true on every SmartOS item
+	KernelDebugger string   `yaml:"kernel_debugger"` // off, load (-k) or boot (-kd)
+	BootArgs       BootArgs `yaml:"boot_args"`
+	Mirror         string   `yaml:"mirror"` // where "platform import latest" looks; "" is MNX's
 }
 
 // Memtest names memtest86+ images per firmware; empty disables the item.
@@ -171,6 +175,17 @@ func (c *Config) Validate() error {
 	}
 	if !consoles[c.SmartOS.Console] {
 		return fmt.Errorf("smartos.console: %q (want text, ttya, ttyb, ttyc, ttyd or vga)", c.SmartOS.Console)
+	}
+	if c.SmartOS.OSConsole != "" && !consoles[c.SmartOS.OSConsole] {
+		return fmt.Errorf("smartos.os_console: %q (want text, ttya, ttyb, ttyc, ttyd or vga)", c.SmartOS.OSConsole)
+	}
+	switch c.SmartOS.KernelDebugger {
+	case "", "off", "load", "boot":
+	default:
+		return fmt.Errorf("smartos.kernel_debugger: %q (want off, load for -k, or boot for -kd)", c.SmartOS.KernelDebugger)
+	}
+	if m := c.SmartOS.Mirror; m != "" && !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "https://") {
+		return fmt.Errorf("smartos.mirror: %q is not an http:// or https:// URL", m)
 	}
 	if c.SmartOS.RootPassword != "" && c.SmartOS.RootShadow != "" {
 		return errors.New("smartos: set root_password or root_shadow, not both")

@@ -86,6 +86,13 @@ func TestLintMultiboot(t *testing.T) {
 	if got := Lint([]byte(script("http://10.0.0.1:8080/smartos/20240101T000000Z/platform/i86pc"))); len(got) != 0 {
 		t.Errorf("short base URL: got %v", got)
 	}
+	// A setting with several values counts with its longest: here the
+	// short base fits, but a menu could also pick the long one.
+	both := strings.Replace(script(long), "set base "+long, "set base http://10.0.0.1:8080/smartos/20240101T000000Z/platform/i86pc\n"+
+		"iseq ${buildarch} i386 && set base "+long+" ||", 1)
+	if got := rules(Lint([]byte(both))); strings.Join(got, " ") != "5:multiboot-cmdline" {
+		t.Errorf("several values: got %v", Lint([]byte(both)))
+	}
 	// A base URL known only at boot time cannot be judged.
 	unknown := strings.Replace(script(long), "set base "+long, "set base http://${next-server}/"+long[7:], 1)
 	if got := Lint([]byte(unknown)); len(got) != 0 {

@@ -92,8 +92,11 @@ func (l *linter) judgeMultiboot(g *mbGroup) {
 	}
 }
 
-// resolve expands w with the literal values the script sets, if each
-// setting it uses has exactly one such value.
+// resolve expands w with the literal values the script sets. A setting
+// given several values (a menu option cycling through consoles) is
+// expanded to its longest one: the check is for the worst case the menu
+// can produce. A setting whose value is only known at boot time (chosen,
+// read, or never set here) cannot be resolved.
 func (l *linter) resolve(w string) (string, bool) {
 	for i := 0; i < 16 && strings.Contains(w, "${"); i++ {
 		names := expansions(w)
@@ -101,10 +104,19 @@ func (l *linter) resolve(w string) (string, bool) {
 			break
 		}
 		vals := l.values[baseSettingName(names[0])]
-		if len(vals) != 1 || vals[0] == unknownValue {
+		if len(vals) == 0 {
 			return "", false
 		}
-		w = strings.Replace(w, "${"+names[0]+"}", vals[0], 1)
+		longest := ""
+		for _, v := range vals {
+			if v == unknownValue {
+				return "", false
+			}
+			if len(v) > len(longest) {
+				longest = v
+			}
+		}
+		w = strings.Replace(w, "${"+names[0]+"}", longest, 1)
 	}
 	return w, !strings.Contains(w, "${")
 }

@@ -25,17 +25,19 @@ const (
 // Config is the whole of rackboot's configuration. The zero value is not
 // useful; start from Default and apply a file and flags on top.
 type Config struct {
-	Interface string  `yaml:"interface"`
-	DataDir   string  `yaml:"data_dir"`
-	HTTPAddr  string  `yaml:"http_addr"`
-	TFTPAddr  string  `yaml:"tftp_addr"`
-	Advertise string  `yaml:"advertise"` // IPv4 told to clients; default: the interface's first
-	IPXEDir   string  `yaml:"ipxe_dir"`  // extra place to look for iPXE builds, searched first
-	LogLevel  string  `yaml:"log_level"`
-	DHCP      DHCP    `yaml:"dhcp"`
-	Menu      Menu    `yaml:"menu"`
-	SmartOS   SmartOS `yaml:"smartos"`
-	Memtest   Memtest `yaml:"memtest"`
+	Interface string   `yaml:"interface"`
+	DataDir   string   `yaml:"data_dir"`
+	HTTPAddr  string   `yaml:"http_addr"`
+	TFTPAddr  string   `yaml:"tftp_addr"`
+	Advertise string   `yaml:"advertise"` // IPv4 told to clients; default: the interface's first
+	IPXEDir   string   `yaml:"ipxe_dir"`  // extra place to look for iPXE builds, searched first
+	LogLevel  string   `yaml:"log_level"`
+	DHCP      DHCP     `yaml:"dhcp"`
+	Menu      Menu     `yaml:"menu"`
+	SmartOS   SmartOS  `yaml:"smartos"`
+	Memtest   Memtest  `yaml:"memtest"`
+	Machines  Machines `yaml:"machines"` // machines.go
+	API       API      `yaml:"api"`
 }
 
 // Menu configures the generated iPXE menu.
@@ -107,6 +109,7 @@ func Default() Config {
 		Menu:     Menu{Title: "rackboot", Timeout: Duration(30 * time.Second)},
 		SmartOS:  SmartOS{Console: "text"},
 		Memtest:  Memtest{BIOS: "/boot/memtest86+x64.bin", EFI: "/boot/memtest86+x64.efi"},
+		API:      API{OpenReads: true},
 	}
 }
 
@@ -163,6 +166,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.DHCP.validate(); err != nil { // dhcp.go
+		return err
+	}
+	if err := c.Machines.validate(); err != nil { // machines.go
 		return err
 	}
 	switch c.LogLevel {

@@ -13,6 +13,7 @@ import (
 // entry is one menu item and the statements under its label.
 type entry struct {
 	id, text string
+	key      string // shortcut key, "" for none
 	body     []ipxe.Stmt
 }
 
@@ -27,7 +28,9 @@ type section struct {
 type plan struct {
 	sections []section
 	offered  map[string]bool
-	newest   string // build of the first SmartOS section, "" if none
+	newest   string             // build of the first SmartOS section, "" if none
+	builds   []smartos.Platform // the SmartOS builds offered, newest first
+	prelude  []ipxe.Stmt        // runs once when the script starts
 }
 
 // Build returns the menu script for one client. arch decides what can boot
@@ -42,6 +45,9 @@ func Build(o Options, platforms []smartos.Platform, arch pxe.Arch, mac string) (
 		return nil, err
 	}
 	def := o.pickDefault(p, arch, mac)
+	if err := o.addOptions(&p, def); err != nil {
+		return nil, err
+	}
 	s := o.write(p, def, arch, mac)
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("menu for %s: %w", canonicalMAC(mac), err)
@@ -73,6 +79,7 @@ func (o Options) plan(platforms []smartos.Platform, arch pxe.Arch) (plan, error)
 			if p.newest == "" {
 				p.newest = pl.Build
 			}
+			p.builds = append(p.builds, pl)
 			p.sections = append(p.sections, *sec)
 		}
 	}
@@ -118,13 +125,41 @@ func (o Options) smartosSection(pl smartos.Platform, taken map[string]bool) (*se
 	return sec, nil
 }
 
+// addOptions puts the SmartOS options item after the builds, starting
+// from the build the menu boots by default.
+func (o Options) addOptions(p *plan, def string) error {
+	if len(p.builds) == 0 {
+		return nil
+	}
+	op := optionsPlan{platforms: p.builds, build: p.newest}
+	for _, pl := range p.builds {
+		switch def {
+		case SmartOSID(pl.Build):
+			op.build = pl.Build
+		case SmartOSNoImportID(pl.Build):
+			op.build, op.noimport = pl.Build, true
+		}
+	}
+	e, err := o.optionsEntry(op)
+	if err != nil {
+		return err
+	}
+	// Before the utilities, the last section.
+	last := len(p.sections) - 1
+	p.sections = append(p.sections[:last], section{header: "Options", entries: []entry{e}}, p.sections[last])
+	p.offered[e.id] = true
+	p.prelude = o.optionsStart(op)
+	return nil
+}
+
 // smartosBody loads unix and the boot archive the way SmartOS's own netboot
 // menus do (TritonDataCenter sdc-booter, smartos-netboot-server): the
 // archive as "type=rootfs name=ramdisk" and its SHA-1 as "type=hash
 // name=ramdisk", which illumos's dboot reads to find the root file system and
 // check it.
 func (o Options) smartosBody(pl smartos.Platform, noimport bool) ([]ipxe.Stmt, error) {
-	kernel := ipxe.Kernel(o.url(pl.KernelPath), "-B", o.bootArgs(noimport).String()).OrGoto("failed")
+	args := kernelArgs(o.kernelDebugger().Flags(), o.bootArgs(noimport).String())
+	kernel := ipxe.Kernel(o.url(pl.KernelPath), args...).OrGoto("failed")
 	modules := []ipxe.Command{ipxe.Module(o.url(pl.ArchivePath), "type=rootfs", "name=ramdisk").OrGoto("failed")}
 	if pl.HasHash {
 		modules = append(modules, ipxe.Module(o.url(pl.HashPath), "type=hash", "name=ramdisk").OrGoto("failed"))

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"rackboot/internal/ipxe"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
 )
@@ -77,6 +78,29 @@ func TestMultibootLimit(t *testing.T) {
 	if _, err := Build(o, twoBuilds, pxe.ArchEFIx8664, mac); err != nil {
 		t.Errorf("UEFI: %v", err)
 	}
+}
+
+// The options menu's boot, with its longest values (console ttya,
+// noimport=false, -kd), is the first to outgrow the multiboot limit as the
+// base URL grows: its check must not be skipped because it uses settings.
+func TestMultibootLimitOptionsMenu(t *testing.T) {
+	o := baseOptions()
+	o.RootShadow = seedShadow
+	for n := 0; n < 400; n++ {
+		o.BaseURL = "http://boot" + strings.Repeat("x", n) + ".example:8080"
+		s, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+		if err == nil {
+			if ps := ipxe.Lint(s.Render()); len(ps) != 0 {
+				t.Fatalf("base URL of %d bytes: Build accepts, Lint finds %v", len(o.BaseURL), ps)
+			}
+			continue
+		}
+		if !strings.Contains(err.Error(), "SmartOS options menu, 20130808T195337Z: the kernel and module lines can need") {
+			t.Fatalf("first failure at %d bytes of base URL is not the options menu's: %v", len(o.BaseURL), err)
+		}
+		return
+	}
+	t.Fatal("no base URL too long")
 }
 
 func TestUnsafeAndClashingBuildsAreLeftOut(t *testing.T) {

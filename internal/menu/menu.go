@@ -54,14 +54,19 @@ type Options struct {
 	// UEFI client) the menu falls back to the newest SmartOS build, then to
 	// "exit" (the local disk), and logs why.
 	Default    string
-	BaseURL    string                  // "http://10.0.0.1:8080": every kernel and module URL is built from it
-	Console    string                  // SmartOS console=: text, ttya, ttyb, ttyc, ttyd or vga; "" is text
-	RootShadow string                  // SmartOS root_shadow; "" leaves the platform's own
-	BootArgs   []smartos.KV            // extra -B properties, in this order
-	Memtest    map[pxe.Firmware]string // URL path below BaseURL of memtest86+ per firmware; "" or absent: none
-	MenuURL    string                  // if set, a "Reload this menu" item fetches it again (new builds appear)
-	DataDir    string                  // shown in the hint when there is no platform
-	Log        *slog.Logger            // nil: no logging
+	BaseURL    string       // "http://10.0.0.1:8080": every kernel and module URL is built from it
+	Console    string       // SmartOS console=: text, ttya, ttyb, ttyc, ttyd or vga; "" is text
+	OSConsole  string       // SmartOS os_console=, "" for none
+	RootShadow string       // SmartOS root_shadow; "" leaves the platform's own
+	Standalone bool         // standalone=true
+	BootArgs   []smartos.KV // extra -B properties, in this order
+	// KernelDebugger puts kmdb's flags (-k, -kd) on every SmartOS kernel
+	// line; the options menu starts from it.
+	KernelDebugger smartos.KernelDebugger
+	Memtest        map[pxe.Firmware]string // URL path below BaseURL of memtest86+ per firmware; "" or absent: none
+	MenuURL        string                  // if set, a "Reload this menu" item fetches it again (new builds appear)
+	DataDir        string                  // shown in the hint when there is no platform
+	Log            *slog.Logger            // nil: no logging
 }
 
 // timeoutSetting holds the menu timeout in the script, in iPXE's
@@ -116,6 +121,9 @@ func (o Options) validate() error {
 	if err := o.bootArgs(false).Validate(); err != nil {
 		return fmt.Errorf("SmartOS boot arguments: %w", err)
 	}
+	if _, err := smartos.ParseKernelDebugger(string(o.KernelDebugger)); err != nil {
+		return err
+	}
 	for fw, p := range o.Memtest {
 		if p != "" && (!urlPath.MatchString(strings.TrimPrefix(p, "/")) || strings.Contains("/"+p+"/", "/../")) {
 			return fmt.Errorf("memtest path for %s %q: want a plain path below the base URL, like memtest/memtest86+x64.bin", fw, p)
@@ -149,11 +157,29 @@ func checkBaseURL(s string) error {
 
 // bootArgs is the -B list of a SmartOS item.
 func (o Options) bootArgs(noimport bool) smartos.BootArgs {
-	console := o.Console
-	if console == "" {
-		console = "text"
+	return smartos.BootArgs{Console: o.console(), OSConsole: o.OSConsole, RootShadow: o.RootShadow,
+		NoImport: noimport, Standalone: o.Standalone, Extra: o.BootArgs}
+}
+
+func (o Options) console() string {
+	if o.Console == "" {
+		return "text"
 	}
-	return smartos.BootArgs{Console: console, RootShadow: o.RootShadow, NoImport: noimport, Extra: o.BootArgs}
+	return o.Console
+}
+
+// kernelDebugger is the configured debugger setting, "" read as off.
+func (o Options) kernelDebugger() smartos.KernelDebugger {
+	d, _ := smartos.ParseKernelDebugger(string(o.KernelDebugger)) // validated
+	return d
+}
+
+// kernelArgs are the kernel's arguments: kmdb's flags, then -B and the list.
+func kernelArgs(flags, props string) []string {
+	if flags == "" {
+		return []string{"-B", props}
+	}
+	return []string{flags, "-B", props}
 }
 
 // timeoutMillis maps Options.Timeout to the menu-timeout setting.

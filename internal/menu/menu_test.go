@@ -66,6 +66,12 @@ func TestGolden(t *testing.T) {
 			o.BootArgs = []smartos.KV{{Key: "ttyb-mode", Value: `"115200,8,n,1,-"`}, {Key: "hostname", Value: "cn1"}}
 		}, twoBuilds, pxe.ArchBIOS},
 		{"memtest-absent", func(o *Options) { o.Memtest = nil }, twoBuilds, pxe.ArchBIOS},
+		{"kernel-debugger", func(o *Options) {
+			o.KernelDebugger = smartos.DebuggerBoot
+			o.OSConsole = "vga"
+			o.Standalone = true
+			o.Console = "ttya"
+		}, twoBuilds[1:], pxe.ArchBIOS},
 		{"reload-and-wait-forever", func(o *Options) {
 			o.MenuURL = "http://10.0.0.1:8080/boot.ipxe?mac=${net0/mac}&arch=bios"
 			o.Timeout = -1

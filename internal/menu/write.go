@@ -75,6 +75,12 @@ func (o Options) write(p plan, def string, arch pxe.Arch, mac string) *ipxe.Scri
 			"item or by hand, is kept."),
 		ipxe.Set{Name: timeoutSetting, Value: millis(o.timeoutMillis()), IfUnset: true},
 		ipxe.Blank{},
+	)
+	if len(p.prelude) > 0 {
+		s.Add(p.prelude...)
+		s.Add(ipxe.Blank{})
+	}
+	s.Add(
 		ipxe.Label("start"),
 		ipxe.Menu{Title: title},
 	)
@@ -84,7 +90,7 @@ func (o Options) write(p plan, def string, arch pxe.Arch, mac string) *ipxe.Scri
 			s.Add(ipxe.Gap{Text: n})
 		}
 		for _, e := range sec.entries {
-			s.Add(ipxe.Item{Label: e.id, Text: e.text})
+			s.Add(ipxe.Item{Label: e.id, Text: e.text, Key: e.key})
 		}
 	}
 	s.Add(

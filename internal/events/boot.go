@@ -15,8 +15,9 @@ type Boot struct {
 	Progress *Progress   `json:"progress,omitempty"` // the download under way, if any
 	Arch     string      `json:"arch,omitempty"`
 	IP       string      `json:"ip,omitempty"`
-	Item     string      `json:"item,omitempty"` // the menu's default item
-	Bytes    int64       `json:"bytes"`          // file bytes sent to the machine in this boot
+	Item     string      `json:"item,omitempty"`   // the menu's default item
+	Kernel   string      `json:"kernel,omitempty"` // the path of the kernel fetched
+	Bytes    int64       `json:"bytes"`            // file bytes sent to the machine in this boot
 	Finished bool        `json:"finished"`
 	Result   string      `json:"result,omitempty"` // "booted kernel", "OS up", "abandoned"
 	Err      string      `json:"error,omitempty"`  // the last failure
@@ -195,6 +196,7 @@ func (b *Boot) apply(ev Event) (booted bool) {
 	}
 	switch ev.Kind {
 	case KindKernel:
+		b.Kernel = ev.File
 		b.kernelDone = true
 		b.pending = map[string]bool{}
 		for _, f := range ev.Needs {

@@ -69,9 +69,10 @@ type KV struct {
 type BootSummary struct {
 	Started    time.Time          `json:"started"`
 	DurationMS float64            `json:"duration_ms"`
-	Result     string             `json:"result"` // booted kernel, OS up, abandoned
-	Stage      string             `json:"stage"`  // the furthest stage reached
-	Item       string             `json:"item,omitempty"`
+	Result     string             `json:"result"`           // booted kernel, OS up, abandoned
+	Stage      string             `json:"stage"`            // the furthest stage reached
+	Item       string             `json:"item,omitempty"`   // the menu's default item
+	Kernel     string             `json:"kernel,omitempty"` // the path of the kernel fetched
 	Bytes      int64              `json:"bytes"`
 	IP         string             `json:"ip,omitempty"`
 	Stages     map[string]float64 `json:"stages_ms,omitempty"` // duration of each stage

@@ -172,6 +172,7 @@ func summarize(b events.Boot) BootSummary {
 		Result:     b.Result,
 		Stage:      string(b.Stage),
 		Item:       b.Item,
+		Kernel:     b.Kernel,
 		Bytes:      b.Bytes,
 		IP:         b.IP,
 		Stages:     map[string]float64{},

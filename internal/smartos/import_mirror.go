@@ -47,6 +47,14 @@ func (im *Importer) getSmall(ctx context.Context, rawURL string, limit int64) ([
 	return b, err
 }
 
+// LatestURL returns the URL of the mirror's newest platform tarball, the
+// one Import("latest") would fetch, for a caller that hands the import to
+// another process.
+func (im *Importer) LatestURL(ctx context.Context) (string, error) {
+	s, err := im.resolveLatest(ctx)
+	return s.url, err
+}
+
 // resolveLatest asks the mirror which build is the newest. The mirror's
 // "latest" object holds that build's directory; without it, the mirror's
 // platform-latest.tgz is used and the build is read from the tarball.

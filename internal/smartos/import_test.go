@@ -107,6 +107,9 @@ func TestImportLatest(t *testing.T) {
 		t.Fatalf("entry = %+v", e)
 	}
 	readPlatformFile(t, dataDir, buildA, "i86pc/amd64/boot_archive")
+	if u, err := im.LatestURL(context.Background()); err != nil || u != m.url("/SmartOS/"+buildA+"/platform-"+buildA+".tgz") {
+		t.Errorf("LatestURL = %q, %v", u, err)
+	}
 }
 
 func TestImportLatestWithoutLatestObject(t *testing.T) {

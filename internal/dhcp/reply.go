@@ -57,24 +57,32 @@ func BuildReply(req *Packet, d boot.Decision, serverIP netip.Addr) (*Packet, err
 		XID:     req.XID,
 		Flags:   req.Flags,
 		YIAddr:  netip.IPv4Unspecified(),
-		SIAddr:  d.NextServer,
 		GIAddr:  req.GIAddr,
 		CHAddr:  req.CHAddr,
 		Options: Options{},
-	}
-	if !reply.SIAddr.Is4() {
-		reply.SIAddr = serverIP
 	}
 	if mt == Ack {
 		// RFC 2131 table 3: an ACK repeats the client's ciaddr.
 		reply.CIAddr = req.CIAddr
 	}
-	if len(d.BootFile) <= maxFileField {
-		reply.File = d.BootFile
-	}
 	sid := serverIP.As4()
 	reply.Options[OptMessageType] = []byte{byte(mt)}
 	reply.Options[OptServerID] = sid[:]
+	setBootFields(reply, req, d, serverIP)
+	return reply, nil
+}
+
+// setBootFields writes where to boot from into reply, as described for
+// BuildReply: siaddr, file, options 67, 60, 43 and 97. The full DHCP server
+// (full_reply.go) uses it too, so both modes boot clients the same way.
+func setBootFields(reply, req *Packet, d boot.Decision, serverIP netip.Addr) {
+	reply.SIAddr = d.NextServer
+	if !reply.SIAddr.Is4() {
+		reply.SIAddr = serverIP
+	}
+	if len(d.BootFile) <= maxFileField {
+		reply.File = d.BootFile
+	}
 	reply.Options[OptBootFile] = []byte(d.BootFile)
 	if isHTTPClient(req) {
 		reply.Options[OptVendorClass] = []byte("HTTPClient")
@@ -85,7 +93,6 @@ func BuildReply(req *Packet, d boot.Decision, serverIP netip.Addr) (*Packet, err
 	if uuid := req.Options.Get(OptUUID); len(uuid) > 0 {
 		reply.Options[OptUUID] = append([]byte(nil), uuid...)
 	}
-	return reply, nil
 }
 
 // replyType maps the request's message type to ours.

@@ -1,0 +1,380 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"rackboot/internal/boot"
+	"rackboot/internal/lease"
+	"rackboot/internal/pxe"
+)
+
+// FullServer is a DHCPv4 server (RFC 2131, RFC 2132): it leases addresses
+// from a lease.Manager and, to network-boot clients, says where to boot from
+// exactly as ProxyServer does (same Decide, same boot fields). Set its
+// fields, then call Serve once.
+//
+// Every DHCPACK is sent only after its lease is durable (lease.Manager.Ack);
+// requests that must wait for the store are handled on their own
+// goroutines, so that while one group commit runs, the next batch of
+// requests is already being read and queued.
+type FullServer struct {
+	// Interface to serve, e.g. "eth0". Relay agents must reach us on it too.
+	Interface string
+	// ServerIP is our address on that link: option 54 (server identifier),
+	// and where relayed and renewing clients send their requests.
+	ServerIP netip.Addr
+	// Leases allocates addresses and keeps the lease records.
+	Leases *lease.Manager
+	// Networks carry the options for each leased subnet (router, DNS...);
+	// a subnet of Leases without one gets only the mask and lease times.
+	Networks []Network
+	// Decide says what a network-boot client boots; nil leases addresses
+	// without boot fields.
+	Decide func(pxe.Client) boot.Decision
+	// Sightings, when not nil, records network-boot clients as in proxy mode.
+	Sightings *boot.Sightings
+	// PingTimeout, when positive, pings an address before offering it for
+	// the first time and waits this long for an answer; an answered ping
+	// quarantines the address (lease.Manager.Conflict) and another is offered.
+	PingTimeout time.Duration
+	// Pinger replaces the ICMP pinger used for PingTimeout (tests).
+	Pinger Pinger
+	// RogueDetection listens on the client port (68) for other DHCP
+	// servers' offers on our link and warns about each server.
+	RogueDetection bool
+	// MaxInFlight bounds the requests waiting for the store (default 4096).
+	MaxInFlight int
+	Logger      *slog.Logger
+	// OnEvent, when not nil, is called for every packet received; it must
+	// not block, and may be called from several goroutines at once.
+	OnEvent func(Event)
+	// OnRogue, when not nil, is called for each reply seen from another
+	// DHCP server (see RogueDetection).
+	OnRogue func(Rogue)
+
+	nets       map[netip.Prefix]*network
+	local      []netip.Addr // our addresses on Interface: they select the subnet of unrelayed clients
+	pxe        *ProxyServer // answers port 4011
+	ping       Pinger
+	sem        chan struct{}
+	wg         sync.WaitGroup
+	counts     fullCounters
+	rogueMu    sync.Mutex
+	rogues     map[netip.Addr]*Rogue
+	lastWarned map[netip.Addr]time.Time
+}
+
+// Handled is the outcome of a RELEASE or DECLINE: acted on, nothing to send.
+const Handled Outcome = "handled"
+
+// Network is the configuration of one leased subnet beyond its addresses.
+type Network struct {
+	Prefix netip.Prefix
+	Router netip.Addr
+	DNS    []netip.Addr
+	NTP    []netip.Addr
+	Domain string
+	MTU    int
+	// T1 and T2 (options 58, 59); zero: half and seven eighths of the
+	// lease (RFC 2131 §4.4.5).
+	T1, T2 time.Duration
+	// Extra options by code, sent as given.
+	Extra Options
+}
+
+// FullStats are the full server's counters.
+type FullStats struct {
+	Stats
+	Offers, Acks, Naks, Releases, Declines, Informs, Conflicts, RogueReplies uint64
+}
+
+type fullCounters struct {
+	received, answered, handled, ignored, malformed, sendErrors       atomic.Uint64
+	offers, acks, naks, releases, declines, informs, conflicts, rogue atomic.Uint64
+}
+
+// Stats returns the counters so far. Received = Answered + Handled (in
+// Answered) + Ignored + Malformed + SendErrors, once in-flight requests end.
+func (s *FullServer) Stats() FullStats {
+	c := &s.counts
+	return FullStats{
+		Stats: Stats{Received: c.received.Load(), Answered: c.answered.Load() + c.handled.Load(),
+			Ignored: c.ignored.Load(), Malformed: c.malformed.Load(), SendErrors: c.sendErrors.Load()},
+		Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(), Releases: c.releases.Load(),
+		Declines: c.declines.Load(), Informs: c.informs.Load(), Conflicts: c.conflicts.Load(),
+		RogueReplies: c.rogue.Load(),
+	}
+}
+
+// Serve listens on ports 67 and 4011 (and 68 for rogue detection) until ctx
+// is done, waits for the requests in flight, and returns nil; or returns an
+// error when it cannot listen or a socket fails.
+func (s *FullServer) Serve(ctx context.Context) error {
+	if err := s.init(); err != nil {
+		return err
+	}
+	ifi, err := lookupInterface(s.Interface)
+	if err != nil {
+		return err
+	}
+	if ifi != nil {
+		prefixes, err := interfacePrefixes(ifi)
+		if err != nil {
+			return fmt.Errorf("DHCP: %w", err)
+		}
+		for _, p := range prefixes {
+			if p.Addr() != s.ServerIP {
+				s.local = append(s.local, p.Addr())
+			}
+		}
+	}
+	if s.PingTimeout > 0 && s.ping == nil {
+		p, err := newICMPPinger(s.logger())
+		if err != nil {
+			return fmt.Errorf("DHCP ping check: %w (run as root, or set dhcp.ping_check: 0)", err)
+		}
+		defer p.Close()
+		s.ping = p
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type loop struct {
+		c   *conn
+		run func(context.Context, *conn) error
+	}
+	var loops []loop
+	closeAll := func() {
+		for _, l := range loops {
+			l.c.pc.Close()
+		}
+	}
+	for _, port := range []int{PortServer, PortPXE} {
+		c, err := s.listen(ctx, ifi, port)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		loops = append(loops, loop{c, s.readLoop})
+	}
+	if s.RogueDetection {
+		if c, err := s.listen(ctx, ifi, PortClient); err != nil {
+			s.logger().Warn("rogue DHCP server detection is off: cannot listen on UDP port 68", "err", err)
+		} else {
+			loops = append(loops, loop{c, s.rogueLoop})
+		}
+	}
+	s.logger().Info("DHCP server listening", "interface", ifName(ifi), "server_ip", s.ServerIP,
+		"subnets", len(s.nets), "ping_check", s.PingTimeout, "rogue_detection", len(loops) > 2)
+
+	go func() {
+		<-ctx.Done()
+		closeAll()
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, len(loops))
+	for i, l := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = l.run(ctx, l.c); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait() // requests still waiting for the store
+	return errors.Join(errs...)
+}
+
+// init checks the fields and prepares the per-subnet options.
+func (s *FullServer) init() error {
+	if !s.ServerIP.Is4() {
+		return fmt.Errorf("DHCP: server IP %v is not an IPv4 address: set the address clients reach rackboot at", s.ServerIP)
+	}
+	if s.Leases == nil {
+		return errors.New("DHCP: no lease manager")
+	}
+	s.nets = map[netip.Prefix]*network{}
+	for i := range s.Networks {
+		n := &s.Networks[i]
+		if _, dup := s.nets[n.Prefix]; dup {
+			return fmt.Errorf("DHCP: two networks for %v", n.Prefix)
+		}
+		s.nets[n.Prefix] = compileNetwork(n)
+	}
+	if s.MaxInFlight <= 0 {
+		s.MaxInFlight = 4096
+	}
+	s.sem = make(chan struct{}, s.MaxInFlight)
+	s.ping = s.Pinger
+	s.rogues = map[netip.Addr]*Rogue{}
+	s.lastWarned = map[netip.Addr]time.Time{}
+	decide := s.Decide
+	if decide == nil {
+		decide = func(pxe.Client) boot.Decision { return boot.Decision{Reason: "no boot configuration"} }
+	}
+	// Port 4011 is proxyDHCP's: a PXE ROM that wants its boot file
+	// confirmed asks there, whoever gave it its address.
+	s.pxe = &ProxyServer{Interface: s.Interface, ServerIP: s.ServerIP, Mode: ModeProxy, Decide: decide,
+		Sightings: s.Sightings, Logger: s.Logger, OnEvent: s.OnEvent}
+	return nil
+}
+
+func (s *FullServer) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *FullServer) listen(ctx context.Context, ifi *net.Interface, port int) (*conn, error) {
+	c, err := listenUDP(ctx, ifi, port)
+	if err != nil {
+		if isAddrInUse(err) {
+			return nil, fmt.Errorf("DHCP: listen on UDP port %d: %w: another DHCP server on this host? "+
+				"stop it, or run rackboot with dhcp.mode proxy beside it (%v)", port, ErrAddrInUse, err)
+		}
+		return nil, fmt.Errorf("DHCP: listen on UDP port %d of %s: %w", port, ifName(ifi), err)
+	}
+	pc := ipv4.NewPacketConn(c)
+	if err := pc.SetControlMessage(ipv4.FlagInterface, true); err != nil {
+		s.logger().Debug("DHCP: no interface control messages", "port", port, "err", err)
+	}
+	cn := &conn{pc: pc, port: port, broadcast: broadcastAddr(ifi)}
+	if ifi != nil {
+		cn.ifindex = ifi.Index
+	}
+	return cn, nil
+}
+
+// readLoop serves one socket until it is closed.
+func (s *FullServer) readLoop(ctx context.Context, c *conn) error {
+	buf := make([]byte, 65536)
+	for {
+		n, cm, src, err := c.pc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("DHCP: read on port %d: %w", c.port, err)
+		}
+		in := 0
+		if cm != nil {
+			in = cm.IfIndex
+		}
+		if c.ifindex != 0 && in != 0 && in != c.ifindex {
+			continue
+		}
+		ua, ok := src.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		if c.port == PortPXE {
+			r := s.pxe.process(buf[:n], ua.AddrPort(), c.port, c.broadcast)
+			var err error
+			if r.ev.Outcome == Answered {
+				_, err = c.pc.WriteTo(r.reply, ifOut(in), net.UDPAddrFromAddrPort(r.dest))
+			}
+			s.pxe.finish(r, err)
+			continue
+		}
+		s.dispatch(ctx, c, buf[:n], ua.AddrPort(), in)
+	}
+}
+
+// dispatch handles one packet from port 67: at once when no store write or
+// ping is involved, else on its own goroutine.
+func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.AddrPort, in int) {
+	s.counts.received.Add(1)
+	req, err := Decode(b)
+	if err != nil {
+		ev := Event{Time: time.Now(), Port: PortServer, From: src, Outcome: Malformed, Reason: err.Error()}
+		if errors.Is(err, errNotRequest) {
+			ev.Outcome = Ignored
+		}
+		s.finish(c, in, reply{ev: ev})
+		return
+	}
+	switch mt := req.MessageType(); {
+	case mt == Request, mt == Release, mt == Decline, mt == Discover && s.ping != nil:
+	default:
+		s.finish(c, in, s.handle(ctx, req, src, c.broadcast))
+		return
+	}
+	s.sem <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.sem; s.wg.Done() }()
+		s.finish(c, in, s.handle(ctx, req, src, c.broadcast))
+	}()
+}
+
+// reply is what handle decided for one request.
+type reply struct {
+	ev   Event
+	pkt  *Packet // nil: nothing to send
+	dest netip.AddrPort
+}
+
+// finish sends r's packet, counts, logs and reports it.
+func (s *FullServer) finish(c *conn, in int, r reply) {
+	ev := r.ev
+	if r.pkt != nil {
+		if _, err := c.pc.WriteTo(r.pkt.Marshal(), ifOut(in), net.UDPAddrFromAddrPort(r.dest)); err != nil {
+			ev.Outcome, ev.Reason = SendError, fmt.Sprintf("send to %v: %v", r.dest, err)
+		}
+	}
+	log := s.logger()
+	switch ev.Outcome {
+	case Answered, Handled:
+		if ev.Outcome == Answered {
+			s.counts.answered.Add(1)
+		} else {
+			s.counts.handled.Add(1)
+		}
+		level := slog.LevelInfo
+		if ev.Type == "DISCOVER" {
+			level = slog.LevelDebug
+		}
+		if log.Enabled(context.Background(), level) {
+			log.Log(context.Background(), level, "DHCP "+ev.Type, "mac", ev.MAC.String(), "ip", ev.ClientIP,
+				"reply", ev.Reason, "arch", ev.Arch.String(), "file", ev.BootFile, "to", r.dest.String())
+		}
+	case Ignored:
+		s.counts.ignored.Add(1)
+		log.Debug("DHCP ignore", "type", ev.Type, "mac", ev.MAC.String(), "from", ev.From.String(), "reason", ev.Reason)
+	case Malformed:
+		s.counts.malformed.Add(1)
+		log.Debug("DHCP malformed packet", "from", ev.From.String(), "reason", ev.Reason)
+	case SendError:
+		s.counts.sendErrors.Add(1)
+		log.Warn("DHCP could not send reply", "mac", ev.MAC.String(), "err", ev.Reason)
+	}
+	if s.OnEvent != nil {
+		s.OnEvent(ev)
+	}
+}
+
+// ifOut sends a reply out of the interface its request came in on, which
+// matters for 255.255.255.255 when serving every interface.
+func ifOut(in int) *ipv4.ControlMessage {
+	if in == 0 {
+		return nil
+	}
+	return &ipv4.ControlMessage{IfIndex: in}
+}

@@ -1,0 +1,244 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"rackboot/internal/boot"
+	"rackboot/internal/lease"
+	"rackboot/internal/pxe"
+)
+
+// More option codes (RFC 2132, RFC 3046, RFC 3011, RFC 3527).
+const (
+	OptSubnetMask      = 1
+	OptRouter          = 3
+	OptDNS             = 6
+	OptHostname        = 12
+	OptDomainName      = 15
+	OptMTU             = 26
+	OptBroadcastAddr   = 28
+	OptNTP             = 42
+	OptLeaseTime       = 51
+	OptParamRequest    = 55
+	OptMessage         = 56
+	OptMaxMessageSize  = 57
+	OptRenewalTime     = 58 // T1
+	OptRebindingTime   = 59 // T2
+	OptClientID        = 61
+	OptRelayAgentInfo  = 82
+	OptSubnetSelection = 118
+
+	relayLinkSelection = 5 // option 82 sub-option (RFC 3527)
+)
+
+// handle decides the answer to one request on port 67. It may wait for the
+// store (REQUEST, RELEASE, DECLINE) or a ping (DISCOVER).
+func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort, bcast netip.Addr) reply {
+	mt := req.MessageType()
+	cl := pxe.Classify(RequestFrom(req))
+	r := reply{ev: Event{Time: time.Now(), Port: PortServer, From: src, Type: mt.String(),
+		MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, ClientIP: ClientAddr(req)}}
+	if cl.NetBoot() && (mt == Discover || mt == Request) {
+		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
+	}
+	if len(req.CHAddr) == 0 {
+		return r.ignore("no client hardware address")
+	}
+	c := lease.Client{MAC: req.CHAddr, ClientID: req.Options.Get(OptClientID),
+		Hostname: string(req.Options.Get(OptHostname))}
+	if relayed(req) {
+		c.Relay = req.GIAddr
+	}
+	link := s.link(req)
+	sub, ok := s.Leases.SubnetFor(link)
+	if !ok {
+		return r.ignore(fmt.Sprintf("no subnet configured for the client's network (link address %v)", link))
+	}
+	switch mt {
+	case Discover:
+		return s.discover(ctx, req, r, c, sub, cl, bcast)
+	case Request:
+		return s.request(ctx, req, r, c, sub, cl, bcast)
+	case Release:
+		return s.release(ctx, req, r, c)
+	case Decline:
+		return s.decline(ctx, req, r, c)
+	case Inform:
+		return s.inform(req, r, sub, cl, bcast)
+	}
+	return r.ignore(fmt.Sprintf("a DHCP server does not answer %s", mt))
+}
+
+func (r reply) ignore(reason string) reply {
+	r.ev.Outcome, r.ev.Reason = Ignored, reason
+	return r
+}
+
+// link is the address that says which subnet the client is on (RFC 2131
+// §4.3.1): the subnet selection option (RFC 3011) or the relay's link
+// selection sub-option (RFC 3527) when present, else the relay's giaddr,
+// else, for a renewing client that unicasts to us past its relay, its own
+// ciaddr, else our own address on the link the request arrived on.
+func (s *FullServer) link(req *Packet) netip.Addr {
+	if v := req.Options.Get(OptSubnetSelection); len(v) == 4 {
+		return netip.AddrFrom4([4]byte(v))
+	}
+	if v := relaySubOption(req.Options.Get(OptRelayAgentInfo), relayLinkSelection); len(v) == 4 {
+		return netip.AddrFrom4([4]byte(v))
+	}
+	if relayed(req) {
+		return req.GIAddr
+	}
+	if req.CIAddr.Is4() && !req.CIAddr.IsUnspecified() {
+		if _, ok := s.Leases.SubnetFor(req.CIAddr); ok {
+			return req.CIAddr
+		}
+	}
+	if _, ok := s.Leases.SubnetFor(s.ServerIP); ok {
+		return s.ServerIP
+	}
+	for _, a := range s.local {
+		if _, ok := s.Leases.SubnetFor(a); ok {
+			return a
+		}
+	}
+	return s.ServerIP
+}
+
+func relayed(req *Packet) bool { return req.GIAddr.Is4() && !req.GIAddr.IsUnspecified() }
+
+// relaySubOption finds a sub-option of option 82 (RFC 3046 §2.0).
+func relaySubOption(v []byte, code byte) []byte {
+	for i := 0; i+1 < len(v); {
+		n := int(v[i+1])
+		if i+2+n > len(v) {
+			return nil
+		}
+		if v[i] == code {
+			return v[i+2 : i+2+n]
+		}
+		i += 2 + n
+	}
+	return nil
+}
+
+func requestedIP(req *Packet) netip.Addr {
+	if v := req.Options.Get(OptRequestedIP); len(v) == 4 {
+		if a := netip.AddrFrom4([4]byte(v)); !a.IsUnspecified() {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// discover answers DHCPDISCOVER with an OFFER (RFC 2131 §4.3.1).
+func (s *FullServer) discover(ctx context.Context, req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+	o, err := s.Leases.Offer(sub.Prefix, c, requestedIP(req))
+	// RFC 2131 §4.4.1 allows a server to check with ICMP echo that a new
+	// address is unused before offering it (ISC dhcpd's ping-check). A
+	// reply means a host squats on it: quarantine it and try another.
+	for try := 0; err == nil && o.New && s.ping != nil && try < 3; try++ {
+		pctx, cancel := context.WithTimeout(ctx, s.PingTimeout)
+		inUse := s.ping.Ping(pctx, o.IP)
+		cancel()
+		if !inUse {
+			break
+		}
+		s.counts.conflicts.Add(1)
+		s.logger().Warn("DHCP ping check: address answers ping, quarantined", "ip", o.IP, "subnet", sub.Prefix)
+		if err = s.Leases.Conflict(ctx, o.IP); err == nil {
+			o, err = s.Leases.Offer(sub.Prefix, c, netip.Addr{})
+		}
+	}
+	if err != nil {
+		if errors.Is(err, lease.ErrPoolExhausted) {
+			s.logger().Warn("DHCP pool exhausted: no address to offer", "subnet", sub.Prefix, "mac", c.MAC.String())
+		}
+		return r.ignore("no offer: " + err.Error())
+	}
+	s.counts.offers.Add(1)
+	return s.answer(req, r, Offer, &o.Lease, sub, cl, bcast)
+}
+
+// request answers DHCPREQUEST in each client state (RFC 2131 §4.3.2).
+func (s *FullServer) request(ctx context.Context, req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+	sid, want := serverID(req), requestedIP(req)
+	var ip netip.Addr
+	state := ""
+	switch {
+	case sid.IsValid() && sid != s.ServerIP:
+		// SELECTING another server's offer: ours lapses by itself.
+		return r.ignore(fmt.Sprintf("client chose the DHCP server at %v", sid))
+	case sid.IsValid():
+		state, ip = "selecting", want
+	case want.IsValid():
+		state, ip = "init-reboot", want
+	case req.CIAddr.Is4() && !req.CIAddr.IsUnspecified():
+		state, ip = "renewing", req.CIAddr // or rebinding: the same for us
+	}
+	if !ip.IsValid() {
+		return r.ignore("DHCPREQUEST names no address (no option 50, no ciaddr)")
+	}
+	r.ev.ClientIP = ip
+	l, err := s.Leases.Ack(ctx, sub.Prefix, c, ip)
+	switch {
+	case err == nil:
+		s.counts.acks.Add(1)
+		return s.answer(req, r, Ack, &l, sub, cl, bcast)
+	case errors.Is(err, lease.ErrWrongSubnet) && state == "renewing":
+		// RENEWING or REBINDING with an address of a network we do not
+		// serve: another server's client; stay silent.
+		return r.ignore(err.Error())
+	case errors.Is(err, lease.ErrNotAvailable), errors.Is(err, lease.ErrWrongSubnet):
+		// RFC 2131 §4.3.2: NAK a client whose notion of its address is
+		// wrong, so that it starts over with DISCOVER.
+		s.counts.naks.Add(1)
+		r.ev.Reason = err.Error()
+		return s.nak(req, r, state+": "+err.Error(), bcast)
+	default:
+		// The store failed, or we are shutting down: no ACK (the lease is
+		// not durable) and no NAK (the client did nothing wrong); it will
+		// retransmit.
+		s.logger().Error("DHCP REQUEST not answered: lease not stored", "mac", c.MAC.String(), "ip", ip, "err", err)
+		return r.ignore("lease not stored: " + err.Error())
+	}
+}
+
+// release handles DHCPRELEASE (RFC 2131 §4.3.4): no reply.
+func (s *FullServer) release(ctx context.Context, req *Packet, r reply, c lease.Client) reply {
+	r.ev.ClientIP = req.CIAddr
+	if err := s.Leases.Release(ctx, c, req.CIAddr); err != nil {
+		return r.ignore(err.Error())
+	}
+	s.counts.releases.Add(1)
+	r.ev.Outcome, r.ev.Reason = Handled, "released"
+	return r
+}
+
+// decline handles DHCPDECLINE (RFC 2131 §4.3.3): the client found its
+// address in use; quarantine it. No reply.
+func (s *FullServer) decline(ctx context.Context, req *Packet, r reply, c lease.Client) reply {
+	ip := requestedIP(req)
+	r.ev.ClientIP = ip
+	if err := s.Leases.Decline(ctx, c, ip); err != nil {
+		return r.ignore(err.Error())
+	}
+	s.counts.declines.Add(1)
+	s.logger().Warn("DHCP DECLINE: a client found its address in use, quarantined", "ip", ip,
+		"mac", c.MAC.String(), "message", string(req.Options.Get(OptMessage)))
+	r.ev.Outcome, r.ev.Reason = Handled, "declined: quarantined"
+	return r
+}
+
+// inform answers DHCPINFORM (RFC 2131 §4.3.5): configuration, no lease.
+func (s *FullServer) inform(req *Packet, r reply, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+	if !req.CIAddr.Is4() || req.CIAddr.IsUnspecified() {
+		return r.ignore("DHCPINFORM without ciaddr")
+	}
+	s.counts.informs.Add(1)
+	return s.answer(req, r, Ack, nil, sub, cl, bcast)
+}

@@ -1,0 +1,222 @@
+package dhcp
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"rackboot/internal/boot"
+	"rackboot/internal/lease"
+	"rackboot/internal/pxe"
+)
+
+// network is a Network with its options encoded once.
+type network struct {
+	Network
+	opts Options
+}
+
+func compileNetwork(n *Network) *network {
+	o := Options{}
+	mask := net4mask(n.Prefix.Bits())
+	o[OptSubnetMask] = mask[:]
+	bc := directedBroadcast(n.Prefix).As4()
+	o[OptBroadcastAddr] = bc[:]
+	if n.Router.Is4() {
+		o[OptRouter] = n.Router.AsSlice()
+	}
+	if b := addrList(n.DNS); len(b) > 0 {
+		o[OptDNS] = b
+	}
+	if b := addrList(n.NTP); len(b) > 0 {
+		o[OptNTP] = b
+	}
+	if n.Domain != "" {
+		o[OptDomainName] = []byte(n.Domain)
+	}
+	if n.MTU > 0 {
+		o[OptMTU] = binary.BigEndian.AppendUint16(nil, uint16(n.MTU))
+	}
+	for code, v := range n.Extra {
+		o[code] = v
+	}
+	return &network{Network: *n, opts: o}
+}
+
+func net4mask(bits int) [4]byte {
+	m := ^uint32(0) << (32 - bits)
+	if bits == 0 {
+		m = 0
+	}
+	return [4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}
+}
+
+func addrList(as []netip.Addr) []byte {
+	var b []byte
+	for _, a := range as {
+		if a.Is4() {
+			b = append(b, a.AsSlice()...)
+		}
+	}
+	return b
+}
+
+func seconds(d time.Duration) []byte {
+	s := d / time.Second
+	if s < 0 {
+		s = 0
+	}
+	return binary.BigEndian.AppendUint32(nil, uint32(min(s, 0xffffffff)))
+}
+
+// answer builds an OFFER or ACK (RFC 2131 table 3). l is the lease, nil for
+// the ACK to a DHCPINFORM (no address, no lease times).
+func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+	p := &Packet{
+		Op: OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
+		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: Options{},
+	}
+	if n := s.nets[sub.Prefix]; n != nil {
+		for code, v := range n.opts {
+			p.Options[code] = v
+		}
+	} else {
+		mask := net4mask(sub.Prefix.Bits())
+		p.Options[OptSubnetMask] = mask[:]
+	}
+	if mt == Ack {
+		p.CIAddr = req.CIAddr
+	}
+	if l != nil {
+		p.YIAddr = l.IP
+		// An ACK's lease runs for the subnet's lease time from now; an
+		// OFFER promises the same (an offer's Expires is only its hold).
+		left := sub.LeaseTime
+		t1, t2 := left/2, left*7/8
+		if n := s.nets[sub.Prefix]; n != nil && n.T1 > 0 && n.T1 < left {
+			t1 = n.T1
+		}
+		if n := s.nets[sub.Prefix]; n != nil && n.T2 > 0 && n.T2 < left {
+			t2 = n.T2
+		}
+		p.Options[OptLeaseTime] = seconds(left)
+		p.Options[OptRenewalTime] = seconds(t1)
+		p.Options[OptRebindingTime] = seconds(t2)
+		if l.Hostname != "" && l.Reserved {
+			p.Options[OptHostname] = []byte(l.Hostname)
+		}
+		r.ev.ClientIP = l.IP
+		if mt == Ack && cl.NetBoot() {
+			s.Sightings.Record(l.IP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
+		}
+	}
+	sid := s.ServerIP.As4()
+	p.Options[OptMessageType] = []byte{byte(mt)}
+	p.Options[OptServerID] = sid[:]
+	r.ev.Reason = mt.String()
+	if cl.NetBoot() && s.Decide != nil {
+		// The same decision as proxy mode, from the same code.
+		if d := s.Decide(cl); d.Answer {
+			setBootFields(p, req, d, s.ServerIP)
+			r.ev.BootFile = d.BootFile
+		}
+	}
+	echoRelayInfo(p, req)
+	fitMessage(p, req)
+	r.ev.Outcome, r.pkt, r.dest = Answered, p, fullReplyDest(req, mt, bcast)
+	return r
+}
+
+// nak builds a DHCPNAK: no address, no options but the server identifier and
+// a message saying why (RFC 2131 table 3).
+func (s *FullServer) nak(req *Packet, r reply, why string, bcast netip.Addr) reply {
+	p := &Packet{
+		Op: OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
+		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: Options{},
+	}
+	if relayed(req) {
+		// RFC 2131 §4.3.2: a relayed NAK goes out with the broadcast bit,
+		// since the client's address is not to be trusted.
+		p.Flags |= flagBcast
+	}
+	sid := s.ServerIP.As4()
+	p.Options[OptMessageType] = []byte{byte(Nak)}
+	p.Options[OptServerID] = sid[:]
+	if len(why) > 255 {
+		why = why[:255]
+	}
+	p.Options[OptMessage] = []byte(why)
+	echoRelayInfo(p, req)
+	r.ev.Outcome, r.pkt, r.dest = Answered, p, fullReplyDest(req, Nak, bcast)
+	r.ev.Reason = "NAK: " + why
+	return r
+}
+
+// echoRelayInfo copies option 82 into the reply: a relay agent strips it
+// before forwarding to the client and uses it to find the client's port
+// (RFC 3046 §2.2).
+func echoRelayInfo(p, req *Packet) {
+	if v := req.Options.Get(OptRelayAgentInfo); len(v) > 0 {
+		p.Options[OptRelayAgentInfo] = v
+	}
+}
+
+// fitMessage drops options the client did not ask for (option 55) when the
+// reply is larger than it accepts: 576 bytes of IP datagram unless it says
+// more in option 57 (RFC 2132 §9.10).
+func fitMessage(p, req *Packet) {
+	limit := 576
+	if v := req.Options.Get(OptMaxMessageSize); len(v) == 2 {
+		limit = max(limit, int(binary.BigEndian.Uint16(v)))
+	}
+	limit -= 28 // IP and UDP headers
+	if encodedLen(p) <= limit {
+		return
+	}
+	asked := map[uint8]bool{}
+	for _, c := range req.Options.Get(OptParamRequest) {
+		asked[c] = true
+	}
+	for code := range p.Options {
+		switch code {
+		case OptMessageType, OptServerID, OptLeaseTime, OptSubnetMask, OptBootFile, OptRelayAgentInfo:
+			continue
+		}
+		if !asked[code] {
+			delete(p.Options, code)
+		}
+	}
+}
+
+// encodedLen is len(p.Marshal()) without building it.
+func encodedLen(p *Packet) int {
+	n := headerLen + len(magicCookie) + 1 // End
+	for _, v := range p.Options {
+		n += 2 + len(v) + 2*(len(v)/256) // RFC 3396 splits long values
+	}
+	return max(n, minBOOTPLen)
+}
+
+// fullReplyDest is where a full server's reply goes (RFC 2131 §4.1):
+//
+//   - relayed (giaddr set): to the relay agent's server port, 67;
+//   - a NAK: broadcast, as the client's address is not to be trusted;
+//   - ciaddr set (RENEWING, REBINDING, INFORM): unicast to ciaddr:68;
+//   - otherwise broadcast to 255.255.255.255:68. The RFC prefers a unicast
+//     to yiaddr at the client's hardware address when the broadcast bit is
+//     clear; that needs an ARP entry we cannot add portably, and RFC 2131
+//     §4.1 allows the broadcast when the server cannot unicast.
+func fullReplyDest(req *Packet, mt MessageType, bcast netip.Addr) netip.AddrPort {
+	if !bcast.IsValid() {
+		bcast = limitedBroadcast
+	}
+	switch {
+	case relayed(req):
+		return netip.AddrPortFrom(req.GIAddr, PortServer)
+	case mt == Nak:
+		return netip.AddrPortFrom(bcast, PortClient)
+	case req.CIAddr.Is4() && !req.CIAddr.IsUnspecified():
+		return netip.AddrPortFrom(req.CIAddr, PortClient)
+	}
+	return netip.AddrPortFrom(bcast, PortClient)
+}

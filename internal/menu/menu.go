@@ -53,13 +53,18 @@ type Options struct {
 	// When it is not offered to this client (a removed build; SmartOS for a
 	// UEFI client) the menu falls back to the newest SmartOS build, then to
 	// "exit" (the local disk), and logs why.
-	Default    string
-	BaseURL    string       // "http://10.0.0.1:8080": every kernel and module URL is built from it
-	Console    string       // SmartOS console=: text, ttya, ttyb, ttyc, ttyd or vga; "" is text
-	OSConsole  string       // SmartOS os_console=, "" for none
-	RootShadow string       // SmartOS root_shadow; "" leaves the platform's own
-	Standalone bool         // standalone=true
-	BootArgs   []smartos.KV // extra -B properties, in this order
+	Default string
+	// CatalogDefault, when Default is "", names the build to boot by
+	// default: the platform catalog's choice, read for each menu so that
+	// "rackboot platform default" takes effect at once. nil, "", or a build
+	// not offered: the newest build.
+	CatalogDefault func() string
+	BaseURL        string       // "http://10.0.0.1:8080": every kernel and module URL is built from it
+	Console        string       // SmartOS console=: text, ttya, ttyb, ttyc, ttyd or vga; "" is text
+	OSConsole      string       // SmartOS os_console=, "" for none
+	RootShadow     string       // SmartOS root_shadow; "" leaves the platform's own
+	Standalone     bool         // standalone=true
+	BootArgs       []smartos.KV // extra -B properties, in this order
 	// KernelDebugger puts kmdb's flags (-k, -kd) on every SmartOS kernel
 	// line; the options menu starts from it.
 	KernelDebugger smartos.KernelDebugger

@@ -178,3 +178,39 @@ func TestTimeouts(t *testing.T) {
 		}
 	}
 }
+
+func TestCatalogDefault(t *testing.T) {
+	tests := []struct {
+		name, configured, catalog string
+		arch                      pxe.Arch
+		want                      string
+	}{
+		{"catalog's build", "", "20130405T010449Z", pxe.ArchBIOS, "smartos-20130405T010449Z"},
+		{"configuration wins", "memtest", "20130405T010449Z", pxe.ArchBIOS, "memtest"},
+		{"none set", "", "", pxe.ArchBIOS, "smartos-20130808T195337Z"},
+		{"removed by hand", "", "20000101T000000Z", pxe.ArchBIOS, "smartos-20130808T195337Z"},
+		{"uefi", "", "20130405T010449Z", pxe.ArchEFIx8664, "exit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := baseOptions()
+			o.Default = tt.configured
+			calls := 0
+			o.CatalogDefault = func() string { calls++; return tt.catalog }
+			s, err := Build(o, twoBuilds, tt.arch, mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := string(s.Render())
+			if !strings.Contains(out, "--default "+tt.want+" ") {
+				t.Errorf("want default %s in\n%s", tt.want, out)
+			}
+			if tt.want == "smartos-20130405T010449Z" && !strings.Contains(out, "\nset smartos-build 20130405T010449Z\nset smartos-hash false\n") {
+				t.Errorf("options menu does not start from the catalog's build:\n%s", out)
+			}
+			if tt.configured != "" && calls != 0 {
+				t.Error("catalog read although the configuration names the default")
+			}
+		})
+	}
+}

@@ -21,6 +21,11 @@ const headerWidth = 64
 // the one choice that never reinstalls, wipes or loops.
 func (o Options) pickDefault(p plan, arch pxe.Arch, mac string) string {
 	want := o.Default
+	if want == "" && o.CatalogDefault != nil {
+		if b := o.CatalogDefault(); b != "" && p.offered[SmartOSID(b)] {
+			return SmartOSID(b)
+		}
+	}
 	switch want {
 	case "", IDNewestSmartOS:
 		want = ""

@@ -18,6 +18,7 @@ import (
 type bootLog struct {
 	log       *slog.Logger
 	sightings *boot.Sightings
+	machines  *machineServices // boot events, metrics; nil: log only
 }
 
 func (b bootLog) who(ip netip.Addr) []any {
@@ -28,6 +29,9 @@ func (b bootLog) who(ip netip.Addr) []any {
 }
 
 func (b bootLog) tftp(t tftp.Transfer) {
+	if b.machines != nil {
+		b.machines.tftp(t)
+	}
 	if t.Err != nil && errors.Is(t.Err, fs.ErrNotExist) {
 		return // firmware probing for optional files; the TFTP log has it
 	}
@@ -42,6 +46,9 @@ func (b bootLog) tftp(t tftp.Transfer) {
 }
 
 func (b bootLog) http(e httpd.FileEvent) {
+	if b.machines != nil {
+		b.machines.httpFile(e)
+	}
 	attrs := append(b.who(e.Client), "via", "http", "client", e.Client, "file", e.Path,
 		"status", e.Status, "bytes", e.Bytes, "duration", e.Duration.Round(time.Millisecond))
 	b.log.Info("boot step", attrs...)

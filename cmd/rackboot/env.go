@@ -27,6 +27,9 @@ type bootEnv struct {
 	files  fs.FS        // builds over the data directory: what TFTP and HTTP serve
 	menu   menu.Options // all but BaseURL, which comes from each request
 	log    *slog.Logger
+	// machines gives each machine its own menu and records it (serve only;
+	// nil in `rackboot menu`, which gives the configuration's menu).
+	machines *machineServices
 }
 
 func newBootEnv(cfg config.Config, log *slog.Logger) (*bootEnv, error) {
@@ -94,18 +97,30 @@ func rootShadow(c config.SmartOS) (string, error) {
 
 // renderMenu builds the menu for one client from the platforms on disk now,
 // so that a newly imported build shows up without a restart.
-func (e *bootEnv) renderMenu(_ context.Context, r httpd.MenuRequest) ([]byte, error) {
+func (e *bootEnv) renderMenu(ctx context.Context, r httpd.MenuRequest) ([]byte, error) {
+	return e.menuFor(ctx, r, false)
+}
+
+// menuFor renders the menu; a preview (the API's) consumes no boot-once
+// and records no boot event.
+func (e *bootEnv) menuFor(ctx context.Context, r httpd.MenuRequest, preview bool) ([]byte, error) {
 	platforms, err := smartos.Scan(e.cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	opts := e.menu
 	opts.BaseURL = r.BaseURL
-	script, err := menu.Build(opts, platforms, r.Arch, r.MAC.String())
-	if err != nil {
-		return nil, err
+	build := func(opts menu.Options) ([]byte, error) {
+		script, err := menu.Build(opts, platforms, r.Arch, r.MAC.String())
+		if err != nil {
+			return nil, err
+		}
+		return script.Render(), nil
 	}
-	return script.Render(), nil
+	if e.machines != nil {
+		return e.machines.menu(ctx, opts, r, build, preview)
+	}
+	return build(opts)
 }
 
 // checkMenu refuses, at start, a menu configuration that no client could be

@@ -20,6 +20,7 @@ import (
 	"rackboot/internal/firmware"
 	"rackboot/internal/httpd"
 	"rackboot/internal/tftp"
+	dashboard "rackboot/web"
 )
 
 func serveCommand() *cobra.Command {
@@ -84,7 +85,12 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	sightings := new(boot.Sightings)
-	steps := bootLog{log: log.With("svc", "boot"), sightings: sightings}
+	mach, err := newMachineServices(cfg, log, sightings, env.files) // machines_serve.go
+	if err != nil {
+		return err
+	}
+	env.machines = mach
+	steps := bootLog{log: log.With("svc", "boot"), sightings: sightings, machines: mach}
 	tftpSrv := &tftp.Server{
 		Root:       env.files,
 		Override:   boot.LoopBreaker(sightings, bootCfg),
@@ -98,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Decide:    bootCfg.Decide,
 		Sightings: sightings,
 		Logger:    log.With("svc", "dhcp"),
+		OnEvent:   mach.dhcp,
 	}
 	svc, err := openServices(ctx, env, log)
 	if err != nil {
@@ -110,6 +117,10 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Logger: log.With("svc", "http"),
 		OnFile: steps.http,
 		API:    svc.api,
+
+		OnProgress: mach.httpProgress,
+		Dashboard:  dashboard.Handler(),
+		Metrics:    mach.metrics.Handler(),
 	}
 	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
 

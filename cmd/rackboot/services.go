@@ -18,6 +18,7 @@ type services struct {
 	store  store.Store
 	tokens *api.Tokens
 	api    *api.Server
+	stops  []func() // run by Close before the store closes
 }
 
 func openServices(ctx context.Context, env *bootEnv, log *slog.Logger) (*services, error) {
@@ -38,7 +39,7 @@ func openServices(ctx context.Context, env *bootEnv, log *slog.Logger) (*service
 	s := &services{
 		store:  st,
 		tokens: tokens,
-		api:    &api.Server{Token: tokens.Token, OpenReads: true, Logger: log.With("svc", "api")},
+		api:    &api.Server{Token: tokens.Token, OpenReads: env.cfg.API.OpenReads, Logger: log.With("svc", "api")},
 	}
 	s.registerAPI(ctx, env, log)
 	return s, nil
@@ -46,6 +47,12 @@ func openServices(ctx context.Context, env *bootEnv, log *slog.Logger) (*service
 
 // registerAPI mounts every API resource.
 func (s *services) registerAPI(ctx context.Context, env *bootEnv, log *slog.Logger) {
+	s.mountMachines(ctx, env) // machines, events, boot-once, token rotation: machines_api.go
 }
 
-func (s *services) Close() error { return s.store.Close() }
+func (s *services) Close() error {
+	for _, stop := range s.stops {
+		stop() // writers finish before the store closes
+	}
+	return s.store.Close()
+}

@@ -75,7 +75,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /boot.ipxe", s.serveMenu)
 	mux.HandleFunc("GET /", s.serveFile)
 	if s.API != nil {
-		mux.Handle("/api/", s.API)
+		// One pattern per method: a method-less "/api/" would conflict
+		// with "GET /" (net/http refuses two patterns where neither is
+		// more specific). The API answers other methods' 404/405 itself.
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			mux.Handle(m+" /api/", s.API)
+		}
 	}
 	if s.Dashboard != nil {
 		mux.Handle("GET /{$}", s.Dashboard)

@@ -115,3 +115,27 @@ func TestProgressKeepsSendfile(t *testing.T) {
 		}
 	}
 }
+
+// TestMountPoints: the API, the dashboard and metrics mount beside the file
+// routes without a pattern conflict, and each gets its own paths.
+func TestMountPoints(t *testing.T) {
+	tag := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+	}
+	s := &Server{Files: os.DirFS(t.TempDir()), API: tag("api"), Dashboard: tag("dashboard"), Metrics: tag("metrics")}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	for _, tt := range []struct{ method, path, want string }{
+		{"GET", "/api/v1/machines", "api"},
+		{"PATCH", "/api/v1/machines/x", "api"},
+		{"DELETE", "/api/v1/machines/x", "api"},
+		{"POST", "/api/v1/token/rotate", "api"},
+		{"GET", "/", "dashboard"},
+		{"GET", "/ui/app.js", "dashboard"},
+		{"GET", "/metrics", "metrics"},
+	} {
+		if _, body := get(t, tt.method, ts.URL+tt.path); body != tt.want {
+			t.Errorf("%s %s went to %q, want %s", tt.method, tt.path, body, tt.want)
+		}
+	}
+}

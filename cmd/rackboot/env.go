@@ -54,11 +54,14 @@ func newBootEnv(cfg config.Config, log *slog.Logger) (*bootEnv, error) {
 		Timeout:    cfg.Menu.Timeout.Std(),
 		Default:    cfg.Menu.Default,
 		Console:    cfg.SmartOS.Console,
+		OSConsole:  cfg.SmartOS.OSConsole,
 		RootShadow: shadow,
+		Standalone: cfg.SmartOS.Standalone,
 		Memtest:    map[pxe.Firmware]string{},
 		DataDir:    cfg.DataDir,
 		Log:        log,
 	}
+	e.menu.KernelDebugger = smartos.KernelDebugger(cfg.SmartOS.KernelDebugger) // validated by config
 	for _, kv := range cfg.SmartOS.BootArgs {
 		e.menu.BootArgs = append(e.menu.BootArgs, smartos.KV{Key: kv.Key, Value: kv.Value})
 	}

@@ -42,5 +42,6 @@ loads itself in a loop and needs no embedded script.`,
 		Version:       version,
 	}
 	root.AddCommand(serveCommand(), menuCommand())
+	root.AddCommand(platformCommand())
 	return root
 }

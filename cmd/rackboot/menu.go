@@ -44,6 +44,7 @@ data directory. Pipe it to a file to review it, or diff it after a change.`,
 				return err
 			}
 			defer env.Close()
+			env.menu.CatalogDefault = catalogDefault(cmd.Context(), cfg.DataDir) // platform_serve.go
 			if base == "" {
 				base = "http://" + cfg.Advertise
 				if cfg.Advertise == "" {

@@ -111,6 +111,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer svc.Close()
+	unannounce, err := announceServe(cfg.DataDir, httpLn.Addr()) // serve.json: how the CLI finds us (platform_server.go)
+	if err != nil {
+		return err
+	}
+	defer unannounce()
 	web := &httpd.Server{
 		Files:  env.files,
 		Menu:   env.renderMenu,

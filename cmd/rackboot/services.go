@@ -48,6 +48,8 @@ func openServices(ctx context.Context, env *bootEnv, log *slog.Logger) (*service
 // registerAPI mounts every API resource.
 func (s *services) registerAPI(ctx context.Context, env *bootEnv, log *slog.Logger) {
 	s.mountMachines(ctx, env) // machines, events, boot-once, token rotation: machines_api.go
+	// The platform catalog, and the menu's default build from it: platform_serve.go.
+	s.mountPlatforms(ctx, env, log)
 }
 
 func (s *services) Close() error {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"rackboot/internal/api"
+	"rackboot/internal/smartos"
+	"rackboot/internal/store/boltstore"
+)
+
+// platformBackend is where the platform commands do their work: the running
+// server's API, or the store and data directory themselves. Both give the
+// same answers, so the commands print the same either way.
+type platformBackend interface {
+	List(ctx context.Context) ([]api.Platform, error)
+	Get(ctx context.Context, build string) (api.Platform, error)
+	Import(ctx context.Context, req api.ImportRequest, progress func(smartos.ProgressEvent)) (smartos.CatalogEntry, error)
+	SetDefault(ctx context.Context, build string) error
+	SetPinned(ctx context.Context, build string, pinned bool) error
+	Remove(ctx context.Context, build string, force bool) error
+	Prune(ctx context.Context, keep int) ([]string, error)
+	Close() error
+}
+
+// localPlatforms works on the store and the data directory directly.
+type localPlatforms struct {
+	*api.Platforms
+	close func() error
+}
+
+func (l localPlatforms) Close() error { return l.close() }
+
+// remotePlatforms sends the work to a running server.
+type remotePlatforms struct{ c *api.Client }
+
+func (r remotePlatforms) List(ctx context.Context) ([]api.Platform, error) { return r.c.Platforms(ctx) }
+func (r remotePlatforms) Get(ctx context.Context, build string) (api.Platform, error) {
+	return r.c.Platform(ctx, build)
+}
+func (r remotePlatforms) Import(ctx context.Context, req api.ImportRequest, progress func(smartos.ProgressEvent)) (smartos.CatalogEntry, error) {
+	return r.c.ImportPlatform(ctx, req, progress)
+}
+func (r remotePlatforms) SetDefault(ctx context.Context, build string) error {
+	return r.c.SetDefaultPlatform(ctx, build)
+}
+func (r remotePlatforms) SetPinned(ctx context.Context, build string, pinned bool) error {
+	return r.c.SetPlatformPinned(ctx, build, pinned)
+}
+func (r remotePlatforms) Remove(ctx context.Context, build string, force bool) error {
+	return r.c.RemovePlatform(ctx, build, force)
+}
+func (r remotePlatforms) Prune(ctx context.Context, keep int) ([]string, error) {
+	return r.c.PrunePlatforms(ctx, keep)
+}
+func (r remotePlatforms) Close() error { return nil }
+
+// backendOptions say how to reach the platforms.
+type backendOptions struct {
+	dataDir string
+	mirror  string // for imports of "latest" done here
+	server  string // --server: always use this server's API
+	token   string // --token
+	log     *slog.Logger
+}
+
+// openPlatforms picks the backend: --server if given; else the server that
+// serve.json in the data directory names, if it is alive; else the store,
+// opened here (which waits a little for a lock held by another process).
+// where says which, for the user.
+func openPlatforms(ctx context.Context, o backendOptions) (b platformBackend, where string, err error) {
+	if o.server != "" {
+		return remotePlatforms{&api.Client{Base: o.server, Token: readToken(o.token, o.dataDir)}}, "rackboot serve at " + o.server, nil
+	}
+	if info, ok := findServer(ctx, o.dataDir); ok {
+		c := &api.Client{Base: info.APIURL, Token: readToken(o.token, o.dataDir)}
+		return remotePlatforms{c}, fmt.Sprintf("rackboot serve (pid %d) at %s", info.PID, info.APIURL), nil
+	}
+	st, err := boltstore.Open(o.dataDir, boltstore.Options{Timeout: 3 * time.Second, Logger: o.log})
+	if err != nil {
+		return nil, "", fmt.Errorf("%w\n(if rackboot serve runs on this data directory, it names its API in %s/%s; "+
+			"or pass --server http://host:port)", err, o.dataDir, serveFile)
+	}
+	im := &smartos.Importer{DataDir: o.dataDir, Store: st, Mirror: o.mirror, Logger: o.log}
+	// This process holds the store, so no import runs elsewhere on this data
+	// directory: leftovers of a crash can go, hand-copied builds come in.
+	if _, err := smartos.CleanLeftovers(o.dataDir); err != nil {
+		o.log.Warn("cleaning up after an interrupted import", "err", err)
+	}
+	if _, err := im.ReconcileCatalog(ctx); err != nil {
+		st.Close()
+		return nil, "", err
+	}
+	p := &api.Platforms{Importer: im, Boots: bootCounts(st)}
+	return localPlatforms{Platforms: p, close: st.Close}, "data directory " + o.dataDir, nil
+}
+
+// userError unwraps an API error to its message: the CLI prints what the
+// server said, not the HTTP status.
+func userError(err error) error {
+	var e *api.Error
+	if errors.As(err, &e) {
+		return errors.New(e.Message)
+	}
+	return err
+}

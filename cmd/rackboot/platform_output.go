@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"rackboot/internal/api"
+	"rackboot/internal/progress"
+)
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// timeFormat is how the platform commands show times, in local time.
+const timeFormat = "2006-01-02 15:04"
+
+// writePlatformTable writes the list as a table.
+func writePlatformTable(w io.Writer, list []api.Platform) error {
+	if len(list) == 0 {
+		_, err := fmt.Fprintln(w, "no platforms yet: 'rackboot platform import latest' brings in the newest SmartOS")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUILD\tSIZE\tIMPORTED\tCHECKSUM\tDEFAULT\tPINNED\tBOOTS (7d)")
+	hasDefault := false
+	for _, p := range list {
+		hasDefault = hasDefault || p.Default
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Build, size(p.Size), p.ImportedAt.Local().Format(timeFormat),
+			shortSum(p.SHA256, p.MD5), yes(p.Default), yes(p.Pinned), p.Boots)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !hasDefault {
+		_, err := fmt.Fprintln(w, "no default set: the menu boots the newest build ('rackboot platform default BUILD' picks one)")
+		return err
+	}
+	return nil
+}
+
+// writePlatform writes one platform as "Field: value" lines.
+func writePlatform(w io.Writer, p api.Platform) error {
+	pw := p.RootPassword
+	if pw == "" {
+		pw = "not published for this build (a noimport boot then needs smartos.root_password)"
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	for _, l := range [][2]string{
+		{"Build", p.Build},
+		{"Source", p.Source},
+		{"Imported", p.ImportedAt.Local().Format(time.RFC1123)},
+		{"Size", size(p.Size)},
+		{"SHA-256", dash(p.SHA256)},
+		{"MD5", dash(p.MD5)},
+		{"Default", yes(p.Default)},
+		{"Pinned", yes(p.Pinned)},
+		{"Boots (7d)", strconv.Itoa(p.Boots)},
+		{"Rescue root password", pw},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", l[0], l[1])
+	}
+	return tw.Flush()
+}
+
+func size(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return progress.Bytes(n)
+}
+
+// shortSum is the first 12 hex digits of the strongest checksum known.
+func shortSum(sha256, md5 string) string {
+	switch {
+	case len(sha256) >= 12:
+		return "sha256:" + sha256[:12]
+	case len(md5) >= 12:
+		return "md5:" + md5[:12]
+	}
+	return "-"
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "-"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

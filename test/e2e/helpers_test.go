@@ -122,3 +122,17 @@ func checkNoLoop(t *testing.T, vm *e2e.VM, max int) {
 // memtestRunning matches memtest86+'s own screen on the serial console: its
 // title and its first status line (a menu item's title alone does not match).
 var memtestRunning = regexp.MustCompile(`(?s)Memtest86\+ v\d.*CLK/Temp:`)
+
+// memtestLoaded matches iPXE's line for a finished download of memtest86+.
+var memtestLoaded = regexp.MustCompile(`http://\S*memtest\S*\.efi\.\.\. ok`)
+
+// waitMemtest waits for memtest86+ to run on vm, and logs both when iPXE had
+// downloaded it and when it drew its screen: under emulation memtest86+ spends
+// tens of seconds measuring the machine before it draws anything.
+func waitMemtest(ctx context.Context, t *testing.T, vm *e2e.VM) {
+	t.Helper()
+	if _, err := vm.WaitFor(ctx, memtestLoaded); err == nil {
+		t.Logf("%s: memtest86+ downloaded after %s", vm.Name, time.Since(vm.Started).Round(100*time.Millisecond))
+	}
+	vm.WaitBoot(ctx, t, memtestRunning)
+}

@@ -85,7 +85,7 @@ func TestUEFIBootsMemtest(t *testing.T) {
 	ctx := testContext(t, bootTimeout)
 	l := newRackbootLab(t, "proxy", plainDHCP, configFor("memtest"))
 	vm := l.Boot(ctx, t, e2e.UEFI, "uefi")
-	vm.WaitBoot(ctx, t, memtestRunning)
+	waitMemtest(ctx, t, vm)
 	checkNoLoop(t, vm, 1)
 }
 
@@ -112,7 +112,7 @@ func TestCoexistence(t *testing.T) {
 					vm.WaitBoot(ctx, t, e2e.KernelDone)
 					checkSmartOSBoot(t, vm, smartOSBoot{fx: l.newest, password: rootPassword, bootArgs: bootArgs})
 				} else {
-					vm.WaitBoot(ctx, t, memtestRunning)
+					waitMemtest(ctx, t, vm)
 				}
 				// BIOS: the option ROM's iPXE, perhaps one more from TFTP;
 				// UEFI: the chainloaded snponly.efi, perhaps once more.

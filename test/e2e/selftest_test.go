@@ -95,7 +95,7 @@ func TestHarnessUEFIBootsMemtest(t *testing.T) {
 	}
 
 	vm := lab.Boot(ctx, t, e2e.UEFI, "uefi")
-	vm.WaitBoot(ctx, t, memtestRunning)
+	waitMemtest(ctx, t, vm)
 	checkNoLoop(t, vm, 1)
 }
 

@@ -32,8 +32,8 @@ func writePlatformTable(w io.Writer, list []api.Platform) error {
 	hasDefault := false
 	for _, p := range list {
 		hasDefault = hasDefault || p.Default
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Build, size(p.Size), p.ImportedAt.Local().Format(timeFormat),
-			shortSum(p.SHA256, p.MD5), yes(p.Default), yes(p.Pinned), p.Boots)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Build, platformSize(p.Size), p.ImportedAt.Local().Format(timeFormat),
+			shortSum(p.SHA256, p.MD5), yesOrDash(p.Default), yesOrDash(p.Pinned), p.Boots)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -56,11 +56,11 @@ func writePlatform(w io.Writer, p api.Platform) error {
 		{"Build", p.Build},
 		{"Source", p.Source},
 		{"Imported", p.ImportedAt.Local().Format(time.RFC1123)},
-		{"Size", size(p.Size)},
-		{"SHA-256", dash(p.SHA256)},
-		{"MD5", dash(p.MD5)},
-		{"Default", yes(p.Default)},
-		{"Pinned", yes(p.Pinned)},
+		{"Size", platformSize(p.Size)},
+		{"SHA-256", textOrDash(p.SHA256)},
+		{"MD5", textOrDash(p.MD5)},
+		{"Default", yesOrDash(p.Default)},
+		{"Pinned", yesOrDash(p.Pinned)},
 		{"Boots (7d)", strconv.Itoa(p.Boots)},
 		{"Rescue root password", pw},
 	} {
@@ -69,7 +69,7 @@ func writePlatform(w io.Writer, p api.Platform) error {
 	return tw.Flush()
 }
 
-func size(n int64) string {
+func platformSize(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
@@ -87,14 +87,14 @@ func shortSum(sha256, md5 string) string {
 	return "-"
 }
 
-func yes(b bool) string {
+func yesOrDash(b bool) string {
 	if b {
 		return "yes"
 	}
 	return "-"
 }
 
-func dash(s string) string {
+func textOrDash(s string) string {
 	if s == "" {
 		return "-"
 	}

@@ -89,7 +89,7 @@ func findServer(ctx context.Context, dataDir string) (serveInfo, bool) {
 	if err != nil {
 		return info, false
 	}
-	if info.PID <= 0 || info.PID == os.Getpid() || !processAlive(info.PID) || info.APIURL == "" {
+	if info.PID <= 0 || !processAlive(info.PID) || info.APIURL == "" {
 		return info, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"rackboot/internal/api"
+	"rackboot/internal/events"
+	"rackboot/internal/machines"
+)
+
+func machinesCommand() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "machines",
+		Short: "List machines and decide what each boots (through a running rackboot's API)",
+		Long: `machines shows every machine that has network-booted from rackboot (or that
+was set up before its first boot), with its live boot stage, and changes
+what a machine boots: its default menu item, a one-time choice for its next
+boot, extra SmartOS -B pairs, its own root password, or no menu at all.
+
+Changes need the API token (--token, $RACKBOOT_TOKEN, or the api-token file
+in the data directory on the server's host). Group defaults live in the
+configuration's machines.rules (see rackboot serve --help).`,
+		Example: `  rackboot machines
+  rackboot machines show 52:54:00:12:34:56
+  rackboot machines set 52:54:00:12:34:56 --name cn7 --label rack=7 --boot-arg hostname=cn7
+  rackboot machines boot-once 52:54:00:12:34:56 noimport
+  rackboot machines rm 52:54:00:12:34:56 --server http://10.0.0.5`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return machinesList(cmd, &f) },
+	}
+	f.register(cmd)
+	cmd.AddCommand(
+		&cobra.Command{Use: "list", Short: "List machines", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return machinesList(cmd, &f) }},
+		machinesShowCommand(&f), machinesSetCommand(&f), machinesBootOnceCommand(&f),
+		machinesRemoveCommand(&f), machinesMenuCommand(&f),
+	)
+	return cmd
+}
+
+func machinesList(cmd *cobra.Command, f *clientFlags) error {
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	list, err := c.Machines(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if f.json() {
+		return printJSON(cmd.OutOrStdout(), list)
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAC\tNAME\tARCH\tIP\tSTAGE\tLAST BOOT\tDEFAULT\tBOOT-ONCE")
+	for _, m := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.MAC, orDash(m.Name), orDash(m.Arch), orDash(m.LastIP),
+			stageText(m), lastBoot(m), orDash(m.Effective.Default), orDash(m.BootOnce))
+	}
+	return tw.Flush()
+}
+
+// stageText is a machine's live stage, with download progress.
+func stageText(m api.MachineView) string {
+	b := m.Boot
+	if b == nil {
+		return "-"
+	}
+	s := b.Stage.Label()
+	switch {
+	case b.Progress != nil && b.Progress.Total > 0:
+		s += fmt.Sprintf(" (%s %d%%)", b.Progress.Kind, b.Progress.Bytes*100/b.Progress.Total)
+	case !b.Finished:
+		s += "…"
+	}
+	return s
+}
+
+func lastBoot(m api.MachineView) string {
+	if b := m.Boot; b != nil {
+		return fmt.Sprintf("%s ago, %s", ago(b.Started), b.Duration().Round(100*time.Millisecond))
+	}
+	if n := len(m.Boots); n > 0 {
+		b := m.Boots[n-1]
+		return fmt.Sprintf("%s ago, %s", ago(b.Started), time.Duration(b.DurationMS*float64(time.Millisecond)).Round(100*time.Millisecond))
+	}
+	return "-"
+}
+
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return d.Round(time.Minute).String()
+	}
+	return d.Round(time.Hour).String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func machinesShowCommand(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show MAC",
+		Short: "Show one machine: its settings, where they come from, its boots and its timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			m, err := c.Machine(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			evs, err := c.MachineEvents(cmd.Context(), m.MAC)
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return printJSON(cmd.OutOrStdout(), struct {
+					api.MachineView
+					Events []events.Event `json:"events"`
+				}{m, evs})
+			}
+			writeMachine(cmd.OutOrStdout(), m, evs)
+			return nil
+		},
+	}
+}
+
+func writeMachine(w io.Writer, m api.MachineView, evs []events.Event) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, orDash(v)) }
+	row("MAC", m.MAC)
+	row("name", m.Name)
+	var labels []string
+	for k, v := range m.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	sort.Strings(labels)
+	row("labels", strings.Join(labels, " "))
+	row("firmware", m.Arch)
+	row("UUID", m.UUID)
+	row("vendor class", m.VendorClass)
+	row("last IP", m.LastIP)
+	e := m.Effective
+	row("rules", strings.Join(e.Rules, ", "))
+	row("default", e.Default)
+	row("boot-once", m.BootOnce)
+	var args []string
+	for _, kv := range e.BootArgs {
+		args = append(args, kv.Key+"="+kv.Value)
+	}
+	row("boot args", strings.Join(args, ","))
+	if e.RootShadow != "" {
+		row("root_shadow", e.RootShadow)
+	}
+	if e.SkipMenu != nil {
+		row("skip menu", fmt.Sprint(*e.SkipMenu))
+	}
+	row("stage", stageText(m))
+	tw.Flush()
+	if len(m.Boots) > 0 {
+		fmt.Fprintln(w, "\nBoots (kept in the store):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  STARTED\tTOOK\tRESULT\tITEM\tSLOWEST STAGE")
+		for _, b := range m.Boots {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s %s\n", b.Started.Local().Format("2006-01-02 15:04:05"),
+				time.Duration(b.DurationMS*float64(time.Millisecond)).Round(100*time.Millisecond), b.Result, orDash(b.Item),
+				orDash(b.Slowest), time.Duration(b.Stages[b.Slowest]*float64(time.Millisecond)).Round(time.Millisecond))
+		}
+		tw.Flush()
+	}
+	if len(evs) > 0 {
+		fmt.Fprintln(w, "\nTimeline (since rackboot started):")
+		for _, ev := range evs {
+			fmt.Fprintln(w, "  "+eventLine(ev, false))
+		}
+	}
+}
+
+// eventLine is one event as the CLI prints it.
+func eventLine(ev events.Event, withMAC bool) string {
+	var b strings.Builder
+	b.WriteString(ev.Time.Local().Format("15:04:05.000"))
+	if withMAC {
+		mac := ev.MAC
+		if mac == "" {
+			mac = "?"
+		}
+		fmt.Fprintf(&b, " %-17s", mac)
+	}
+	if ev.Boot > 0 {
+		fmt.Fprintf(&b, " #%d", ev.Boot)
+	}
+	st := "-"
+	if ev.Stage != "" {
+		st = ev.Stage.Label()
+	}
+	fmt.Fprintf(&b, " %-14s %s", st, ev.Msg)
+	if s := ev.Summary; s != nil {
+		slow, took := s.Slowest()
+		fmt.Fprintf(&b, " [boot %s in %s, slowest: %s %s]", s.Result, s.Duration().Round(100*time.Millisecond),
+			slow.Label(), took.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
+func machinesSetCommand(f *clientFlags) *cobra.Command {
+	var (
+		name, def, rootPassword, rootShadow, skipMenu string
+		labels, unlabels, bootArgs, unsetArgs         []string
+	)
+	cmd := &cobra.Command{
+		Use:   "set MAC",
+		Short: "Change a machine's settings (a new MAC is set up before its first boot)",
+		Long: `set changes only what its flags name. An empty value ("") clears a setting,
+and the machine falls back to its rules and the configuration.
+
+  --default ITEM      menu item its menu starts on: smartos-<build>[-noimport],
+                      a build ("20250214T000000Z"), smartos, memtest, exit ...
+  --skip-menu yes     boot the default at once (no, or inherit from the rules)
+  --boot-arg k=v      extra SmartOS -B pair, merged by name (repeatable)`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var p machines.Patch
+			fl := cmd.Flags()
+			str := func(flag, v string) machines.Opt[string] {
+				if !fl.Changed(flag) {
+					return machines.Opt[string]{}
+				}
+				if v == "" {
+					return machines.Null[string]()
+				}
+				return machines.Value(v)
+			}
+			p.Name, p.Default, p.RootShadow = str("name", name), str("default", def), str("root-shadow", rootShadow)
+			p.RootPassword = rootPassword
+			for _, l := range labels {
+				k, v, ok := strings.Cut(l, "=")
+				if !ok {
+					return fmt.Errorf("--label %q: write key=value", l)
+				}
+				if p.Labels == nil {
+					p.Labels = map[string]*string{}
+				}
+				p.Labels[k] = &v
+			}
+			for _, k := range unlabels {
+				if p.Labels == nil {
+					p.Labels = map[string]*string{}
+				}
+				p.Labels[k] = nil
+			}
+			var kvs []machines.KV
+			for _, a := range bootArgs {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok {
+					return fmt.Errorf("--boot-arg %q: write name=value", a)
+				}
+				kvs = append(kvs, machines.KV{Key: k, Value: v})
+			}
+			if len(kvs) > 0 {
+				p.BootArgs = machines.Value(kvs)
+			}
+			p.RemoveBootArgs = unsetArgs
+			if fl.Changed("skip-menu") {
+				switch skipMenu {
+				case "yes", "true":
+					p.SkipMenu = machines.Value(true)
+				case "no", "false":
+					p.SkipMenu = machines.Value(false)
+				case "inherit", "":
+					p.SkipMenu = machines.Null[bool]()
+				default:
+					return fmt.Errorf("--skip-menu %q: want yes, no or inherit", skipMenu)
+				}
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			m, err := c.PatchMachine(cmd.Context(), args[0], p)
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return printJSON(cmd.OutOrStdout(), m)
+			}
+			writeMachine(cmd.OutOrStdout(), m, nil)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "a name for the machine (shown in its menu title)")
+	fl.StringVar(&def, "default", "", "the menu item it boots by default")
+	fl.StringArrayVar(&labels, "label", nil, "label key=value (repeatable); rules match on labels")
+	fl.StringArrayVar(&unlabels, "unlabel", nil, "remove the label with this key (repeatable)")
+	fl.StringArrayVar(&bootArgs, "boot-arg", nil, "SmartOS -B pair name=value (repeatable)")
+	fl.StringArrayVar(&unsetArgs, "unset-boot-arg", nil, "remove the machine's -B pair with this name (repeatable)")
+	fl.StringVar(&rootPassword, "root-password", "", "its own SmartOS root password (the server keeps only the hash)")
+	fl.StringVar(&rootShadow, "root-shadow", "", "its own SmartOS root_shadow hash")
+	fl.StringVar(&skipMenu, "skip-menu", "", "yes: boot the default at once; no; inherit: as the rules say")
+	return cmd
+}
+
+func machinesBootOnceCommand(f *clientFlags) *cobra.Command {
+	var clear bool
+	cmd := &cobra.Command{
+		Use:   "boot-once MAC ITEM",
+		Short: "Choose what the machine's next boot boots, once; then it is back to its default",
+		Long: `boot-once sets the menu item of the machine's next boot only: the menu it
+is served starts on ITEM, and serving it clears the choice. ITEM is a menu
+item id, a platform build, or "noimport" (its default SmartOS build without
+importing the zpool: a rescue boot).`,
+		Example: `  rackboot machines boot-once 52:54:00:12:34:56 noimport
+  rackboot machines boot-once 52:54:00:12:34:56 --clear`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			item := ""
+			switch {
+			case clear && len(args) == 2:
+				return fmt.Errorf("give an ITEM or --clear, not both")
+			case !clear && len(args) == 1:
+				return fmt.Errorf("say what the next boot boots (e.g. noimport), or --clear")
+			case len(args) == 2:
+				item = args[1]
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			m, err := c.SetBootOnce(cmd.Context(), args[0], item)
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return printJSON(cmd.OutOrStdout(), m)
+			}
+			if item == "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: no boot-once; its next boot boots %s\n", m.MAC, orDash(m.Effective.Default))
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: its next boot boots %s, then %s again\n", m.MAC, item, orDash(m.Effective.Default))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&clear, "clear", false, "cancel a boot-once that has not been used")
+	return cmd
+}
+
+func machinesRemoveCommand(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm MAC",
+		Short: "Forget a machine: its settings and history (it is registered again if it boots)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteMachine(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "rackboot: %s forgotten\n", args[0])
+			return nil
+		},
+	}
+}
+
+func machinesMenuCommand(f *clientFlags) *cobra.Command {
+	var arch string
+	cmd := &cobra.Command{
+		Use:   "menu MAC",
+		Short: "Print the iPXE menu the machine would get now (its boot-once is not used up)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			s, err := c.MachineMenu(cmd.Context(), args[0], arch)
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(cmd.OutOrStdout(), s)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&arch, "arch", "", "firmware: bios, efi-x86_64, ... (default: the one it last booted with)")
+	return cmd
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"rackboot/internal/api"
+	"rackboot/internal/config"
+)
+
+// clientFlags are the flags of the commands that work through a running
+// rackboot's API (machines, events, token).
+type clientFlags struct {
+	server, token, dataDir, output string
+}
+
+func (f *clientFlags) register(cmd *cobra.Command) {
+	fs := cmd.PersistentFlags()
+	fs.StringVar(&f.server, "server", "", "the rackboot to talk to, like http://10.0.0.5 (default: the one serve.json in the data directory names, else http://127.0.0.1)")
+	fs.StringVar(&f.token, "token", "", "API token for changes (default: $RACKBOOT_TOKEN, else the data directory's api-token)")
+	fs.StringVar(&f.dataDir, "data-dir", config.Default().DataDir, "data directory of a rackboot on this host (for serve.json and api-token)")
+	fs.StringVarP(&f.output, "output", "o", "table", "table or json")
+}
+
+// client returns the API client the flags describe.
+func (f *clientFlags) client() (*api.Client, error) {
+	if f.output != "table" && f.output != "json" {
+		return nil, fmt.Errorf("--output %q: want table or json", f.output)
+	}
+	c := &api.Client{Base: f.server, Token: f.token}
+	if c.Base == "" {
+		c.Base = serverFromDataDir(f.dataDir)
+	}
+	c.Base = strings.TrimSuffix(c.Base, "/")
+	if !strings.Contains(c.Base, "://") {
+		c.Base = "http://" + c.Base
+	}
+	if c.Token == "" {
+		c.Token = os.Getenv("RACKBOOT_TOKEN")
+	}
+	if c.Token == "" {
+		b, _ := os.ReadFile(filepath.Join(f.dataDir, api.TokenFile))
+		c.Token = strings.TrimSpace(string(b))
+	}
+	return c, nil
+}
+
+// serverFromDataDir reads the API address a serve on this host wrote to
+// <data-dir>/serve.json; without one, the default HTTP port on loopback.
+func serverFromDataDir(dataDir string) string {
+	var info struct {
+		APIURL string `json:"api_url"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dataDir, "serve.json")); err == nil && json.Unmarshal(b, &info) == nil && info.APIURL != "" {
+		return info.APIURL
+	}
+	return "http://127.0.0.1"
+}
+
+func (f *clientFlags) json() bool { return f.output == "json" }
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// tokenCommand is `rackboot token rotate`.
+func tokenCommand() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage the API token that changes through the API need",
+	}
+	f.register(cmd)
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Replace the API token: the old one stops working at once",
+		Long: `rotate asks the running rackboot for a new API token and prints it. The
+server stores it in its data directory's api-token file, so the CLI on the
+server's host finds it there; give it to remote users with --token or
+RACKBOOT_TOKEN. Without a running server, rotate replaces the token file
+in --data-dir directly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			tok, err := c.RotateToken(cmd.Context())
+			if err != nil && f.server == "" && isUnreachable(err) {
+				// No server: the token file is all there is.
+				t, _, lerr := api.LoadTokens(f.dataDir)
+				if lerr != nil {
+					return lerr
+				}
+				tok, err = t.Rotate()
+			}
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return printJSON(cmd.OutOrStdout(), api.TokenResponse{Token: tok})
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			fmt.Fprintln(cmd.ErrOrStderr(), "rackboot: the old token no longer works; the new one is also in", filepath.Join(f.dataDir, api.TokenFile), "on the server")
+			return nil
+		},
+	}
+	cmd.AddCommand(rotate)
+	return cmd
+}
+
+// isUnreachable tells a connection failure from an answer.
+func isUnreachable(err error) bool {
+	_, answered := err.(*api.Error)
+	return !answered
+}
+
+// jsonLine is v as one line of JSON.
+func jsonLine(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(b, '\n'), err
+}

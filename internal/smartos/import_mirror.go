@@ -105,6 +105,15 @@ func (im *Importer) verify(ctx context.Context, s source, local string, opt Impo
 			checks = append(checks, check{"MD5", want, sums.md5, from})
 		}
 	}
+	if len(checks) == 0 && s.path != "" {
+		// A build downloaded by hand with its md5sums.txt.
+		sumsFile := filepath.Join(filepath.Dir(s.path), "md5sums.txt")
+		if b, err := os.ReadFile(sumsFile); err == nil {
+			if want := findSum(b, s.name); want != "" {
+				checks = append(checks, check{"MD5", want, sums.md5, "from " + sumsFile})
+			}
+		}
+	}
 	if len(checks) == 0 {
 		im.log().Warn("no checksum to verify the tarball against; pass a SHA-256 to be sure", "file", s.name)
 	}
@@ -189,13 +198,24 @@ func (im *Importer) hashFile(ctx context.Context, p, build string) (fileSums, er
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // rootPassword finds the build's single-user root password: published
-// beside a downloaded tarball, or shipped inside it as root.password.
+// beside a downloaded tarball (or a local one, downloaded by hand with it),
+// or shipped inside it as root.password.
 func (im *Importer) rootPassword(ctx context.Context, s source, build, tmp string) string {
+	names := []string{"SINGLE_USER_ROOT_PASSWORD.txt", "SINGLE_USER_ROOT_PASSWORD." + build + ".txt"}
+	if s.path != "" {
+		for _, name := range names {
+			if b, err := os.ReadFile(filepath.Join(filepath.Dir(s.path), name)); err == nil {
+				if pw := cleanPassword(b); pw != "" {
+					return pw
+				}
+			}
+		}
+	}
 	if s.url != "" {
 		u, err := url.Parse(s.url)
 		if err == nil {
 			dir := path.Dir(u.Path)
-			for _, name := range []string{"SINGLE_USER_ROOT_PASSWORD.txt", "SINGLE_USER_ROOT_PASSWORD." + build + ".txt"} {
+			for _, name := range names {
 				v := *u
 				v.Path, v.RawPath, v.RawQuery, v.Fragment = path.Join(dir, name), "", "", ""
 				if b, err := im.getSmall(ctx, v.String(), 1024); err == nil {

@@ -145,6 +145,28 @@ func TestImportByFile(t *testing.T) {
 	readPlatformFile(t, dataDir, buildA, "etc/version/platform")
 }
 
+// A build downloaded by hand with what MNX publishes beside it: the
+// md5sums.txt beside the file is checked, the rescue password kept.
+func TestImportByFileWithMirrorFiles(t *testing.T) {
+	im, _ := newTestImporter(t)
+	tgz := tarball(t, platformEntries(buildA, 1<<20, 4))
+	dir := t.TempDir()
+	name := "platform-" + buildA + ".tgz"
+	src := writeFile(t, filepath.Join(dir, name), tgz)
+	writeFile(t, filepath.Join(dir, "SINGLE_USER_ROOT_PASSWORD."+buildA+".txt"), []byte("rescue-pw\n"))
+	writeFile(t, filepath.Join(dir, "md5sums.txt"), []byte("0123456789abcdef0123456789abcdef  "+name+"\n"))
+	if _, err := im.Import(context.Background(), src, ImportOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "md5sums.txt") {
+		t.Fatalf("md5sums.txt beside the file not checked: %v", err)
+	}
+	_, md := sums(tgz)
+	writeFile(t, filepath.Join(dir, "md5sums.txt"), []byte(md+"  "+name+"\n"))
+	e, err := im.Import(context.Background(), src, ImportOptions{})
+	if err != nil || e.RootPassword != "rescue-pw" {
+		t.Fatalf("Import = %+v, %v", e, err)
+	}
+}
+
 func TestImportBuildFromStampNotName(t *testing.T) {
 	im, _ := newTestImporter(t)
 	src := writeFile(t, filepath.Join(t.TempDir(), "renamed.tgz"), tarball(t, platformEntries(buildB, 1<<10, 5)))

@@ -352,8 +352,14 @@ func (s *FullServer) finish(c *conn, in int, r reply) {
 			level = slog.LevelDebug
 		}
 		if log.Enabled(context.Background(), level) {
-			log.Log(context.Background(), level, "DHCP "+ev.Type, "mac", ev.MAC.String(), "ip", ev.ClientIP,
-				"reply", ev.Reason, "arch", ev.Arch.String(), "file", ev.BootFile, "to", r.dest.String())
+			attrs := []any{"mac", ev.MAC.String(), "ip", ev.ClientIP, "reply", ev.Reason}
+			if ev.BootFile != "" {
+				attrs = append(attrs, "arch", ev.Arch.String(), "file", ev.BootFile)
+			}
+			if r.pkt != nil {
+				attrs = append(attrs, "to", r.dest.String())
+			}
+			log.Log(context.Background(), level, "DHCP "+ev.Type, attrs...)
 		}
 	case Ignored:
 		s.counts.ignored.Add(1)

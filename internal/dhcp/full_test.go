@@ -372,7 +372,7 @@ func TestFullRogueDetection(t *testing.T) {
 	}
 	from := netip.MustParseAddrPort("10.250.0.2:67")
 	s.checkRogue(offer(testServerIP, netip.MustParseAddr("10.250.0.100")), netip.MustParseAddrPort("10.250.0.1:67")) // ours
-	s.checkRogue(offer(netip.MustParseAddr("10.250.0.3"), netip.IPv4Unspecified()), from)                             // a proxy
+	s.checkRogue(offer(netip.MustParseAddr("10.250.0.3"), netip.IPv4Unspecified()), from)                            // a proxy
 	s.checkRogue(offer(netip.MustParseAddr("10.250.0.2"), netip.MustParseAddr("10.250.0.77")), from)
 	s.checkRogue(offer(netip.MustParseAddr("10.250.0.2"), netip.MustParseAddr("10.250.0.78")), from)
 	rs := s.Rogues()

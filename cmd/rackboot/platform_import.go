@@ -74,7 +74,8 @@ func importAll(ctx context.Context, cmd *cobra.Command, f *platformFlags, b plat
 		e, err := b.Import(ctx, r, func(ev smartos.ProgressEvent) {
 			switch ev.Phase {
 			case "download", "verify", "unpack":
-				bar.Update(progress.Update{Phase: ev.Phase, Name: ev.File, Bytes: ev.Bytes, Total: ev.Total, Rate: ev.Rate, ETA: ev.ETA})
+				name := strings.TrimSuffix(ev.File, ".part") // the download's temporary name
+				bar.Update(progress.Update{Phase: ev.Phase, Name: name, Bytes: ev.Bytes, Total: ev.Total, Rate: ev.Rate, ETA: ev.ETA})
 			case "present":
 				present = true
 				bar.End()

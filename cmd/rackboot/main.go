@@ -44,5 +44,6 @@ loads itself in a loop and needs no embedded script.`,
 	root.AddCommand(serveCommand(), menuCommand())
 	root.AddCommand(platformCommand())
 	root.AddCommand(machinesCommand(), eventsCommand(), tokenCommand())
+	root.AddCommand(leasesCommand())
 	return root
 }

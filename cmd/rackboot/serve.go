@@ -111,6 +111,10 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer svc.Close()
+	dhcpServe, err := svc.dhcpServer(ctx, dhcpSrv, cfg, log) // dhcp.mode full: leases_serve.go
+	if err != nil {
+		return err
+	}
 	unannounce, err := announceServe(cfg.DataDir, httpLn.Addr()) // serve.json: how the CLI finds us (platform_server.go)
 	if err != nil {
 		return err
@@ -135,7 +139,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 
 	return runAll(ctx, log,
 		func(ctx context.Context) error {
-			err := dhcpSrv.Serve(ctx)
+			err := dhcpServe(ctx)
 			if errors.Is(err, dhcp.ErrAddrInUse) && dhcpSrv.Mode == dhcp.ModeOff {
 				// Off mode only listens; a DHCP server on this host holding
 				// port 67 costs us the loop breaker, not the service.

@@ -18,7 +18,8 @@ type services struct {
 	store  store.Store
 	tokens *api.Tokens
 	api    *api.Server
-	stops  []func() // run by Close before the store closes
+	stops  []func()    // run by Close before the store closes
+	leases leaseSource // GET /api/v1/leases, and the full DHCP server's: leases_serve.go
 }
 
 func openServices(ctx context.Context, env *bootEnv, log *slog.Logger) (*services, error) {
@@ -50,6 +51,7 @@ func (s *services) registerAPI(ctx context.Context, env *bootEnv, log *slog.Logg
 	s.mountMachines(ctx, env) // machines, events, boot-once, token rotation: machines_api.go
 	// The platform catalog, and the menu's default build from it: platform_serve.go.
 	s.mountPlatforms(ctx, env, log)
+	s.mountLeases() // DHCP leases: leases_serve.go
 }
 
 func (s *services) Close() error {

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"rackboot/internal/api"
+	"rackboot/internal/config"
+	"rackboot/internal/lease"
+	"rackboot/internal/store/boltstore"
+)
+
+// leasesCommand is `rackboot leases`: the DHCP leases of dhcp.mode full.
+func leasesCommand() *cobra.Command {
+	var (
+		dataDir, server, token, output string
+		state, mac, subnet             string
+	)
+	cmd := &cobra.Command{
+		Use:   "leases",
+		Short: "List the DHCP leases (dhcp.mode full)",
+		Long: `leases lists the addresses rackboot's DHCP server has leased, by address:
+the client's MAC, the state (bound, expired, released, or declined: in
+quarantine because a client or a ping found the address in use), when the
+lease ends, the host name and the relay it came through.
+
+While rackboot serve runs on the data directory, the list comes from its API
+(it names itself in <data-dir>/serve.json); otherwise from the store itself.`,
+		Example: `  rackboot leases
+  rackboot leases --state bound --subnet 10.0.0.0/24
+  rackboot leases --mac 52:54:00:12:34:56 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output %q: want table or json", output)
+			}
+			q := url.Values{}
+			for k, v := range map[string]string{"state": state, "mac": mac, "subnet": subnet} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			ls, where, err := listLeases(cmd.Context(), dataDir, server, token, q)
+			if err != nil {
+				return userError(err)
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), ls)
+			}
+			if len(ls) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no leases (from %s)\n", where)
+				return nil
+			}
+			return writeLeaseTable(cmd.OutOrStdout(), ls, time.Now())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&dataDir, "data-dir", config.Default().DataDir, "data directory of rackboot serve")
+	fs.StringVar(&server, "server", "", "ask this rackboot's API, like http://10.0.0.5 (default: the serve on --data-dir, else its store)")
+	fs.StringVar(&token, "token", "", "API token (default: $RACKBOOT_TOKEN, else the data directory's api-token)")
+	fs.StringVarP(&output, "output", "o", "table", "table or json")
+	fs.StringVar(&state, "state", "", "only leases in this state: bound, expired, released or declined")
+	fs.StringVar(&mac, "mac", "", "only this client's leases")
+	fs.StringVar(&subnet, "subnet", "", "only leases in this network, like 10.0.0.0/24")
+	return cmd
+}
+
+// listLeases asks --server, else the serve running on dataDir, else reads
+// the store.
+func listLeases(ctx context.Context, dataDir, server, token string, q url.Values) ([]lease.Lease, string, error) {
+	if server == "" {
+		if info, ok := findServer(ctx, dataDir); ok {
+			server = info.APIURL
+		}
+	}
+	if server != "" {
+		c := &api.Client{Base: server, Token: readToken(token, dataDir)}
+		ls, err := c.Leases(ctx, q)
+		return ls, "rackboot serve at " + server, err
+	}
+	st, err := boltstore.Open(dataDir, boltstore.Options{Timeout: 3 * time.Second})
+	if err != nil {
+		return nil, "", fmt.Errorf("%w\n(if rackboot serve runs on this data directory, it names its API in %s/%s; "+
+			"or pass --server http://host:port)", err, dataDir, serveFile)
+	}
+	defer st.Close()
+	all, err := lease.List(ctx, st)
+	if err != nil {
+		return nil, "", err
+	}
+	ls, err := api.FilterLeases(all, q, time.Now())
+	return ls, "data directory " + dataDir, err
+}
+
+// writeLeaseTable prints one lease a line.
+func writeLeaseTable(w io.Writer, ls []lease.Lease, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IP\tMAC\tSTATE\tENDS\tHOSTNAME\tSUBNET\tRELAY")
+	for _, l := range ls {
+		state := string(l.State)
+		if l.Reserved {
+			state += " (reserved)"
+		}
+		relay := "-"
+		if l.Relay.IsValid() {
+			relay = l.Relay.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, textOrDash(l.MAC.String()), state,
+			relTime(l.Expires, now), textOrDash(l.Hostname), l.Subnet, relay)
+	}
+	return tw.Flush()
+}
+
+// relTime says when t is from now: "in 11h59m", "3m ago".
+func relTime(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	if d.Abs() >= time.Hour {
+		d = d.Round(time.Minute)
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(d.Abs().String(), "0s"), "0m")
+	if d.Abs() < time.Minute {
+		s = d.Abs().String()
+	}
+	if d >= 0 {
+		return "in " + s
+	}
+	return s + " ago"
+}

@@ -352,15 +352,23 @@ importing the zpool: a rescue boot).`,
 				return printJSON(cmd.OutOrStdout(), m)
 			}
 			if item == "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: no boot-once; its next boot boots %s\n", m.MAC, orDash(m.Effective.Default))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: no boot-once; its next boot boots %s\n", m.MAC, defaultItem(m))
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: its next boot boots %s, then %s again\n", m.MAC, item, orDash(m.Effective.Default))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: its next boot boots %s, then %s again\n", m.MAC, item, defaultItem(m))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&clear, "clear", false, "cancel a boot-once that has not been used")
 	return cmd
+}
+
+// defaultItem names what the machine boots when nothing is chosen for it.
+func defaultItem(m api.MachineView) string {
+	if m.Effective.Default != "" {
+		return m.Effective.Default
+	}
+	return "the configured default"
 }
 
 func machinesRemoveCommand(f *clientFlags) *cobra.Command {

@@ -136,7 +136,10 @@ func TestMachinesCRUDAndValidation(t *testing.T) {
 		want string
 	}{
 		{"bad mac", func() error { _, err := c.Machine(ctx, "not-a-mac"); return err }, "not a MAC address"},
-		{"bad name", func() error { _, err := c.PatchMachine(ctx, testMAC, machines.Patch{Name: machines.Value("a b")}); return err }, "name"},
+		{"bad name", func() error {
+			_, err := c.PatchMachine(ctx, testMAC, machines.Patch{Name: machines.Value("a b")})
+			return err
+		}, "name"},
 		{"menu refuses", func() error {
 			_, err := c.PatchMachine(ctx, testMAC, machines.Patch{Default: machines.Value("missing")})
 			return err

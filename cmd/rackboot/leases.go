@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -118,15 +117,20 @@ func writeLeaseTable(w io.Writer, ls []lease.Lease, now time.Time) error {
 	return tw.Flush()
 }
 
-// relTime says when t is from now: "in 11h59m", "3m ago".
+// relTime says when t is from now: "in 11h59m", "3m05s ago".
 func relTime(t, now time.Time) string {
-	d := t.Sub(now).Round(time.Second)
-	if d.Abs() >= time.Hour {
-		d = d.Round(time.Minute)
-	}
-	s := strings.TrimSuffix(strings.TrimSuffix(d.Abs().String(), "0s"), "0m")
-	if d.Abs() < time.Minute {
-		s = d.Abs().String()
+	d := t.Sub(now)
+	a := d.Abs()
+	var s string
+	switch {
+	case a < time.Minute:
+		s = a.Round(time.Second).String()
+	case a < time.Hour:
+		s = fmt.Sprintf("%dm%02ds", int(a.Minutes()), int(a.Seconds())%60)
+	case a < 48*time.Hour:
+		s = fmt.Sprintf("%dh%02dm", int(a.Hours()), int(a.Minutes())%60)
+	default:
+		s = fmt.Sprintf("%dd%02dh", int(a.Hours())/24, int(a.Hours())%24)
 	}
 	if d >= 0 {
 		return "in " + s

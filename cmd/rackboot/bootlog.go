@@ -35,6 +35,9 @@ func (b bootLog) tftp(t tftp.Transfer) {
 	if t.Err != nil && errors.Is(t.Err, fs.ErrNotExist) {
 		return // firmware probing for optional files; the TFTP log has it
 	}
+	if errors.Is(t.Err, tftp.ErrOptionsDeclined) {
+		return // a PXE ROM learning the size (tsize) before the real transfer
+	}
 	attrs := append(b.who(t.Client.Addr()), "via", "tftp", "client", t.Client.Addr(), "file", t.File,
 		"bytes", t.Size, "blksize", t.BlockSize, "windowsize", t.WindowSize,
 		"chain_script", t.Overridden, "duration", t.Duration.Round(time.Millisecond))

@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,8 +119,23 @@ func TestCoexistence(t *testing.T) {
 				// BIOS: the option ROM's iPXE, perhaps one more from TFTP;
 				// UEFI: the chainloaded snponly.efi, perhaps once more.
 				checkNoLoop(t, vm, 2)
+				checkLoopBroken(t, l)
 				t.Logf("seed-style DHCP server sent %d DHCPACKs to %s", l.dhcp.Acks(vm.MAC), vm.MAC)
 			})
 		}
+	}
+}
+
+// checkLoopBroken proves the boot went through the loop breaker: the
+// seed-style DHCP server told iPXE to fetch iPXE again, and rackboot's TFTP
+// answered with the chain script instead (its boot-step log says so).
+func checkLoopBroken(t *testing.T, l *rackbootLab) {
+	t.Helper()
+	log, err := os.ReadFile(filepath.Join(l.Out, "rackboot.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "chain_script=true") {
+		t.Errorf("rackboot never sent the chain script in place of iPXE: the loop breaker did not act")
 	}
 }

@@ -26,6 +26,23 @@ unknown key or a bad value is an error that names the key):
     mode: proxy                # proxy: answer PXE clients beside your DHCP server
                                # off: never answer DHCP, but still break iPXE chainload
                                #      loops when your DHCP server points at us for TFTP
+                               # full: be the network's DHCP server (keys below; only in full mode)
+    lease_time: 12h            # default for subnets
+    decline_hold: 24h          # quarantine of an address a client declined (found in use)
+    ping_check: 300ms          # ping a new address before offering it (0: no ping)
+    rogue_detection: true      # warn when another DHCP server answers on the boot network
+    dns: [10.0.0.53]           # dns, domain, ntp, options: defaults for every subnet
+    domain: rack.example
+    subnets:                   # the boot network, and networks behind DHCP relays (giaddr)
+      - subnet: 10.0.0.0/24
+        pools: [10.0.0.100-10.0.0.199]   # ranges or blocks (10.0.0.128/25)
+        router: 10.0.0.254
+        mtu: 9000
+        lease_time: 1h         # renew_time (T1), rebind_time (T2): default 1/2 and 7/8 of it
+        options:               # any option by code: text, hex, ips, uint8, uint16, uint32, bool
+          - {code: 42, ips: [10.0.0.123]}
+        reservations:
+          - {mac: "52:54:00:12:34:56", ip: 10.0.0.10, hostname: cn1}
   menu:
     title: rackboot
     timeout: 30s               # a Go duration; 0s boots the default at once, -1s waits forever
@@ -57,7 +74,7 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", d.HTTPAddr, "HTTP listen address")
 	fs.StringVar(&f.tftpAddr, "tftp-addr", d.TFTPAddr, "TFTP listen address")
 	fs.StringVar(&f.advertise, "advertise", "", "IPv4 address clients reach rackboot on (default: the interface's first)")
-	fs.StringVar(&f.dhcpMode, "dhcp-mode", d.DHCP.Mode, "proxy (answer PXE clients beside the network's DHCP server) or off")
+	fs.StringVar(&f.dhcpMode, "dhcp-mode", d.DHCP.Mode, "proxy (answer PXE clients beside the network's DHCP server), off, or full (be the DHCP server: needs dhcp.subnets in --config)")
 	fs.StringVar(&f.ipxeDir, "ipxe-dir", "", "directory with iPXE builds, searched before /usr/lib/ipxe and /usr/share/ipxe")
 	fs.StringVar(&f.logLevel, "log-level", d.LogLevel, "debug, info, warn or error")
 }

@@ -318,7 +318,10 @@ function follow() {
       return;
     }
     refresh(ev.mac);
-    if (ev.summary) loadPlatforms();
+    if (ev.summary) {
+      // A finished boot reaches the store in the registry's next batch.
+      setTimeout(() => { refresh(ev.mac); loadPlatforms(); }, 1000);
+    }
   });
 }
 

@@ -10,7 +10,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # What `serve` needs at run time: iPXE builds to hand out, memtest86+ for the menu.
 RUN_DEPS  := ipxe memtest86+
 # What the tests need: real PXE clients (QEMU, OVMF, iPXE ROMs) and real peers.
-TEST_DEPS := $(RUN_DEPS) qemu-system-x86 ovmf ipxe-qemu dnsmasq tftpd-hpa tftp-hpa atftp iproute2 gcc binutils busybox curl tmux
+TEST_DEPS := $(RUN_DEPS) qemu-system-x86 ovmf ipxe-qemu dnsmasq tftpd-hpa tftp-hpa atftp iproute2 gcc binutils busybox curl tmux chromium
 
 .PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean
 

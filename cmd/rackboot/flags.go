@@ -57,7 +57,17 @@ unknown key or a bad value is an error that names the key):
       ttyb-mode: '"115200,8,n,1,-"'
   memtest:
     bios: /boot/memtest86+x64.bin   # Debian's memtest86+ (empty: no memtest item)
-    efi: /boot/memtest86+x64.efi`
+    efi: /boot/memtest86+x64.efi
+  api:
+    open_reads: true           # GET /api/v1/... and the dashboard without the token
+  machines:
+    rules:                     # group defaults; every match applies in order, a
+      - name: rack7            # machine's own settings (rackboot machines set) win
+        mac_prefix: "52:54:00" # and/or labels: {rack: "7"}
+        default: smartos-noimport   # item id or platform build
+        boot_args: {admin_nic: "52:54:00:00:00:01"}
+        # root_password, root_shadow: as in smartos
+        skip_menu: false       # true boots the default at once`
 
 // configFlags are the flags that mirror configuration keys.
 type configFlags struct {

@@ -45,5 +45,6 @@ loads itself in a loop and needs no embedded script.`,
 	root.AddCommand(platformCommand())
 	root.AddCommand(machinesCommand(), eventsCommand(), tokenCommand())
 	root.AddCommand(leasesCommand())
+	root.AddCommand(benchCommand())
 	return root
 }

@@ -1,0 +1,152 @@
+package storm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// fetcher downloads what iPXE downloads: http:// URLs with one kept-alive
+// connection (iPXE reuses it), tftp:// URLs and bare names from next-server.
+type fetcher struct {
+	local   netip.Addr // source address; invalid: the kernel picks
+	next    netip.Addr // TFTP server for bare names
+	tftp    TFTPOptions
+	timeout time.Duration
+	retries int
+	client  *http.Client
+}
+
+func (f *fetcher) close() {
+	if f.client != nil {
+		f.client.CloseIdleConnections()
+	}
+}
+
+func (f *fetcher) httpClient() *http.Client {
+	if f.client == nil {
+		d := &net.Dialer{Timeout: 15 * time.Second}
+		if f.local.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: f.local.AsSlice()}
+		}
+		f.client = &http.Client{
+			Timeout: f.timeout,
+			Transport: &http.Transport{
+				DialContext:         d.DialContext,
+				MaxIdleConnsPerHost: 1,
+				DisableCompression:  true, // iPXE asks for no gzip
+				ReadBufferSize:      64 << 10,
+			},
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 5 {
+					return errors.New("more than 5 redirects")
+				}
+				return nil
+			},
+		}
+	}
+	return f.client
+}
+
+// get downloads u into w (dropped when w is nil) and returns the bytes
+// received and the number of further tries it took.
+func (f *fetcher) get(ctx context.Context, u *url.URL, w io.Writer) (n int64, tries int, err error) {
+	switch u.Scheme {
+	case "http":
+		for try := 0; ; try++ {
+			var got int64
+			got, err = f.httpGet(ctx, u, w)
+			n += got
+			if err == nil || try >= f.retries || ctx.Err() != nil || errors.Is(err, errHTTPStatus) {
+				return n, try, err
+			}
+			if s, ok := w.(interface{ Reset() }); ok {
+				s.Reset()
+			}
+		}
+	case "tftp":
+		server := netip.AddrPortFrom(f.next, 69)
+		if u.Host != "" {
+			ap, perr := netip.ParseAddrPort(u.Host)
+			if perr != nil {
+				a, aerr := netip.ParseAddr(u.Host)
+				if aerr != nil {
+					return 0, 0, fmt.Errorf("TFTP server %q: want an IPv4 address", u.Host)
+				}
+				ap = netip.AddrPortFrom(a, 69)
+			}
+			server = ap
+		}
+		if w != nil {
+			return 0, 0, f.tftpScript(ctx, server, u, w)
+		}
+		r, err := tftpGet(ctx, f.local, server, strings.TrimPrefix(u.Path, "/"), f.tftp)
+		return r.WireBytes, r.Retransmits, err
+	}
+	return 0, 0, fmt.Errorf("%s: scheme %q is not simulated (http and tftp are)", u, u.Scheme)
+}
+
+var errHTTPStatus = errors.New("HTTP status")
+
+func (f *fetcher) httpGet(ctx context.Context, u *url.URL, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("User-Agent", "iPXE/1.0.0+ (rackboot bench storm)")
+	resp, err := f.httpClient().Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %w %s", u, errHTTPStatus, resp.Status)
+	}
+	if w == nil {
+		w = io.Discard
+	}
+	n, err := copyBody(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("GET %s: after %d bytes: %w", u, n, err)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return n, fmt.Errorf("GET %s: %d of %d bytes", u, n, resp.ContentLength)
+	}
+	return n, nil
+}
+
+// copyBody copies with a large buffer: a storm moves gigabytes through the
+// simulator, and io.Discard's 8 KiB reads would make it the bottleneck.
+func copyBody(w io.Writer, r io.Reader) (int64, error) {
+	buf := bufPool.get()
+	defer bufPool.put(buf)
+	return io.CopyBuffer(struct{ io.Writer }{w}, r, buf)
+}
+
+// tftpScript fetches a small file (a script) over TFTP into w.
+func (f *fetcher) tftpScript(ctx context.Context, server netip.AddrPort, u *url.URL, w io.Writer) error {
+	t, err := newTFTPSession(ctx, f.local, server, f.tftp)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	var res TFTPResult
+	t.sink = w
+	return t.download(strings.TrimPrefix(u.Path, "/"), [][2]string{{"tsize", "0"}, {"blksize", "1432"}}, &res)
+}
+
+// bufPool holds copy buffers, so that idle machines hold none.
+var bufPool = pool{p: sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}}
+
+type pool struct{ p sync.Pool }
+
+func (p *pool) get() []byte  { return *p.p.Get().(*[]byte) }
+func (p *pool) put(b []byte) { p.p.Put(&b) }

@@ -12,7 +12,7 @@ RUN_DEPS  := ipxe memtest86+
 # What the tests need: real PXE clients (QEMU, OVMF, iPXE ROMs) and real peers.
 TEST_DEPS := $(RUN_DEPS) qemu-system-x86 ovmf ipxe-qemu dnsmasq tftpd-hpa tftp-hpa atftp iproute2 gcc binutils busybox curl tmux chromium
 
-.PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean
+.PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean deps-bench bench-storm
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/rackboot
@@ -48,6 +48,19 @@ deps-test:
 
 bench:
 	$(GO) test -run '^$$' -bench . ./...
+
+# Boot storm, TFTP and HTTP against the seed blog's stack (dnsmasq, tftpd-hpa,
+# nginx), in network namespaces (root); rewrites BENCHMARKS.md's storm section
+# and bench/results/storm.json. BENCH_STORM_FLAGS: see `go run ./bench/storm -h`.
+BENCH_DEPS := ipxe dnsmasq tftpd-hpa nginx-light iproute2 ethtool
+BENCH_STORM_FLAGS ?=
+
+deps-bench:
+	@dpkg -s $(BENCH_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BENCH_DEPS); \
+		for s in dnsmasq tftpd-hpa nginx; do service $$s stop >/dev/null 2>&1 || true; done; }
+
+bench-storm: deps-bench build
+	$(GO) run ./bench/storm -rackboot $(BIN) $(BENCH_STORM_FLAGS)
 
 clean:
 	rm -rf bin test/e2e/out test/e2e/last-run.log

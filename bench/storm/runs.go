@@ -1,0 +1,272 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"rackboot/internal/storm"
+)
+
+// Results is everything one harness run measured.
+type Results struct {
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished"`
+	Options  string        `json:"options"`
+	Host     Host          `json:"host"`
+	Storms   []StormRun    `json:"storms"`
+	Loads    []LoadRun     `json:"loads"`
+	Notes    []string      `json:"notes,omitempty"`
+	Elapsed  time.Duration `json:"-"`
+}
+
+// Host describes the machine and the software versions.
+type Host struct {
+	Kernel    string            `json:"kernel"`
+	CPUs      int               `json:"cpus"`
+	CPU       string            `json:"cpu"`
+	LoadStart string            `json:"load_start"`
+	LoadEnd   string            `json:"load_end"`
+	Versions  map[string]string `json:"versions"`
+}
+
+// StormRun is one storm against one stack.
+type StormRun struct {
+	Stack    string        `json:"stack"`
+	Machines int           `json:"machines"`
+	Link     string        `json:"link"`
+	Run      int           `json:"run"`
+	Load     string        `json:"load"` // load average when it started
+	Report   *storm.Report `json:"report,omitempty"`
+	PeakRSS  int64         `json:"peak_rss_bytes,omitempty"` // rackboot's VmHWM
+	Err      string        `json:"error,omitempty"`
+}
+
+// LoadRun is one TFTP-alone or HTTP-alone measurement.
+type LoadRun struct {
+	Test   string            `json:"test"` // "tftp-200", "tftp-1-lockstep", "tftp-1-window8", "http-32"
+	Server string            `json:"server"`
+	Link   string            `json:"link"`
+	Run    int               `json:"run"`
+	Load   string            `json:"load"`
+	Report *storm.LoadReport `json:"report,omitempty"`
+	Err    string            `json:"error,omitempty"`
+}
+
+func describe(o options) string {
+	return fmt.Sprintf("sizes %v, boot_archive %d MiB, kernel %d MiB, lossy link %q, spread %s, repeat %d, "+
+		"TFTP %d clients, HTTP %d clients x %d, DHCP ping %v",
+		o.sizes, o.archiveMiB, o.kernelMiB, o.netem, o.spread, o.repeat, o.tftpClients, o.httpClients, o.httpRounds, o.ping)
+}
+
+func hostInfo(ctx context.Context, bin string) Host {
+	h := Host{CPUs: runtime.NumCPU(), LoadStart: loadavg(), Versions: map[string]string{}}
+	if out, err := output(ctx, "uname", "-sr"); err == nil {
+		h.Kernel = strings.TrimSpace(out)
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				h.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil {
+		h.Versions["rackboot"] = strings.TrimSpace(out2str(out))
+	}
+	for _, pkg := range []string{"dnsmasq-base", "tftpd-hpa", "nginx", "ipxe"} {
+		if out, err := output(ctx, "dpkg-query", "-W", "-f=${Version}", pkg); err == nil {
+			h.Versions[pkg] = out
+		}
+	}
+	return h
+}
+
+func out2str(b []byte) string { return string(b) }
+
+// runStorms runs every storm: clean link then the lossy one, each size, each
+// stack, alternating the stacks' order between repeats.
+func runStorms(ctx context.Context, o options, e *env, sts []stack, res *Results) error {
+	links := []string{""}
+	if o.netem != "" {
+		links = append(links, o.netem)
+	}
+	for _, link := range links {
+		for _, n := range o.sizes {
+			for r := range o.repeat {
+				order := append([]stack(nil), sts...)
+				if r%2 == 1 {
+					for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+						order[i], order[j] = order[j], order[i]
+					}
+				}
+				for _, st := range order {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					sr := runStorm(ctx, o, e, st, n, link, r)
+					res.Storms = append(res.Storms, sr)
+					logStorm(sr)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func runStorm(ctx context.Context, o options, e *env, st stack, n int, link string, r int) StormRun {
+	sr := StormRun{Stack: st.name, Machines: n, Link: linkName(link), Run: r, Load: loadavg()}
+	dir := filepath.Join(e.work, fmt.Sprintf("storm-%d-%s-%s-%d", n, slug(link), st.name, r))
+	l, err := newLab(ctx, dir, link)
+	if err != nil {
+		sr.Err = err.Error()
+		return sr
+	}
+	defer l.close()
+	srv, err := st.start(ctx, l, e)
+	if err != nil {
+		sr.Err = err.Error()
+		return sr
+	}
+	var rep storm.Report
+	err = clientCmd(ctx, l, e, "storm", &rep, "storm", "--interface", clientIface, "-n", strconv.Itoa(n),
+		"--spread", o.spread.String(), "--timeout", o.stormTimeout.String(), "--quiet")
+	if err != nil {
+		sr.Err = err.Error()
+		return sr
+	}
+	sr.Report = &rep
+	if srv != nil {
+		sr.PeakRSS = srv.peakRSS()
+	}
+	return sr
+}
+
+func logStorm(sr StormRun) {
+	if sr.Report == nil {
+		log.Printf("storm %-14s %4d machines, %-18s: error: %s", sr.Stack, sr.Machines, sr.Link, sr.Err)
+		return
+	}
+	r := sr.Report
+	log.Printf("storm %-14s %4d machines, %-18s: booted %d failed %d, all in %.2fs, boot p99 %.2fs, rss %s (load %s)",
+		sr.Stack, sr.Machines, sr.Link, r.Booted, r.Failed, r.AllBootedS, r.Boot.P99S, storm.FormatBytes(sr.PeakRSS), sr.Load)
+}
+
+// server is a boot server alone, for the TFTP and HTTP tests.
+type server struct {
+	name  string
+	start func(ctx context.Context, l *lab, e *env) error
+}
+
+func tftpdAlone(ctx context.Context, l *lab, e *env) error {
+	p, err := l.start("tftpd-hpa", l.srv, "in.tftpd", "--foreground", "--user", "root",
+		"--address", serverIP.String()+":69", "--secure", e.tftpRoot)
+	if err != nil {
+		return err
+	}
+	return p.waitListen(ctx, "udp", 69)
+}
+
+func nginxAlone(ctx context.Context, l *lab, e *env) error {
+	conf := filepath.Join(l.dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(nginxConf(l.dir, e.web)), 0o644); err != nil {
+		return err
+	}
+	p, err := l.start("nginx", l.srv, "nginx", "-c", conf, "-p", l.dir)
+	if err != nil {
+		return err
+	}
+	return p.waitListen(ctx, "tcp", 80)
+}
+
+func rackbootAlone(ctx context.Context, l *lab, e *env) error {
+	_, err := startRackboot(ctx, l, e, "off", "")
+	return err
+}
+
+// load runs one `rackboot bench tftp|http` against one server in a fresh lab.
+func load(ctx context.Context, e *env, srv server, test, link string, r int, args ...string) LoadRun {
+	lr := LoadRun{Test: test, Server: srv.name, Link: linkName(link), Run: r, Load: loadavg()}
+	dir := filepath.Join(e.work, fmt.Sprintf("%s-%s-%s-%d", test, slug(link), srv.name, r))
+	l, err := newLab(ctx, dir, link)
+	if err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	defer l.close()
+	if err := srv.start(ctx, l, e); err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	var rep storm.LoadReport
+	if err := clientCmd(ctx, l, e, test, &rep, args...); err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	lr.Report = &rep
+	log.Printf("%-16s %-9s %-10s: wall %.3fs, %.1f MB/s, failed %d, blksize %d windowsize %d (load %s)",
+		test, srv.name, lr.Link, rep.WallS, rep.MBps, rep.Failed, rep.BlockSize, rep.WindowSize, lr.Load)
+	return lr
+}
+
+// runTFTP: many concurrent lockstep transfers of ipxe.efi on a clean link,
+// then one transfer, lockstep and with windowsize 8, over a link with 1 ms
+// of delay each way.
+func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
+	servers := []server{{"tftpd-hpa", tftpdAlone}, {"rackboot", rackbootAlone}}
+	base := []string{"tftp", "--server", serverIP.String(), "--file", "ipxe.efi", "--blksize", "1468"}
+	for r := range o.repeat {
+		for _, srv := range servers {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res.Loads = append(res.Loads, load(ctx, e, srv, fmt.Sprintf("tftp-%d", o.tftpClients), "", r,
+				append(base, "--clients", strconv.Itoa(o.tftpClients))...))
+		}
+	}
+	for r := range o.repeat {
+		for _, srv := range servers {
+			for _, w := range []int{0, 8} {
+				name := "tftp-1-lockstep"
+				if w > 0 {
+					name = fmt.Sprintf("tftp-1-window%d", w)
+				}
+				res.Loads = append(res.Loads, load(ctx, e, srv, name, "delay 1ms", r,
+					append(base, "--clients", "1", "--rounds", "3", "--windowsize", strconv.Itoa(w))...))
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// runHTTP: the boot_archive to many clients at once, nginx and rackboot.
+func runHTTP(ctx context.Context, o options, e *env, res *Results) error {
+	url := fmt.Sprintf("http://%s/smartos/%s/platform/i86pc/amd64/boot_archive", serverIP, e.build)
+	for r := range o.repeat {
+		for _, srv := range []server{{"nginx", nginxAlone}, {"rackboot", rackbootAlone}} {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res.Loads = append(res.Loads, load(ctx, e, srv, fmt.Sprintf("http-%d", o.httpClients), "", r,
+				"http", "--url", url, "--clients", strconv.Itoa(o.httpClients), "--rounds", strconv.Itoa(o.httpRounds)))
+		}
+	}
+	return ctx.Err()
+}
+
+func slug(s string) string {
+	if s == "" {
+		return "clean"
+	}
+	return strings.NewReplacer(" ", "", "%", "pct").Replace(s)
+}

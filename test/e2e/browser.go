@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -31,8 +33,9 @@ func StartBrowser(ctx context.Context, t testing.TB, ns Netns, profileDir string
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(wrapper),
-		chromedp.UserDataDir(filepath.Join(profileDir, "profile")), // fresh per test
-		chromedp.NoSandbox, // root in a test namespace
+		// A fresh profile per test; no sandbox: root in a test namespace.
+		chromedp.UserDataDir(filepath.Join(profileDir, "profile")),
+		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		// The lab has no route out: keep Chromium from trying.

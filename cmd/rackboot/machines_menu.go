@@ -25,15 +25,30 @@ func machineOptions(base menu.Options, mc machines.Machine, eff machines.Effecti
 	def := menu.ItemID(eff.Default, "")
 	m := menu.Machine{Name: mc.Name, Default: def, RootShadow: eff.RootShadow, SkipMenu: eff.SkipMenu != nil && *eff.SkipMenu}
 	if eff.BootOnce != "" {
-		if def == "" {
-			def = base.Default
-		}
-		m.Default = menu.ItemID(eff.BootOnce, def)
+		// "noimport" is relative to what the machine would boot otherwise.
+		m.Default = menu.ItemID(eff.BootOnce, defaultOf(base, def))
 	}
 	for _, kv := range eff.BootArgs {
 		m.BootArgs = append(m.BootArgs, smartos.KV{Key: kv.Key, Value: kv.Value})
 	}
 	return base.ForMachine(m)
+}
+
+// defaultOf is the item a menu starts on when the machine sets none: the
+// configuration's, else the platform catalog's default build ("" for the
+// newest build).
+func defaultOf(base menu.Options, machineDefault string) string {
+	switch {
+	case machineDefault != "":
+		return machineDefault
+	case base.Default != "":
+		return base.Default
+	case base.CatalogDefault != nil:
+		if b := base.CatalogDefault(); b != "" {
+			return menu.SmartOSID(b)
+		}
+	}
+	return ""
 }
 
 // menu builds the machine's menu. Served (not a preview), it consumes the
@@ -89,7 +104,7 @@ func (m *machineServices) served(r httpd.MenuRequest, opts menu.Options, eff mac
 		// are this machine's even if its DHCP went unseen.
 		m.sightings.Record(r.Client, boot.Sighting{MAC: r.MAC, Arch: r.Arch, IPXE: true})
 	}
-	item := opts.Default
+	item := defaultOf(opts, "")
 	if item == "" {
 		item = menu.IDNewestSmartOS
 	}
@@ -145,6 +160,9 @@ func (e *bootEnv) checkMachine(mac string, eff machines.Effective) error {
 	base := e.menu
 	base.BaseURL = "http://rackboot.invalid"
 	base.Log = nil
+	// Only what the machine brings is checked: the configuration's own
+	// default was checked at start (and may wait for a build to arrive).
+	base.Default, base.CatalogDefault = "", nil
 	after := eff
 	after.BootOnce = ""
 	for _, x := range []machines.Effective{eff, after} {

@@ -214,3 +214,43 @@ func TestCatalogDefault(t *testing.T) {
 		})
 	}
 }
+
+// menuTextMax is the longest item text iPXE shows whole: its menu is the
+// screen's 80 columns less a border and padding, and the selected item
+// shares its line with the countdown, "(30)".
+const menuTextMax = 72
+
+// Every line of the menus fits, with each setting expanded to its longest
+// value (a 16-character build id).
+func TestMenuTextFits(t *testing.T) {
+	longest := strings.NewReplacer("${smartos-build}", "20130808T195337Z", "${smartos-console}", "ttya",
+		"${smartos-noimport}", "false", "${smartos-kmdb}", "load")
+	for _, shadow := range []string{"", seedShadow} {
+		o := baseOptions()
+		o.RootShadow = shadow
+		s, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(s.Render()), "\n") {
+			_, text, ok := strings.Cut(line, "item ")
+			if !ok {
+				continue
+			}
+			// Drop the options and the label: "--key o options Text" → "Text".
+			f := strings.Fields(text)
+			for len(f) > 0 && strings.HasPrefix(f[0], "--") {
+				if f[0] == "--key" || f[0] == "--menu" {
+					f = f[1:]
+				}
+				f = f[1:]
+			}
+			if !strings.Contains(text, "--gap") && len(f) > 0 {
+				f = f[1:]
+			}
+			if shown := longest.Replace(strings.Join(f, " ")); len(shown) > menuTextMax {
+				t.Errorf("%d columns, more than %d: %q", len(shown), menuTextMax, shown)
+			}
+		}
+	}
+}

@@ -103,9 +103,9 @@ func (o Options) optionsStart(op optionsPlan) []ipxe.Stmt {
 
 func (o Options) rescueHint() string {
 	if o.RootShadow != "" {
-		return "Rescue mode: log in as root with the root password rackboot is configured with."
+		return "Log in as root with the root password rackboot is configured with"
 	}
-	return "Rescue mode: root's password is the build's: rackboot platform show " + expand(setBuild)
+	return "Log in as root; password: rackboot platform show " + expand(setBuild)
 }
 
 // cycles are the items' targets: each moves its setting to the next value

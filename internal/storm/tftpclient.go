@@ -277,6 +277,14 @@ func (r *receiver) run(first []byte) error {
 		case tftpERROR:
 			return tftpErr(pkt)
 		case tftpDATA:
+		case tftpOACK:
+			// The server resends its OACK: our ACK 0 was lost (RFC 2347).
+			if r.expect == 1 {
+				if err := r.ack(0); err != nil {
+					return err
+				}
+			}
+			continue
 		default:
 			continue
 		}

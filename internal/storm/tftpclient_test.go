@@ -198,6 +198,9 @@ func TestTFTPGetThroughLoss(t *testing.T) {
 		{"lockstep, DATA lost", 1, func(up bool, n int) bool { return !up && n > 0 && n%9 == 0 }},
 		{"window 8, DATA lost", 8, func(up bool, n int) bool { return !up && n > 0 && n%11 == 0 }},
 		{"window 8, ACKs lost", 8, func(up bool, n int) bool { return up && n > 0 && n%3 == 0 }},
+		// Packet 1 to the server is the ACK of the OACK: the server
+		// resends the OACK, the client acknowledges it again.
+		{"ACK of the OACK lost", 1, func(up bool, n int) bool { return up && n == 1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			relay := newLossyRelay(t, srv, tc.drop)

@@ -50,8 +50,12 @@ unknown key or a bad value is an error that names the key):
                                # smartos-<build>[-noimport], memtest, shell, exit
   smartos:
     console: text              # text, ttya, ttyb, ttyc, ttyd, vga
+    # os_console: vga          # os_console=, when the OS console differs
     root_password: s3cret      # hashed at start to SHA-256-crypt for root_shadow
     # root_shadow: '$5$...'    # or give the hash itself
+    standalone: false          # standalone=true on every SmartOS item
+    kernel_debugger: off       # off; load (unix -k -B ...); boot (-kd: stop in kmdb first)
+    mirror: https://us-central.manta.mnx.io/Joyent_Dev/public/SmartOS/  # for "platform import latest"
     boot_args:                 # extra -B pairs, in this order; quote values with commas
       hostname: cn1
       ttyb-mode: '"115200,8,n,1,-"'

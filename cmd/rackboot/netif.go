@@ -44,3 +44,24 @@ func interfaceWith(ip netip.Addr) (string, error) {
 	}
 	return "", fmt.Errorf("no interface has address %s", ip)
 }
+
+type candidate struct {
+	name string
+	ip   netip.Addr
+}
+
+// bootCandidates lists the interfaces that are up, not loopback, and have
+// an IPv4 address: where PXE clients could be.
+func bootCandidates() []candidate {
+	ifs, _ := net.Interfaces()
+	var out []candidate
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		if ip, err := interfaceIPv4(ifi.Name); err == nil {
+			out = append(out, candidate{ifi.Name, ip})
+		}
+	}
+	return out
+}

@@ -209,7 +209,15 @@ func bootNetwork(cfg config.Config) (string, netip.Addr, error) {
 		}
 		return name, ip, nil
 	}
-	return "", netip.Addr{}, errors.New("say which network the machines boot on: --interface NAME (or interface: in --config)")
+	// Nothing said: never guess, not even on a host with one network, since
+	// answering PXE on the wrong network reinstalls someone else's machines.
+	cands := bootCandidates()
+	names := make([]string, len(cands))
+	for i, c := range cands {
+		names[i] = c.name + " (" + c.ip.String() + ")"
+	}
+	return "", netip.Addr{}, fmt.Errorf("say which network the machines boot on: --interface NAME (or interface: in --config); "+
+		"candidates: %s", strings.Join(names, ", "))
 }
 
 // httpBase is the URL prefix clients use to reach the HTTP server.

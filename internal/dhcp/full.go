@@ -65,6 +65,8 @@ type FullServer struct {
 	nets       map[netip.Prefix]*network
 	local      []netip.Addr // our addresses on Interface: they select the subnet of unrelayed clients
 	pxe        *ProxyServer // answers port 4011
+	out        chan outMsg  // replies to the sender (full_io.go)
+	senderDone chan struct{}
 	ping       Pinger
 	sem        chan struct{}
 	wg         sync.WaitGroup
@@ -103,8 +105,10 @@ type fullCounters struct {
 	offers, acks, naks, releases, declines, informs, conflicts, rogue atomic.Uint64
 }
 
-// Stats returns the counters so far. Received = Answered + Handled (in
-// Answered) + Ignored + Malformed + SendErrors, once in-flight requests end.
+// Stats returns the counters so far. Received = Answered (RELEASE and
+// DECLINE included) + Ignored + Malformed, once in-flight requests end;
+// replies are sent after they are counted, and SendErrors counts those
+// that could not be.
 func (s *FullServer) Stats() FullStats {
 	c := &s.counts
 	return FullStats{
@@ -165,7 +169,12 @@ func (s *FullServer) Serve(ctx context.Context) error {
 			closeAll()
 			return err
 		}
-		loops = append(loops, loop{c, s.readLoop})
+		run := s.pxeLoop
+		if port == PortServer {
+			run = s.serverLoop // full_io.go
+			s.startSender(c)
+		}
+		loops = append(loops, loop{c, run})
 	}
 	if s.RogueDetection {
 		if c, err := s.listen(ctx, ifi, PortClient); err != nil {
@@ -194,6 +203,7 @@ func (s *FullServer) Serve(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.wg.Wait() // requests still waiting for the store
+	s.stopSender()
 	return errors.Join(errs...)
 }
 
@@ -240,6 +250,11 @@ func (s *FullServer) logger() *slog.Logger {
 
 func (s *FullServer) listen(ctx context.Context, ifi *net.Interface, port int) (*conn, error) {
 	c, err := listenUDP(ctx, ifi, port)
+	if err == nil && port == PortServer {
+		// Room for bursts (a rack powering on, a relay flushing its
+		// queue) while the store commits: full_sockbuf_*.go.
+		growSocketBuffers(c, 4<<20, s.logger())
+	}
 	if err != nil {
 		if isAddrInUse(err) {
 			return nil, fmt.Errorf("DHCP: listen on UDP port %d: %w: another DHCP server on this host? "+
@@ -258,8 +273,9 @@ func (s *FullServer) listen(ctx context.Context, ifi *net.Interface, port int) (
 	return cn, nil
 }
 
-// readLoop serves one socket until it is closed.
-func (s *FullServer) readLoop(ctx context.Context, c *conn) error {
+// pxeLoop serves port 4011 until its socket is closed: ProxyDHCPREQUESTs,
+// answered as in proxy mode.
+func (s *FullServer) pxeLoop(ctx context.Context, c *conn) error {
 	buf := make([]byte, 65536)
 	for {
 		n, cm, src, err := c.pc.ReadFrom(buf)
@@ -277,23 +293,15 @@ func (s *FullServer) readLoop(ctx context.Context, c *conn) error {
 		if cm != nil {
 			in = cm.IfIndex
 		}
-		if c.ifindex != 0 && in != 0 && in != c.ifindex {
-			continue
-		}
 		ua, ok := src.(*net.UDPAddr)
-		if !ok {
+		if !ok || c.ifindex != 0 && in != 0 && in != c.ifindex {
 			continue
 		}
-		if c.port == PortPXE {
-			r := s.pxe.process(buf[:n], ua.AddrPort(), c.port, c.broadcast)
-			var err error
-			if r.ev.Outcome == Answered {
-				_, err = c.pc.WriteTo(r.reply, ifOut(in), net.UDPAddrFromAddrPort(r.dest))
-			}
-			s.pxe.finish(r, err)
-			continue
+		r := s.pxe.process(buf[:n], ua.AddrPort(), c.port, c.broadcast)
+		if r.ev.Outcome == Answered {
+			_, err = c.pc.WriteTo(r.reply, ifOut(in), net.UDPAddrFromAddrPort(r.dest))
 		}
-		s.dispatch(ctx, c, buf[:n], ua.AddrPort(), in)
+		s.pxe.finish(r, err)
 	}
 }
 
@@ -335,9 +343,7 @@ type reply struct {
 func (s *FullServer) finish(c *conn, in int, r reply) {
 	ev := r.ev
 	if r.pkt != nil {
-		if _, err := c.pc.WriteTo(r.pkt.Marshal(), ifOut(in), net.UDPAddrFromAddrPort(r.dest)); err != nil {
-			ev.Outcome, ev.Reason = SendError, fmt.Sprintf("send to %v: %v", r.dest, err)
-		}
+		s.send(outMsg{b: r.pkt.Marshal(), dest: r.dest, ifindex: in}) // errors: counted and logged by the sender
 	}
 	log := s.logger()
 	switch ev.Outcome {

@@ -39,9 +39,10 @@ const (
 // store (REQUEST, RELEASE, DECLINE) or a ping (DISCOVER).
 func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort, bcast netip.Addr) reply {
 	mt := req.MessageType()
-	cl := pxe.Classify(RequestFrom(req))
+	pr := RequestFrom(req)
+	cl := pxe.Classify(pr)
 	r := reply{ev: Event{Time: time.Now(), Port: PortServer, From: src, Type: mt.String(),
-		MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, ClientIP: ClientAddr(req)}}
+		MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, ClientIP: ClientAddr(req), UUID: cl.UUID, VendorClass: pr.VendorClass}}
 	if cl.NetBoot() && (mt == Discover || mt == Request) {
 		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
 	}

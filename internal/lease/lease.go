@@ -14,10 +14,12 @@
 // offers and with writes still waiting for their commit, none of which a
 // client has been told about.
 //
-// Store layout:
-//
-//	leases/<ip>              a Lease as JSON ("leases/10.0.0.23")
-//	lease-macs/<mac>/<ip>    empty: the MAC index ("lease-macs/52:54:00:12:34:56/10.0.0.23")
+// Store layout: one key per address, "leases/<ip>" ("leases/10.0.0.23"),
+// holding a Lease as JSON. The index by client (MAC or client identifier)
+// is kept in memory only, rebuilt from the records at Open: stored, its keys
+// would be scattered over the whole B+tree by MAC order, and every commit
+// would rewrite as many leaf pages as it holds leases, which measured two
+// to seven times slower commits (BENCHMARKS.md, DHCP).
 package lease
 
 import (
@@ -27,15 +29,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 )
 
-// Store key prefixes.
-const (
-	KeyPrefix    = "leases/"
-	MACKeyPrefix = "lease-macs/"
-)
+// KeyPrefix is where lease records live in the store.
+const KeyPrefix = "leases/"
 
 // State is where a lease is in its life.
 type State string
@@ -68,6 +66,8 @@ type Lease struct {
 	Expires  time.Time    `json:"expires"` // end of the lease, offer hold or quarantine
 	Reserved bool         `json:"reserved,omitempty"`
 	Relay    netip.Addr   `json:"relay,omitzero"` // giaddr it was ACKed through
+
+	key string // owner(), computed once
 }
 
 // StateAt is the lease's state at now: Expired for a Bound lease past its
@@ -119,19 +119,24 @@ type Client struct {
 
 // key identifies the client: its client identifier when it sent one, else
 // its hardware address (RFC 2131 §4.2).
+// The hardware address goes in as raw bytes: the key is only compared.
 func (c Client) key() string {
 	if len(c.ClientID) > 0 {
 		return "id:" + hex.EncodeToString(c.ClientID)
 	}
-	return "hw:" + strings.ToLower(net.HardwareAddr(c.MAC).String())
+	return "hw:" + string(c.MAC)
 }
 
 // owner is the identity a stored lease belongs to, in the form of Client.key.
 func (l *Lease) owner() string {
-	if l.ClientID != "" {
-		return "id:" + l.ClientID
+	if l.key == "" {
+		if l.ClientID != "" {
+			l.key = "id:" + l.ClientID
+		} else {
+			l.key = "hw:" + string(l.MAC)
+		}
 	}
-	return "hw:" + l.MAC.String()
+	return l.key
 }
 
 // Subnet is one IPv4 network we lease addresses in.
@@ -179,10 +184,6 @@ var (
 )
 
 func leaseKey(ip netip.Addr) string { return KeyPrefix + ip.String() }
-
-func macKey(mac MAC, ip netip.Addr) string {
-	return MACKeyPrefix + mac.String() + "/" + ip.String()
-}
 
 func encode(l *Lease) ([]byte, error) { return json.Marshal(l) }
 

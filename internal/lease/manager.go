@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -162,7 +161,7 @@ func newSubnet(s Subnet, others []*subnet) (*subnet, error) {
 		if !p.Contains(r.IP) {
 			return nil, fmt.Errorf("subnet %v: reservation %v for %v is outside it", p, r.IP, r.MAC)
 		}
-		mac := strings.ToLower(r.MAC.String())
+		mac := macString(r.MAC)
 		if _, dup := sn.resByMAC[mac]; dup {
 			return nil, fmt.Errorf("subnet %v: two reservations for %v", p, r.MAC)
 		}
@@ -404,7 +403,8 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return addrOf(u32(p.Addr()) | (1<<(32-p.Bits()) - 1))
 }
 
-func macString(hw net.HardwareAddr) string { return strings.ToLower(hw.String()) }
+// macString is a MAC as a map key.
+func macString(hw net.HardwareAddr) string { return string(hw) }
 
 func clientID(c Client) string {
 	if len(c.ClientID) == 0 {

@@ -59,7 +59,7 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr) (Lease, cha
 			rel := *r
 			rel.State, rel.Expires = Released, now
 			m.records[prev] = &rel
-			ops = m.putOps(ops, &rel, r)
+			ops = m.putOps(ops, &rel)
 		}
 	}
 	old := m.records[ip]
@@ -87,36 +87,24 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr) (Lease, cha
 		delete(m.offers, ip)
 		delete(m.offerOf, clientRef{s.Prefix, o.owner()})
 	}
-	ops = m.putOps(ops, l, old)
+	ops = m.putOps(ops, l)
 	done := make(chan error, 1)
 	m.c.submit(write{ops: ops, done: done})
 	return *l, done, nil
 }
 
-// putOps appends the writes that replace old (nil: none) with l: the record
-// and, when the MAC changes, the MAC index.
-func (m *Manager) putOps(ops []op, l, old *Lease) []op {
+// putOps appends the write that stores l.
+func (m *Manager) putOps(ops []op, l *Lease) []op {
 	b, err := encode(l)
 	if err != nil {
 		panic(fmt.Sprintf("lease: encode %v: %v", l.IP, err)) // cannot happen: plain fields
 	}
-	ops = append(ops, op{key: leaseKey(l.IP), value: b})
-	if old != nil && len(old.MAC) > 0 && old.MAC.String() != l.MAC.String() {
-		ops = append(ops, op{key: macKey(old.MAC, old.IP)})
-	}
-	if len(l.MAC) > 0 && (old == nil || old.MAC.String() != l.MAC.String()) {
-		ops = append(ops, op{key: macKey(l.MAC, l.IP), value: []byte{}})
-	}
-	return ops
+	return append(ops, op{key: leaseKey(l.IP), value: b})
 }
 
-// deleteOps appends the writes that remove l.
+// deleteOps appends the write that removes l.
 func deleteOps(ops []op, l *Lease) []op {
-	ops = append(ops, op{key: leaseKey(l.IP)})
-	if len(l.MAC) > 0 {
-		ops = append(ops, op{key: macKey(l.MAC, l.IP)})
-	}
-	return ops
+	return append(ops, op{key: leaseKey(l.IP)})
 }
 
 // forget drops ref's pointer to ip, when it still points there.
@@ -143,7 +131,7 @@ func (m *Manager) Release(ctx context.Context, c Client, ip netip.Addr) error {
 	rel.State, rel.Expires = Released, m.now()
 	m.records[ip] = &rel
 	done := make(chan error, 1)
-	m.c.submit(write{ops: m.putOps(nil, &rel, r), done: done})
+	m.c.submit(write{ops: m.putOps(nil, &rel), done: done})
 	m.mu.Unlock()
 	return wait(ctx, done)
 }
@@ -200,7 +188,7 @@ func (m *Manager) quarantine(ip netip.Addr, by MAC) (chan error, error) {
 	d := &Lease{IP: ip, Subnet: s.Prefix, MAC: by, State: Declined, Start: now, Expires: now.Add(m.cfg.DeclineHold)}
 	m.records[ip] = d
 	done := make(chan error, 1)
-	m.c.submit(write{ops: m.putOps(nil, d, old), done: done})
+	m.c.submit(write{ops: m.putOps(nil, d), done: done})
 	return done, nil
 }
 

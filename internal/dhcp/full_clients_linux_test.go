@@ -131,8 +131,8 @@ func checkBound(t *testing.T, l *fullLab, s *FullServer, ns, ifname string, want
 }
 
 func TestFullDhclient(t *testing.T) {
-	requireTool(t, "dhclient")
 	l := newFullLab(t)
+	requireTool(t, "dhclient")
 	// A 20s lease: dhclient renews (RENEWING, unicast) at T1 = 10s.
 	s := l.startServer(l.leaseConfig(20*time.Second), nil)
 	ns, ifn := l.addHost("dhclient")
@@ -217,8 +217,8 @@ exit 0
 `
 
 func TestFullUdhcpc(t *testing.T) {
-	requireTool(t, "busybox")
 	l := newFullLab(t)
+	requireTool(t, "busybox")
 	s := l.startServer(l.leaseConfig(time.Hour), nil)
 	ns, ifn := l.addHost("udhcpc")
 	logf := filepath.Join(l.dir, "udhcpc.log")
@@ -256,8 +256,8 @@ exit 0
 `
 
 func TestFullDhcpcd(t *testing.T) {
-	requireTool(t, "dhcpcd")
 	l := newFullLab(t)
+	requireTool(t, "dhcpcd")
 	s := l.startServer(l.leaseConfig(time.Hour), nil)
 	ns, ifn := l.addHost("dhcpcd")
 	logf := filepath.Join(l.dir, "dhcpcd.log")
@@ -300,8 +300,8 @@ func TestFullDhcpcd(t *testing.T) {
 // TestFullRelayedDhclient: dhclient on a segment behind ISC dhcrelay gets
 // an address of that segment's subnet; the lease records the relay.
 func TestFullRelayedDhclient(t *testing.T) {
-	requireTool(t, "dhclient")
 	l := newFullLab(t)
+	requireTool(t, "dhclient")
 	s := l.startServer(l.leaseConfig(time.Hour), nil)
 	ns, ifn := l.addRelayedHost()
 	d := newDhclient(l, "far", ns, ifn)
@@ -322,8 +322,8 @@ func TestFullRelayedDhclient(t *testing.T) {
 // hand answers the server's ping; the client gets the next address and the
 // squatted one is quarantined.
 func TestFullPingCheckSquatter(t *testing.T) {
-	requireTool(t, "dhclient")
 	l := newFullLab(t)
+	requireTool(t, "dhclient")
 	s := l.startServer(l.leaseConfig(time.Hour), func(s *FullServer) { s.PingTimeout = 500 * time.Millisecond })
 	squatNS, squatIf := l.addHost("squat")
 	b := l.prefix.Addr().As4()
@@ -350,9 +350,9 @@ func TestFullPingCheckSquatter(t *testing.T) {
 // TestFullRogueDnsmasq: dnsmasq on another host of the segment hands out
 // addresses too; the server names it.
 func TestFullRogueDnsmasq(t *testing.T) {
+	l := newFullLab(t)
 	requireTool(t, "dnsmasq")
 	requireTool(t, "busybox")
-	l := newFullLab(t)
 	var seen []Rogue
 	var mu = make(chan struct{}, 1)
 	mu <- struct{}{}

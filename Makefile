@@ -11,8 +11,10 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 RUN_DEPS  := ipxe memtest86+
 # What the tests need: real PXE clients (QEMU, OVMF, iPXE ROMs) and real peers.
 TEST_DEPS := $(RUN_DEPS) qemu-system-x86 ovmf ipxe-qemu dnsmasq tftpd-hpa tftp-hpa atftp iproute2 gcc binutils busybox curl tmux chromium
+# Full DHCP mode's real clients and relay (internal/dhcp full_*_linux_test.go).
+TEST_DEPS += isc-dhcp-client dhcpcd-base isc-dhcp-relay
 
-.PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean deps-bench bench-storm
+.PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean deps-bench bench-storm bench-dhcp
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/rackboot
@@ -23,7 +25,7 @@ serve: deps-run build
 test: deps-test vet cross unit e2e
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:
 	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}
@@ -44,7 +46,7 @@ deps-run:
 # tests run their own copies inside network namespaces, so stop the services.
 deps-test:
 	@dpkg -s $(TEST_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_DEPS); \
-		for s in dnsmasq tftpd-hpa; do service $$s stop >/dev/null 2>&1 || true; done; }
+		for s in dnsmasq tftpd-hpa isc-dhcp-relay; do service $$s stop >/dev/null 2>&1 || true; done; }
 
 bench:
 	$(GO) test -run '^$$' -bench . ./...
@@ -61,6 +63,17 @@ deps-bench:
 
 bench-storm: deps-bench build
 	$(GO) run ./bench/storm -rackboot $(BIN) $(BENCH_STORM_FLAGS)
+
+# Full DHCP mode against Kea (kea-dhcp4, memfile) and dnsmasq with Kea's
+# perfdhcp, in network namespaces (root); rewrites BENCHMARKS.md's DHCP
+# section. BENCH_DHCP_FLAGS: see `go run ./bench/dhcp -h`.
+BENCH_DHCP_DEPS := kea-admin kea-dhcp4-server dnsmasq iproute2
+BENCH_DHCP_FLAGS ?=
+
+bench-dhcp: build
+	@dpkg -s $(BENCH_DHCP_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BENCH_DHCP_DEPS); \
+		for s in dnsmasq kea-dhcp4-server kea-ctrl-agent; do service $$s stop >/dev/null 2>&1 || true; done; }
+	$(GO) run ./bench/dhcp -rackboot $(BIN) -write BENCHMARKS.md $(BENCH_DHCP_FLAGS)
 
 clean:
 	rm -rf bin test/e2e/out test/e2e/last-run.log

@@ -179,4 +179,22 @@ func TestMachinesBootOnce(t *testing.T) {
 		t.Errorf("%d menus used the boot-once, want exactly 1", once)
 	}
 	rackbootCLI(ctx, t, l, "machines", "show", mac)
+
+	// Prometheus saw the same two boots.
+	code, metrics, err := l.rb.Get(ctx, "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	for _, want := range []string{
+		`rackboot_boots_total{result="booted kernel"} 2`,
+		`rackboot_boot_stage_duration_seconds_count{stage="menu"} 2`,
+		`rackboot_http_requests_total{code="200",kind="archive"} 2`,
+		`rackboot_http_requests_total{code="200",kind="menu"} 2`,
+		`rackboot_dhcp_packets_total{outcome="answered",type="DISCOVER"}`,
+		`rackboot_boots_in_progress 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }

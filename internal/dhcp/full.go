@@ -52,7 +52,8 @@ type FullServer struct {
 	// RogueDetection listens on the client port (68) for other DHCP
 	// servers' offers on our link and warns about each server.
 	RogueDetection bool
-	// MaxInFlight bounds the requests waiting for the store (default 4096).
+	// MaxInFlight is how many requests may wait for the store (or a ping)
+	// at once, each on a worker goroutine (default 1024).
 	MaxInFlight int
 	Logger      *slog.Logger
 	// OnEvent, when not nil, is called for every packet received; it must
@@ -68,7 +69,7 @@ type FullServer struct {
 	out        chan outMsg  // replies to the sender (full_io.go)
 	senderDone chan struct{}
 	ping       Pinger
-	sem        chan struct{}
+	jobs       chan job
 	wg         sync.WaitGroup
 	counts     fullCounters
 	rogueMu    sync.Mutex
@@ -190,6 +191,7 @@ func (s *FullServer) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		closeAll()
 	}()
+	s.startWorkers(ctx)
 	var wg sync.WaitGroup
 	errs := make([]error, len(loops))
 	for i, l := range loops {
@@ -202,6 +204,7 @@ func (s *FullServer) Serve(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	close(s.jobs)
 	s.wg.Wait() // requests still waiting for the store
 	s.stopSender()
 	return errors.Join(errs...)
@@ -224,9 +227,8 @@ func (s *FullServer) init() error {
 		s.nets[n.Prefix] = compileNetwork(n)
 	}
 	if s.MaxInFlight <= 0 {
-		s.MaxInFlight = 4096
+		s.MaxInFlight = 1024
 	}
-	s.sem = make(chan struct{}, s.MaxInFlight)
 	s.ping = s.Pinger
 	s.rogues = map[netip.Addr]*Rogue{}
 	s.lastWarned = map[netip.Addr]time.Time{}
@@ -324,12 +326,32 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 		s.finish(c, in, s.handle(ctx, req, src, c.broadcast))
 		return
 	}
-	s.sem <- struct{}{}
-	s.wg.Add(1)
-	go func() {
-		defer func() { <-s.sem; s.wg.Done() }()
-		s.finish(c, in, s.handle(ctx, req, src, c.broadcast))
-	}()
+	s.jobs <- job{c: c, req: req, src: src, in: in}
+}
+
+// job is a request for a worker: one that waits for the store or a ping.
+type job struct {
+	c   *conn
+	req *Packet
+	src netip.AddrPort
+	in  int
+}
+
+// startWorkers starts MaxInFlight goroutines that handle the requests that
+// wait (for the store, for a ping): that many wait at once, which bounds a
+// group commit's batch. Long-lived workers keep their grown stacks; a
+// goroutine per request paid for growing one each time.
+func (s *FullServer) startWorkers(ctx context.Context) {
+	s.jobs = make(chan job, s.MaxInFlight)
+	for range s.MaxInFlight {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for j := range s.jobs {
+				s.finish(j.c, j.in, s.handle(ctx, j.req, j.src, j.c.broadcast))
+			}
+		}()
+	}
 }
 
 // reply is what handle decided for one request.

@@ -185,7 +185,7 @@ var (
 
 func leaseKey(ip netip.Addr) string { return KeyPrefix + ip.String() }
 
-func encode(l *Lease) ([]byte, error) { return json.Marshal(l) }
+func encode(l *Lease) ([]byte, error) { return appendJSON(make([]byte, 0, 256), l), nil }
 
 func decode(b []byte) (Lease, error) {
 	var l Lease

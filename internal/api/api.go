@@ -56,7 +56,7 @@ func (s *Server) Handle(pattern string, h HandlerFunc) {
 	}
 	s.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		read := r.Method == http.MethodGet || r.Method == http.MethodHead
-		if !(read && s.OpenReads) && !s.authorized(r) {
+		if !(read && s.OpenReads) && !s.Authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rackboot"`)
 			s.writeError(w, r, Errorf(http.StatusUnauthorized,
 				"this needs the API token: pass --token or set RACKBOOT_TOKEN (it is in the data directory's api-token file)"))
@@ -77,7 +77,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// Authorized reports whether r carries the API token; handlers of open reads
+// use it to leave secrets out for anonymous readers.
+func (s *Server) Authorized(r *http.Request) bool {
 	want := ""
 	if s.Token != nil {
 		want = s.Token()

@@ -221,6 +221,11 @@ func (p *Platforms) Register(s *Server) {
 		if err != nil {
 			return err
 		}
+		if !s.Authorized(r) {
+			// Open reads show the boot network what is booted, not the
+			// rescue root password.
+			pl.RootPassword = ""
+		}
 		return WriteJSON(w, http.StatusOK, pl)
 	})
 	s.Handle("POST /platforms", p.serveImport)

@@ -210,6 +210,10 @@ func TestPlatformCatalogOperations(t *testing.T) {
 	if err != nil || !p.Default || p.RootPassword != smartostest.Password(buildOld) {
 		t.Fatalf("show: %+v %v", p, err)
 	}
+	anon := &Client{Base: ps.url}
+	if p, err := anon.Platform(ctx, buildOld); err != nil || p.RootPassword != "" {
+		t.Fatalf("anonymous show must leave the rescue password out: %+v %v", p, err)
+	}
 	if _, err := c.Platform(ctx, "20990101T000000Z"); status(err) != 404 {
 		t.Errorf("show missing: %v", err)
 	}

@@ -25,7 +25,7 @@ var (
 )
 
 // newFullTest is a FullServer over a real lease store, ready for handle.
-func newFullTest(t *testing.T, leaseCfg func(*lease.Config)) *FullServer {
+func newFullTest(t testing.TB, leaseCfg func(*lease.Config)) *FullServer {
 	t.Helper()
 	st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
 	if err != nil {
@@ -381,5 +381,36 @@ func TestFullRogueDetection(t *testing.T) {
 	}
 	if len(seen) != 2 || s.Stats().RogueReplies != 2 {
 		t.Errorf("OnRogue calls %d, counter %d", len(seen), s.Stats().RogueReplies)
+	}
+}
+
+// BenchmarkFullDiscover: decode a relayed DISCOVER from a new client,
+// allocate, build and encode the OFFER (no sockets, no store write).
+func BenchmarkFullDiscover(b *testing.B) {
+	big := netip.MustParsePrefix("10.96.0.0/12")
+	s := newFullTest(b, func(c *lease.Config) {
+		c.Subnets = append(c.Subnets, lease.Subnet{Prefix: big, LeaseTime: time.Hour,
+			Pools: []lease.Range{{First: netip.MustParseAddr("10.97.0.0"), Last: netip.MustParseAddr("10.111.255.254")}}})
+	})
+	s.Networks = append(s.Networks, Network{Prefix: big, Router: netip.MustParseAddr("10.96.0.1"),
+		DNS: []netip.Addr{netip.MustParseAddr("10.96.0.1")}, Domain: "rack.test"})
+	if err := s.init(); err != nil {
+		b.Fatal(err)
+	}
+	req := newReq(Discover, withGIAddr(netip.MustParseAddr("10.96.0.1")))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		req.CHAddr = net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		p, err := Decode(req.Marshal())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r := s.handle(context.Background(), p, fromClient, limitedBroadcast); r.pkt == nil {
+			b.Fatal(r.ev.Reason)
+		} else {
+			r.pkt.Marshal()
+		}
 	}
 }

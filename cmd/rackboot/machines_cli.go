@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -33,34 +32,18 @@ func (f *clientFlags) client() (*api.Client, error) {
 	if f.output != "table" && f.output != "json" {
 		return nil, fmt.Errorf("--output %q: want table or json", f.output)
 	}
-	c := &api.Client{Base: f.server, Token: f.token}
+	c := &api.Client{Base: f.server, Token: readToken(f.token, f.dataDir)}
 	if c.Base == "" {
-		c.Base = serverFromDataDir(f.dataDir)
+		c.Base = "http://127.0.0.1" // serve's default port on this host
+		if info, err := readServeInfo(f.dataDir); err == nil && info.APIURL != "" {
+			c.Base = info.APIURL
+		}
 	}
 	c.Base = strings.TrimSuffix(c.Base, "/")
 	if !strings.Contains(c.Base, "://") {
 		c.Base = "http://" + c.Base
 	}
-	if c.Token == "" {
-		c.Token = os.Getenv("RACKBOOT_TOKEN")
-	}
-	if c.Token == "" {
-		b, _ := os.ReadFile(filepath.Join(f.dataDir, api.TokenFile))
-		c.Token = strings.TrimSpace(string(b))
-	}
 	return c, nil
-}
-
-// serverFromDataDir reads the API address a serve on this host wrote to
-// <data-dir>/serve.json; without one, the default HTTP port on loopback.
-func serverFromDataDir(dataDir string) string {
-	var info struct {
-		APIURL string `json:"api_url"`
-	}
-	if b, err := os.ReadFile(filepath.Join(dataDir, "serve.json")); err == nil && json.Unmarshal(b, &info) == nil && info.APIURL != "" {
-		return info.APIURL
-	}
-	return "http://127.0.0.1"
 }
 
 func (f *clientFlags) json() bool { return f.output == "json" }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,7 +46,7 @@ func linkemMain(args []string) {
 	delay := fs.Duration("delay", 0, "one-way delay")
 	loss := fs.Float64("loss", 0, "loss, percent, each direction")
 	fs.Parse(args)
-	em := &linkEm{delay: *delay, loss: *loss / 100, slots: 1 << 14}
+	em := &linkEm{delay: *delay, loss: *loss / 100, slots: 1 << 13}
 	fa, err := packetSocket(*a)
 	if err != nil {
 		log.Fatal(err)
@@ -94,65 +95,143 @@ func packetSocket(ifname string) (int, error) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-type frame struct {
-	buf []byte
-	n   int
-	due time.Time
+// linkSlack is how early a frame may leave: the delay is kept to within
+// this much, and the sender sleeps only for gaps in the traffic.
+const linkSlack = 100 * time.Microsecond
+
+const (
+	slotSize = 2048 // a frame is at most an MTU: offloads are off on the link
+	batch    = 64   // frames per recvmmsg/sendmmsg
+)
+
+// mmsghdr is struct mmsghdr (recvmmsg(2)).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
 }
 
-// forward moves frames from in to out: a reader that drops or stamps each
-// frame, a writer that sends each when it is due.
-func (em *linkEm) forward(in, out int, seed uint64) {
-	free := make(chan *frame, em.slots)
-	queue := make(chan *frame, em.slots)
-	for range em.slots {
-		free <- &frame{buf: make([]byte, 65536)}
+// delayLine holds the frames in flight in one direction: a ring of slots,
+// head the oldest, tail the next free (counters that only grow).
+type delayLine struct {
+	n          uint64
+	buf        []byte
+	iov        []unix.Iovec
+	lens       []int // -1: dropped
+	due        []int64
+	head, tail uint64
+	rx, tx     []mmsghdr
+}
+
+func newDelayLine(n int) *delayLine {
+	d := &delayLine{n: uint64(n), buf: make([]byte, n*slotSize), iov: make([]unix.Iovec, n),
+		lens: make([]int, n), due: make([]int64, n), rx: make([]mmsghdr, n), tx: make([]mmsghdr, batch)}
+	for i := range d.iov {
+		d.iov[i].Base = &d.buf[i*slotSize]
+		d.iov[i].SetLen(slotSize)
+		d.rx[i].hdr.Iov = &d.iov[i]
+		d.rx[i].hdr.SetIovlen(1)
 	}
-	go func() {
-		runtime.LockOSThread()
-		for f := range queue {
-			if d := time.Until(f.due); d > 0 {
-				time.Sleep(d)
-			}
-			for {
-				_, err := unix.Write(out, f.buf[:f.n])
-				if err == nil || !errors.Is(err, syscall.ENOBUFS) {
-					break
-				}
-				time.Sleep(50 * time.Microsecond)
-			}
-			em.sent.Add(1)
-			free <- f
-		}
-	}()
+	return d
+}
+
+// forward moves frames from in to out on one OS thread, no channels: wait
+// (ppoll) until a frame arrives or the oldest is due, read what is there
+// (recvmmsg), drop or stamp each, send what is due (sendmmsg).
+func (em *linkEm) forward(in, out int, seed uint64) {
 	runtime.LockOSThread()
+	d := newDelayLine(em.slots)
 	rng := rand.New(rand.NewPCG(seed, 0x11e))
+	scratch := make([]byte, 65536)
+	fds := []unix.PollFd{{Fd: int32(in), Events: unix.POLLIN}}
 	for {
-		var f *frame
-		select {
-		case f = <-free:
-		default:
+		var ts *unix.Timespec
+		if d.head != d.tail {
+			wait := time.Duration(d.due[d.head%d.n]-time.Now().UnixNano()) - linkSlack
+			t := unix.NsecToTimespec(max(int64(wait), 0))
+			ts = &t
+		}
+		if _, err := unix.Ppoll(fds, ts, nil); err != nil && !errors.Is(err, syscall.EINTR) {
+			log.Fatalf("linkem: ppoll: %v", err)
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			em.receive(d, in, rng, scratch)
+		}
+		em.send(d, out)
+	}
+}
+
+// receive reads the frames waiting on in into the free slots, a few
+// batches at most, so that sending keeps up.
+func (em *linkEm) receive(d *delayLine, in int, rng *rand.Rand, scratch []byte) {
+	for range 8 {
+		free := d.n - (d.tail - d.head)
+		if free == 0 {
 			// Every slot is in flight: the link's queue is full.
+			if _, _, err := unix.Recvfrom(in, scratch, unix.MSG_DONTWAIT); err != nil {
+				return
+			}
 			em.full.Add(1)
-			var scratch [65536]byte
-			unix.Read(in, scratch[:])
 			continue
 		}
-		n, err := unix.Read(in, f.buf)
-		if err != nil {
-			if errors.Is(err, syscall.EINTR) {
-				free <- f
+		at := d.tail % d.n
+		cnt := min(free, d.n-at, batch)
+		k, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(in), uintptr(unsafe.Pointer(&d.rx[at])),
+			uintptr(cnt), unix.MSG_DONTWAIT, 0, 0)
+		if errno != 0 {
+			return // EAGAIN: nothing more for now
+		}
+		now := time.Now().Add(em.delay).UnixNano()
+		for i := range uint64(k) {
+			j := at + i
+			d.lens[j], d.due[j] = int(d.rx[j].len), now
+			if d.rx[j].hdr.Flags&unix.MSG_TRUNC != 0 || (em.loss > 0 && rng.Float64() < em.loss) {
+				d.lens[j] = -1
+				em.dropped.Add(1)
+			}
+		}
+		d.tail += uint64(k)
+		if uint64(k) < cnt {
+			return
+		}
+	}
+}
+
+// send writes the frames that are due, oldest first.
+func (em *linkEm) send(d *delayLine, out int) {
+	limit := time.Now().Add(linkSlack).UnixNano()
+	for d.head != d.tail {
+		n, i := 0, d.head
+		for ; i != d.tail && n < batch && d.due[i%d.n] <= limit; i++ {
+			j := i % d.n
+			if d.lens[j] < 0 {
 				continue
 			}
-			log.Fatalf("linkem: read: %v", err)
+			d.iov[j].SetLen(d.lens[j])
+			d.tx[n].hdr = unix.Msghdr{Iov: &d.iov[j]}
+			d.tx[n].hdr.SetIovlen(1)
+			n++
 		}
-		if em.loss > 0 && rng.Float64() < em.loss {
-			em.dropped.Add(1)
-			free <- f
-			continue
+		sent := 0
+		for sent < n {
+			k, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(out), uintptr(unsafe.Pointer(&d.tx[sent])),
+				uintptr(n-sent), 0, 0, 0)
+			if errno != 0 {
+				if errno == unix.ENOBUFS || errno == unix.EAGAIN || errno == unix.EINTR {
+					time.Sleep(20 * time.Microsecond)
+					continue
+				}
+				log.Fatalf("linkem: sendmmsg: %v", errno)
+			}
+			sent += int(k)
 		}
-		f.n, f.due = n, time.Now().Add(em.delay)
-		queue <- f
+		em.sent.Add(int64(n))
+		for ; d.head != i; d.head++ {
+			d.iov[d.head%d.n].SetLen(slotSize)
+		}
+		if n < batch && (i == d.tail || d.due[i%d.n] > limit) {
+			return
+		}
 	}
 }
 

@@ -47,6 +47,9 @@ type options struct {
 	stacks       map[string]bool
 	ping         bool
 	keep         bool
+	rackbootEnv  []string // extra environment for rackboot serve (GODEBUG=...)
+	perf         bool     // record a CPU profile of rackboot with perf during each storm
+	links        map[string]bool
 }
 
 func main() {
@@ -66,14 +69,15 @@ func main() {
 
 func parseFlags() options {
 	var o options
-	var sizes, only, stackList string
+	var sizes, only, stackList, links string
 	flag.StringVar(&o.rackboot, "rackboot", "bin/rackboot", "rackboot binary to test (and to generate the load with)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown file whose storm section is rewritten")
 	flag.StringVar(&o.jsonOut, "json", "bench/results/storm.json", "raw results (JSON)")
 	flag.StringVar(&sizes, "sizes", "100,500", "storm sizes (machines)")
 	flag.IntVar(&o.archiveMiB, "archive-mib", 64, "size of the boot_archive, MiB")
 	flag.IntVar(&o.kernelMiB, "kernel-mib", 3, "size of the kernel (unix), MiB")
-	flag.StringVar(&o.netem, "netem", "delay 1ms loss 5%", "tc netem for the lossy runs (both directions of the clients' link); empty: no lossy runs")
+	flag.StringVar(&o.netem, "netem", "delay 1ms loss 5%", "delay and loss of the lossy storms, each direction of the clients' link")
+	flag.StringVar(&links, "links", "clean,lossy", "links to storm over: clean, lossy (-netem)")
 	flag.IntVar(&o.repeat, "repeat", 1, "runs of each measurement (the median is reported)")
 	flag.IntVar(&o.tftpClients, "tftp-clients", 200, "concurrent transfers in the TFTP-alone test")
 	flag.IntVar(&o.httpClients, "http-clients", 32, "concurrent clients in the HTTP-alone test")
@@ -84,7 +88,12 @@ func parseFlags() options {
 	flag.StringVar(&stackList, "stacks", "seed,rackboot-proxy,rackboot-full", "stacks to compare (rackboot-full is skipped when the binary has no full mode)")
 	flag.BoolVar(&o.ping, "ping", false, "let the DHCP servers ping each new address before offering it (dnsmasq: 3 s each, one at a time)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the scratch directory (logs of every server)")
+	var rbEnv string
+	flag.StringVar(&rbEnv, "rackboot-env", "", "extra environment for rackboot serve, e.g. GODEBUG=gctrace=1 (space-separated)")
+	flag.BoolVar(&o.perf, "perf", false, "record rackboot's CPU with `perf record -g` during each storm (perf-*.data in the scratch directory; implies -keep)")
 	flag.Parse()
+	o.rackbootEnv = strings.Fields(rbEnv)
+	o.keep = o.keep || o.perf
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -92,7 +101,7 @@ func parseFlags() options {
 		}
 		o.sizes = append(o.sizes, n)
 	}
-	o.only, o.stacks = set(only), set(stackList)
+	o.only, o.stacks, o.links = set(only), set(stackList), set(links)
 	return o
 }
 
@@ -194,7 +203,7 @@ func checkTools(o options) error {
 // of random bytes, the seed blog's menu script and Debian's iPXE builds.
 func prepare(ctx context.Context, work, bin string, o options) (*env, error) {
 	e := &env{rackboot: bin, work: work, web: filepath.Join(work, "www"), tftpRoot: filepath.Join(work, "tftpboot"),
-		build: "20250101T000000Z", ping: o.ping}
+		build: "20250101T000000Z", ping: o.ping, rackbootEnv: o.rackbootEnv}
 	plat := filepath.Join(e.web, "smartos", e.build, "platform", "i86pc")
 	for _, f := range []struct {
 		path string
@@ -278,6 +287,7 @@ func clientCmd(ctx context.Context, l *lab, e *env, logName string, v any, args 
 	defer errLog.Close()
 	cmd.Stderr = errLog
 	out, runErr := cmd.Output()
+	_ = os.WriteFile(filepath.Join(l.dir, logName+".json"), out, 0o644)
 	if err := json.Unmarshal(out, v); err != nil {
 		return fmt.Errorf("%s: %v (no report: %v); see %s", strings.Join(args[:1], " "), runErr, err, errLog.Name())
 	}

@@ -463,3 +463,14 @@ func renderGoals(b *strings.Builder, res *Results) {
 	}
 	p("\n")
 }
+
+// saveProgress writes the results so far, so that an interrupted run
+// leaves its figures behind.
+func saveProgress(o options, res *Results) {
+	if err := os.MkdirAll(filepath.Dir(o.jsonOut), 0o755); err != nil {
+		return
+	}
+	if b, err := json.MarshalIndent(res, "", "  "); err == nil {
+		_ = writeAtomic(o.jsonOut, append(b, '\n'))
+	}
+}

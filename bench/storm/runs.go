@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"rackboot/internal/storm"
@@ -97,8 +98,11 @@ func out2str(b []byte) string { return string(b) }
 // runStorms runs every storm: clean link then the lossy one, each size, each
 // stack, alternating the stacks' order between repeats.
 func runStorms(ctx context.Context, o options, e *env, sts []stack, res *Results) error {
-	links := []string{""}
-	if o.netem != "" {
+	var links []string
+	if o.links["clean"] {
+		links = append(links, "")
+	}
+	if o.links["lossy"] && o.netem != "" {
 		links = append(links, o.netem)
 	}
 	for _, link := range links {
@@ -117,6 +121,7 @@ func runStorms(ctx context.Context, o options, e *env, sts []stack, res *Results
 					sr := runStorm(ctx, o, e, st, n, link, r)
 					res.Storms = append(res.Storms, sr)
 					logStorm(sr)
+					saveProgress(o, res)
 				}
 			}
 		}
@@ -137,6 +142,13 @@ func runStorm(ctx context.Context, o options, e *env, st stack, n int, link stri
 	if err != nil {
 		sr.Err = err.Error()
 		return sr
+	}
+	if o.perf && srv != nil {
+		rec, err := l.start("perf", l.srv, "perf", "record", "-g", "-F", "499", "-o", filepath.Join(dir, "perf.data"),
+			"-p", strconv.Itoa(srv.pid()))
+		if err == nil {
+			defer func() { _ = syscall.Kill(rec.pid(), syscall.SIGINT); <-rec.done }()
+		}
 	}
 	var rep storm.Report
 	err = clientCmd(ctx, l, e, "storm", &rep, "storm", "--interface", clientIface, "-n", strconv.Itoa(n),
@@ -232,6 +244,7 @@ func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
 			}
 			res.Loads = append(res.Loads, load(ctx, e, srv, fmt.Sprintf("tftp-%d", o.tftpClients), "", r,
 				append(base, "--clients", strconv.Itoa(o.tftpClients))...))
+			saveProgress(o, res)
 		}
 	}
 	for r := range o.repeat {
@@ -243,6 +256,7 @@ func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
 				}
 				res.Loads = append(res.Loads, load(ctx, e, srv, name, "delay 1ms", r,
 					append(base, "--clients", "1", "--rounds", "3", "--windowsize", strconv.Itoa(w))...))
+				saveProgress(o, res)
 			}
 		}
 	}
@@ -259,6 +273,7 @@ func runHTTP(ctx context.Context, o options, e *env, res *Results) error {
 			}
 			res.Loads = append(res.Loads, load(ctx, e, srv, fmt.Sprintf("http-%d", o.httpClients), "", r,
 				"http", "--url", url, "--clients", strconv.Itoa(o.httpClients), "--rounds", strconv.Itoa(o.httpRounds)))
+			saveProgress(o, res)
 		}
 	}
 	return ctx.Err()

@@ -19,6 +19,8 @@ type env struct {
 	tftpRoot string // Debian's iPXE builds, for tftpd-hpa
 	build    string // the SmartOS build name
 	ping     bool   // let the DHCP servers ping an address before offering it
+	// rackbootEnv is added to rackboot's environment.
+	rackbootEnv []string
 }
 
 // stack is one boot server setup under test.
@@ -169,9 +171,13 @@ func startRackboot(ctx context.Context, l *lab, e *env, mode, extraYAML string) 
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
-	p, err := l.start("rackboot", l.srv, e.rackboot, "serve", "--config", cfg, "--interface", "br0",
+	argv := []string{e.rackboot, "serve", "--config", cfg, "--interface", "br0",
 		"--advertise", serverIP.String(), "--data-dir", data, "--dhcp-mode", mode,
-		"--http-addr", serverIP.String()+":80", "--tftp-addr", serverIP.String()+":69")
+		"--http-addr", serverIP.String() + ":80", "--tftp-addr", serverIP.String() + ":69"}
+	if len(e.rackbootEnv) > 0 {
+		argv = append(append([]string{"env"}, e.rackbootEnv...), argv...)
+	}
+	p, err := l.start("rackboot", l.srv, argv...)
 	if err != nil {
 		return nil, err
 	}

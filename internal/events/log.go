@@ -326,18 +326,22 @@ func (l *Log) Close() {
 	}
 }
 
-// ring is a fixed-size buffer of the newest events.
+// ring is a bounded buffer of the newest events. It grows as events come,
+// up to size: a machine with a dozen events costs a dozen, not size (a
+// 500-machine boot storm held 29 MB of empty rings when they were made
+// full-size up front).
 type ring struct {
 	buf   []Event
+	size  int
 	start int
 	n     int
 }
 
-func newRing(size int) ring { return ring{buf: make([]Event, size)} }
+func newRing(size int) ring { return ring{size: size} }
 
 func (r *ring) add(ev Event) {
-	if r.n < len(r.buf) {
-		r.buf[(r.start+r.n)%len(r.buf)] = ev
+	if len(r.buf) < r.size {
+		r.buf = append(r.buf, ev) // start stays 0 until the ring is full
 		r.n++
 		return
 	}

@@ -109,18 +109,23 @@ func parseFlags() options {
 
 // result is one server's figures.
 type result struct {
-	Server     string
-	Version    string
-	Durable    string  // how it stores leases
-	Saturation float64 // 4-way exchanges per second
-	SatDrops   float64 // percent of DISCOVERs without an ACK in the saturation run
-	SatLatency float64 // ms, REQUEST-ACK average in the saturation run
-	CPUPer1000 float64 // server CPU seconds per 1000 exchanges in the saturation run
-	ZeroDrop   int     // highest offered rate with no drop at all
-	Steps      []step
-	LoadBefore string
-	LoadAfter  string
-	Err        string
+	Server      string
+	Version     string
+	Durable     string  // how it stores leases
+	Saturation  float64 // 4-way exchanges per second
+	SatDrops    float64 // percent of DISCOVERs without an ACK in the saturation run
+	SatLatency  float64 // ms, REQUEST-ACK average in the saturation run
+	CPUPer1000  float64 // server CPU seconds per 1000 exchanges in the saturation run
+	SatBufDrops int     // of those, dropped by perfdhcp's own full socket buffer
+	ZeroDrop    int     // highest offered rate with no drop at all
+	// ServerClean is the highest offered rate at which every drop
+	// perfdhcp counted was its own socket buffer overflowing: the server
+	// answered every request in time.
+	ServerClean int
+	Steps       []step
+	LoadBefore  string
+	LoadAfter   string
+	Err         string
 }
 
 // step is one rate of the zero-drop search.
@@ -128,6 +133,7 @@ type step struct {
 	Rate     int
 	Achieved float64
 	Drops    int
+	BufDrops int // of Drops, perfdhcp's socket buffer overflowing
 }
 
 // benchServer measures one server on a fresh lab.
@@ -155,7 +161,7 @@ func benchServer(ctx context.Context, o options, name string) (r result, err err
 		return r, err
 	}
 	cpu := srv.cpuSeconds() - cpu0
-	r.Saturation, r.SatDrops, r.SatLatency = sat.Rate, sat.dropPercent(), sat.AckDelay
+	r.Saturation, r.SatDrops, r.SatLatency, r.SatBufDrops = sat.Rate, sat.dropPercent(), sat.AckDelay, sat.ClientBufDrops
 	if sat.Acks > 0 {
 		r.CPUPer1000 = cpu / float64(sat.Acks) * 1000
 	}
@@ -171,10 +177,16 @@ func benchServer(ctx context.Context, o options, name string) (r result, err err
 			return r, err
 		}
 		drops := s.OfferDrops + s.AckDrops
-		r.Steps = append(r.Steps, step{Rate: rate, Achieved: s.Rate, Drops: drops})
-		log.Printf("%s: %d/s offered: %.0f/s, %d drops", name, rate, s.Rate, drops)
+		r.Steps = append(r.Steps, step{Rate: rate, Achieved: s.Rate, Drops: drops, BufDrops: s.ClientBufDrops})
+		log.Printf("%s: %d/s offered: %.0f/s, %d drops (%d in perfdhcp's socket buffer, %d in the server's)",
+			name, rate, s.Rate, drops, s.ClientBufDrops, s.ServerBufDrops)
 		if drops == 0 {
-			r.ZeroDrop, fails = rate, 0
+			r.ZeroDrop = rate
+		}
+		// perfdhcp's drops all explained by its own buffer overflowing,
+		// and the server's buffer never full: the server kept up.
+		if drops <= s.ClientBufDrops && s.ServerBufDrops == 0 {
+			r.ServerClean, fails = rate, 0
 		} else if fails++; fails == 2 {
 			break
 		}

@@ -19,6 +19,11 @@ type perfResult struct {
 	Requests, Acks       int
 	OfferDrops, AckDrops int
 	AckDelay             float64 // ms, REQUEST-ACK average
+	// Datagrams the kernel dropped because a socket's receive buffer was
+	// full (RcvbufErrors of /proc/net/snmp): perfdhcp's, in the client
+	// namespace, and the server's. perfdhcp counts the first as drops
+	// too, though the server answered.
+	ClientBufDrops, ServerBufDrops int
 }
 
 func (p perfResult) dropPercent() float64 {
@@ -34,6 +39,7 @@ func (p perfResult) dropPercent() float64 {
 func (l *lab) perfdhcp(ctx context.Context, rate, secs int) (perfResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
 	defer cancel()
+	cli0, srv0 := rcvbufErrors(l.cliNS), rcvbufErrors(l.srvNS)
 	args := []string{"netns", "exec", l.cliNS, "perfdhcp", "-4", "-r", strconv.Itoa(rate), "-R", "16000000",
 		"-p", strconv.Itoa(secs), "-l", l.cliIf, serverIP}
 	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
@@ -44,7 +50,35 @@ func (l *lab) perfdhcp(ctx context.Context, rate, secs int) (perfResult, error) 
 	if err != nil {
 		return perfResult{}, fmt.Errorf("perfdhcp: %v\n%s", err, out)
 	}
-	return parsePerfdhcp(string(out))
+	p, err := parsePerfdhcp(string(out))
+	p.ClientBufDrops, p.ServerBufDrops = rcvbufErrors(l.cliNS)-cli0, rcvbufErrors(l.srvNS)-srv0
+	return p, err
+}
+
+// rcvbufErrors reads the UDP RcvbufErrors counter of namespace ns.
+func rcvbufErrors(ns string) int {
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").Output()
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.Atoi(f[i])
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 var (

@@ -31,25 +31,33 @@ func (r report) markdown() string {
 		r.Start.UTC().Format("2006-01-02 15:04"), r.End.UTC().Format("15:04"), host, runtime.NumCPU())
 	fmt.Fprintf(&b, "Saturation: %d s at %d/s offered. Zero-drop search: %d s per rate, rates %v, stopping after two failed rates.\n\n",
 		r.Opts.satSecs, r.Opts.satRate, r.Opts.stepSecs, r.Opts.rates)
-	b.WriteString("| server | leases stored | exchanges/s at saturation | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges | highest rate with 0 drops | load average before → after |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| server | leases stored | exchanges/s at saturation | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges | highest rate with 0 drops | highest rate the server kept up with | load average before → after |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, x := range r.Results {
 		if x.Err != "" {
-			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | %s → %s |\n", x.Server, x.Durable, firstOf(x.Err), x.LoadBefore, x.LoadAfter)
+			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | | %s → %s |\n", x.Server, x.Durable, firstOf(x.Err), x.LoadBefore, x.LoadAfter)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s (%s) | %s | **%.0f** | %.1f %% | %.1f ms | %.2f s | **%d/s** | %s → %s |\n",
-			x.Server, x.Version, x.Durable, x.Saturation, x.SatDrops, x.SatLatency, x.CPUPer1000, x.ZeroDrop, x.LoadBefore, x.LoadAfter)
+		fmt.Fprintf(&b, "| %s (%s) | %s | **%.0f** | %.1f %% (%d replies lost in perfdhcp's buffer) | %.1f ms | %.2f s | **%s** | %s | %s → %s |\n",
+			x.Server, x.Version, x.Durable, x.Saturation, x.SatDrops, x.SatBufDrops, x.SatLatency, x.CPUPer1000, rateOrNone(x.ZeroDrop),
+			rateOrNone(x.ServerClean), x.LoadBefore, x.LoadAfter)
 	}
-	b.WriteString("\nZero-drop search (offered/s: achieved/s, drops):\n\n")
+	b.WriteString("\nZero-drop search (offered/s: achieved/s, drops perfdhcp counted, of which its own socket buffer overflowing):\n\n")
 	for _, x := range r.Results {
 		var steps []string
 		for _, s := range x.Steps {
-			steps = append(steps, fmt.Sprintf("%d: %.0f, %d", s.Rate, s.Achieved, s.Drops))
+			steps = append(steps, fmt.Sprintf("%d: %.0f, %d (%d)", s.Rate, s.Achieved, s.Drops, s.BufDrops))
 		}
 		fmt.Fprintf(&b, "- %s: %s\n", x.Server, strings.Join(steps, "; "))
 	}
 	return b.String()
+}
+
+func rateOrNone(r int) string {
+	if r == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d/s", r)
 }
 
 func firstOf(s string) string {

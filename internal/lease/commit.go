@@ -36,6 +36,8 @@ type committer struct {
 	commits    atomic.Uint64 // transactions committed (or failed)
 	writes     atomic.Uint64 // writes they carried
 	commitTime atomic.Int64  // nanoseconds spent in them
+	maxCommit  atomic.Int64  // the longest, in nanoseconds
+	biggest    atomic.Int64  // the most writes in one
 }
 
 func newCommitter(st store.Store, maxBatch int, onErr func(error)) *committer {
@@ -96,7 +98,12 @@ func (c *committer) commit(batch []write) {
 		}
 		return nil
 	})
-	c.commitTime.Add(int64(time.Since(start)))
+	d := int64(time.Since(start))
+	c.commitTime.Add(d)
+	for cur := c.maxCommit.Load(); d > cur && !c.maxCommit.CompareAndSwap(cur, d); cur = c.maxCommit.Load() {
+	}
+	for cur := c.biggest.Load(); int64(len(batch)) > cur && !c.biggest.CompareAndSwap(cur, int64(len(batch))); cur = c.biggest.Load() {
+	}
 	c.commits.Add(1)
 	c.writes.Add(uint64(len(batch)))
 	if err != nil && c.onErr != nil {

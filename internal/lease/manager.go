@@ -453,6 +453,8 @@ type Stats struct {
 	Commits    uint64        // store transactions run by the group committer
 	Writes     uint64        // writes they carried: Writes/Commits is the mean batch
 	CommitTime time.Duration // time spent in them
+	MaxCommit  time.Duration // the longest of them
+	MaxBatch   int           // the most writes one of them carried
 }
 
 // Stats returns the current counters.
@@ -472,5 +474,7 @@ func (m *Manager) Stats() Stats {
 	st.Commits = m.c.commits.Load()
 	st.Writes = m.c.writes.Load()
 	st.CommitTime = time.Duration(m.c.commitTime.Load())
+	st.MaxCommit = time.Duration(m.c.maxCommit.Load())
+	st.MaxBatch = int(m.c.biggest.Load())
 	return st
 }

@@ -283,3 +283,77 @@ func output(ctx context.Context, argv ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// nsCPU is the CPU time, in seconds, used so far by the processes in ns and
+// the children they have reaped (utime, stime, cutime, cstime of proc(5)).
+func nsCPU(ns string) float64 {
+	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+	var ticks int64
+	for _, f := range strings.Fields(string(out)) {
+		b, err := os.ReadFile("/proc/" + f + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name (field 2) may hold spaces: count from its end.
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		for _, i := range []int{11, 12, 13, 14} { // fields 14..17, after pid and comm
+			if i < len(fields) {
+				v, _ := strconv.ParseInt(fields[i], 10, 64)
+				ticks += v
+			}
+		}
+	}
+	return float64(ticks) / 100 // USER_HZ
+}
+
+// udpRcvbufErrors is the namespace's count of UDP datagrams dropped for a
+// full socket receive buffer (/proc/net/snmp, Udp: RcvbufErrors): DHCP
+// requests a server never saw.
+func udpRcvbufErrors(ctx context.Context, ns string) int64 {
+	out, err := output(ctx, "ip", "netns", "exec", ns, "cat", "/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	var head []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, h := range head {
+			if h == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseInt(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return -1
+}
+
+// udpPortDrops reads the UDP sockets of the namespace pid lives in
+// (/proc/<pid>/net/udp) and returns the drops of each by local port.
+func udpPortDrops(pid int) map[string]int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
+	if err != nil {
+		return nil
+	}
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 13 {
+			continue
+		}
+		_, portHex, _ := strings.Cut(f[1], ":")
+		port, _ := strconv.ParseInt(portHex, 16, 32)
+		drops, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
+		if drops > 0 {
+			m[strconv.FormatInt(port, 10)] += drops
+		}
+	}
+	return m
+}

@@ -49,7 +49,15 @@ type StormRun struct {
 	Load     string        `json:"load"` // load average when it started
 	Report   *storm.Report `json:"report,omitempty"`
 	PeakRSS  int64         `json:"peak_rss_bytes,omitempty"` // rackboot's VmHWM
-	Err      string        `json:"error,omitempty"`
+	// ServerCPU is the CPU time the boot servers in the server namespace
+	// used during the storm (seconds): rackboot, or tftpd-hpa and nginx.
+	ServerCPU float64 `json:"server_cpu_s"`
+	// UDPDrops counts UDP datagrams dropped for a full receive buffer in
+	// the server's and the DHCP server's namespaces: requests nobody saw.
+	UDPDrops map[string]int64 `json:"udp_rcvbuf_drops,omitempty"`
+	// PortDrops are rackboot's drops by UDP port (67, 4011, 69).
+	PortDrops map[string]int64 `json:"udp_port_drops,omitempty"`
+	Err       string           `json:"error,omitempty"`
 }
 
 // LoadRun is one TFTP-alone or HTTP-alone measurement.
@@ -60,7 +68,9 @@ type LoadRun struct {
 	Run    int               `json:"run"`
 	Load   string            `json:"load"`
 	Report *storm.LoadReport `json:"report,omitempty"`
-	Err    string            `json:"error,omitempty"`
+	// ServerCPU is the CPU time the server used during the load (seconds).
+	ServerCPU float64 `json:"server_cpu_s"`
+	Err       string  `json:"error,omitempty"`
 }
 
 func describe(o options) string {
@@ -151,8 +161,14 @@ func runStorm(ctx context.Context, o options, e *env, st stack, n int, link stri
 		}
 	}
 	var rep storm.Report
+	cpu0 := nsCPU(l.srv)
 	err = clientCmd(ctx, l, e, "storm", &rep, "storm", "--interface", clientIface, "-n", strconv.Itoa(n),
 		"--spread", o.spread.String(), "--timeout", o.stormTimeout.String(), "--quiet")
+	sr.ServerCPU = nsCPU(l.srv) - cpu0
+	sr.UDPDrops = map[string]int64{"server": udpRcvbufErrors(ctx, l.srv), "dhcp": udpRcvbufErrors(ctx, l.dhcp)}
+	if srv != nil {
+		sr.PortDrops = udpPortDrops(srv.pid())
+	}
 	if err != nil {
 		sr.Err = err.Error()
 		return sr
@@ -170,8 +186,9 @@ func logStorm(sr StormRun) {
 		return
 	}
 	r := sr.Report
-	log.Printf("storm %-14s %4d machines, %-18s: booted %d failed %d, all in %.2fs, boot p99 %.2fs, rss %s (load %s)",
-		sr.Stack, sr.Machines, sr.Link, r.Booted, r.Failed, r.AllBootedS, r.Boot.P99S, storm.FormatBytes(sr.PeakRSS), sr.Load)
+	log.Printf("storm %-14s %4d machines, %-18s: booted %d failed %d, all in %.2fs, boot p99 %.2fs, server CPU %.1fs, rss %s, UDP drops %v %v (load %s)",
+		sr.Stack, sr.Machines, sr.Link, r.Booted, r.Failed, r.AllBootedS, r.Boot.P99S, sr.ServerCPU, storm.FormatBytes(sr.PeakRSS),
+		sr.UDPDrops, sr.PortDrops, sr.Load)
 }
 
 // server is a boot server alone, for the TFTP and HTTP tests.
@@ -221,13 +238,16 @@ func load(ctx context.Context, e *env, srv server, test, link string, r int, arg
 		return lr
 	}
 	var rep storm.LoadReport
-	if err := clientCmd(ctx, l, e, test, &rep, args...); err != nil {
+	cpu0 := nsCPU(l.srv)
+	err = clientCmd(ctx, l, e, test, &rep, args...)
+	lr.ServerCPU = nsCPU(l.srv) - cpu0
+	if err != nil {
 		lr.Err = err.Error()
 		return lr
 	}
 	lr.Report = &rep
-	log.Printf("%-16s %-9s %-10s: wall %.3fs, %.1f MB/s, failed %d, blksize %d windowsize %d (load %s)",
-		test, srv.name, lr.Link, rep.WallS, rep.MBps, rep.Failed, rep.BlockSize, rep.WindowSize, lr.Load)
+	log.Printf("%-16s %-9s %-10s: wall %.3fs, %.1f MB/s, failed %d, blksize %d windowsize %d, server CPU %.2fs (load %s)",
+		test, srv.name, lr.Link, rep.WallS, rep.MBps, rep.Failed, rep.BlockSize, rep.WindowSize, lr.ServerCPU, lr.Load)
 	return lr
 }
 
@@ -238,7 +258,7 @@ func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
 	servers := []server{{"tftpd-hpa", tftpdAlone}, {"rackboot", rackbootAlone}}
 	base := []string{"tftp", "--server", serverIP.String(), "--file", "ipxe.efi", "--blksize", "1468"}
 	for r := range o.repeat {
-		for _, srv := range servers {
+		for _, srv := range alternate(servers, r) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -248,7 +268,7 @@ func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
 		}
 	}
 	for r := range o.repeat {
-		for _, srv := range servers {
+		for _, srv := range alternate(servers, r) {
 			for _, w := range []int{0, 8} {
 				name := "tftp-1-lockstep"
 				if w > 0 {
@@ -267,7 +287,7 @@ func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
 func runHTTP(ctx context.Context, o options, e *env, res *Results) error {
 	url := fmt.Sprintf("http://%s/smartos/%s/platform/i86pc/amd64/boot_archive", serverIP, e.build)
 	for r := range o.repeat {
-		for _, srv := range []server{{"nginx", nginxAlone}, {"rackboot", rackbootAlone}} {
+		for _, srv := range alternate([]server{{"nginx", nginxAlone}, {"rackboot", rackbootAlone}}, r) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -284,4 +304,16 @@ func slug(s string) string {
 		return "clean"
 	}
 	return strings.NewReplacer(" ", "", "%", "pct").Replace(s)
+}
+
+// alternate reverses the order on odd runs, so that neither server always
+// goes first.
+func alternate[T any](xs []T, run int) []T {
+	out := append([]T(nil), xs...)
+	if run%2 == 1 {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out
 }

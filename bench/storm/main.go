@@ -38,6 +38,7 @@ type options struct {
 	kernelMiB    int
 	netem        string
 	repeat       int
+	repeatLossy  int
 	tftpClients  int
 	httpClients  int
 	httpRounds   int
@@ -78,10 +79,11 @@ func parseFlags() options {
 	flag.IntVar(&o.kernelMiB, "kernel-mib", 3, "size of the kernel (unix), MiB")
 	flag.StringVar(&o.netem, "netem", "delay 1ms loss 5%", "delay and loss of the lossy storms, each direction of the clients' link")
 	flag.StringVar(&links, "links", "clean,lossy", "links to storm over: clean, lossy (-netem)")
-	flag.IntVar(&o.repeat, "repeat", 1, "runs of each measurement (the median is reported)")
+	flag.IntVar(&o.repeat, "repeat", 3, "runs of each measurement (the median is reported)")
+	flag.IntVar(&o.repeatLossy, "repeat-lossy", 1, "runs of each storm over the lossy link (slow: minutes each)")
 	flag.IntVar(&o.tftpClients, "tftp-clients", 200, "concurrent transfers in the TFTP-alone test")
 	flag.IntVar(&o.httpClients, "http-clients", 32, "concurrent clients in the HTTP-alone test")
-	flag.IntVar(&o.httpRounds, "http-rounds", 2, "boot_archive downloads per client in the HTTP-alone test")
+	flag.IntVar(&o.httpRounds, "http-rounds", 4, "boot_archive downloads per client in the HTTP-alone test")
 	flag.DurationVar(&o.spread, "spread", 0, "storm arrival spread (0: every machine powers on at once)")
 	flag.DurationVar(&o.stormTimeout, "storm-timeout", 20*time.Minute, "give up on one storm after this long")
 	flag.StringVar(&only, "only", "storm,tftp,http", "parts to run: storm, tftp, http")

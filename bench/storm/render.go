@@ -97,8 +97,11 @@ func render(o options, res *Results) string {
 		"32 s), TFTP `undionly.kpxe` (tsize probe, then blksize 1468 lockstep), DHCP as iPXE (1, 2, 4, 8 s), "+
 		"the menu, then the default item's kernel (%d MiB) and boot_archive (%d MiB) over HTTP. ", o.kernelMiB, o.archiveMiB)
 	p("All machines power on at once unless a spread is given.\n")
-	p("- Lossy link: `tc netem %s` on both directions of the clients' link, with TSO/GSO/GRO off on it so that "+
-		"netem drops Ethernet frames, not 64 KiB super-packets.\n\n", o.netem)
+	p("- Lossy link: %s on each direction of the clients' link. This kernel has no `sch_netem`, so the harness "+
+		"emulates the link in user space (bench/README.md): every Ethernet frame crosses a forwarder that drops "+
+		"it with that probability and delays the rest, with offloads off so that loss is per frame, as on a wire.\n", o.netem)
+	p("- Server CPU is the user + system time of the processes in the server namespace (rackboot; nginx and "+
+		"tftpd-hpa, whose per-transfer children are not counted once gone).\n\n")
 	for _, n := range res.Notes {
 		p("Note: %s.\n\n", n)
 	}
@@ -166,7 +169,7 @@ func renderStorms(b *strings.Builder, res *Results) {
 	}
 	med, sizes, links, sts := stormMedians(res)
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	metric := func(title string, val func(*storm.Report) float64) {
+	metric := func(title, unit string, val func(StormRun) float64) {
 		p("### Boot storm: %s\n\n| machines | link |", title)
 		for _, st := range sts {
 			p(" %s |", stackTitles[st])
@@ -188,7 +191,7 @@ func renderStorms(b *strings.Builder, res *Results) {
 				seed, hasSeed := med[stormKey{"seed", n, link}]
 				for _, st := range sts {
 					r, ok := med[stormKey{st, n, link}]
-					p(" %s |", stormCell(r, ok, val))
+					p(" %s |", stormCell(r, ok, unit, val))
 					if st != "seed" {
 						p(" %s |", ratioCell(seed, hasSeed, r, ok, val))
 					}
@@ -198,9 +201,15 @@ func renderStorms(b *strings.Builder, res *Results) {
 		}
 		p("\n")
 	}
-	metric("time until every machine booted (failures in brackets)", func(r *storm.Report) float64 { return r.AllBootedS })
-	metric("p99 of one machine's boot, power-on to boot_archive loaded", func(r *storm.Report) float64 { return r.Boot.P99S })
-	p("<details><summary>Per stage: p50 / p99 in seconds, retransmissions (median run of each)</summary>\n\n")
+	metric("time until every machine booted (failed machines in brackets)", "s",
+		func(r StormRun) float64 { return r.Report.AllBootedS })
+	metric("p99 of one machine's boot, power-on to boot_archive loaded", "s",
+		func(r StormRun) float64 { return r.Report.Boot.P99S })
+	metric("CPU time of the boot servers during the storm (rackboot; nginx + tftpd-hpa)", "s",
+		func(r StormRun) float64 { return r.ServerCPU })
+	renderRSS(b, res)
+	p("<details><summary>Per stage: p50 / p99 in seconds and retransmissions; UDP datagrams dropped " +
+		"for a full receive buffer (median run of each)</summary>\n\n")
 	for _, link := range links {
 		for _, n := range sizes {
 			p("**%d machines, %s link**\n\n| stage |", n, link)
@@ -228,7 +237,16 @@ func renderStorms(b *strings.Builder, res *Results) {
 				}
 				p("\n")
 			}
-			p("\n")
+			p("| UDP drops: DHCP server / boot server |")
+			for _, st := range sts {
+				r, ok := med[stormKey{st, n, link}]
+				if !ok || r.UDPDrops == nil {
+					p(" – |")
+					continue
+				}
+				p(" %d / %d %s |", r.UDPDrops["dhcp"], r.UDPDrops["server"], portDrops(r.PortDrops))
+			}
+			p("\n\n")
 		}
 	}
 	p("</details>\n\n")
@@ -252,23 +270,59 @@ func renderStorms(b *strings.Builder, res *Results) {
 	}
 }
 
-func stormCell(r StormRun, ok bool, val func(*storm.Report) float64) string {
+func portDrops(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, port := range []string{"67", "4011", "69", "68"} {
+		if v := m[port]; v > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d", port, v))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "(port " + strings.Join(parts, ", ") + ")"
+}
+
+// renderRSS lists rackboot's peak RSS in every storm (median run).
+func renderRSS(b *strings.Builder, res *Results) {
+	med, sizes, links, sts := stormMedians(res)
+	var rows []string
+	for _, st := range sts {
+		for _, link := range links {
+			for _, n := range sizes {
+				if r, ok := med[stormKey{st, n, link}]; ok && r.PeakRSS > 0 {
+					rows = append(rows, fmt.Sprintf("| %s | %d | %s | %.1f MB |", stackTitles[st], n, link, float64(r.PeakRSS)/1e6))
+				}
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "### rackboot's peak RSS (VmHWM) during the storm\n\n| rackboot | machines | link | peak RSS |\n|---|---|---|---:|\n%s\n\n",
+		strings.Join(rows, "\n"))
+}
+
+func stormCell(r StormRun, ok bool, unit string, val func(StormRun) float64) string {
 	switch {
 	case !ok:
 		return "–"
 	case r.Report == nil:
 		return "error"
 	case r.Report.Failed > 0:
-		return fmt.Sprintf("%.2f s (%d)", val(r.Report), r.Report.Failed)
+		return fmt.Sprintf("%.2f %s (%d)", val(r), unit, r.Report.Failed)
 	}
-	return fmt.Sprintf("%.2f s", val(r.Report))
+	return fmt.Sprintf("%.2f %s", val(r), unit)
 }
 
-func ratioCell(seed StormRun, hasSeed bool, r StormRun, ok bool, val func(*storm.Report) float64) string {
-	if !hasSeed || !ok || seed.Report == nil || r.Report == nil || val(seed.Report) == 0 {
+func ratioCell(seed StormRun, hasSeed bool, r StormRun, ok bool, val func(StormRun) float64) string {
+	if !hasSeed || !ok || seed.Report == nil || r.Report == nil || val(seed) == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f", val(r.Report)/val(seed.Report))
+	return fmt.Sprintf("%.2f", val(r)/val(seed))
 }
 
 type loadKey struct{ test, server string }
@@ -306,7 +360,7 @@ func renderLoads(b *strings.Builder, res *Results) {
 		}
 	}
 	if tftpMany != "" {
-		p("### TFTP alone: `ipxe.efi` (%s)\n\n", storm.FormatBytes(fileSize("/usr/lib/ipxe/ipxe.efi")))
+		p("### TFTP alone: `ipxe.efi` (%s; median of %d runs)\n\n", storm.FormatBytes(fileSize("/usr/lib/ipxe/ipxe.efi")), runsOf(res, tftpMany))
 		p("| test | tftpd-hpa | rackboot | ratio |\n|---|---:|---:|---:|\n")
 		a, b2 := med[loadKey{tftpMany, "tftpd-hpa"}], med[loadKey{tftpMany, "rackboot"}]
 		p("| %s concurrent transfers, lockstep, blksize 1468, clean link: time until all done | %s | %s | %s |\n",
@@ -330,7 +384,7 @@ func renderLoads(b *strings.Builder, res *Results) {
 	}
 	if httpTest != "" {
 		a, b2 := med[loadKey{httpTest, "nginx"}], med[loadKey{httpTest, "rackboot"}]
-		p("### HTTP alone: boot_archive to %s concurrent clients\n\n", strings.TrimPrefix(httpTest, "http-"))
+		p("### HTTP alone: boot_archive to %s concurrent clients (median of %d runs)\n\n", strings.TrimPrefix(httpTest, "http-"), runsOf(res, httpTest))
 		p("| | nginx | rackboot | ratio |\n|---|---:|---:|---:|\n")
 		if a.Report != nil && b2.Report != nil {
 			p("| throughput (%d downloads of %s) | %.0f MB/s | %.0f MB/s | %.2f |\n", a.Report.Downloads,
@@ -338,6 +392,9 @@ func renderLoads(b *strings.Builder, res *Results) {
 				b2.Report.MBps/a.Report.MBps)
 			p("| p99 of one download | %.2f s | %.2f s | %.2f |\n", a.Report.Transfer.P99S, b2.Report.Transfer.P99S,
 				b2.Report.Transfer.P99S/a.Report.Transfer.P99S)
+			if a.ServerCPU > 0 {
+				p("| server CPU time | %.2f s | %.2f s | %.2f |\n", a.ServerCPU, b2.ServerCPU, b2.ServerCPU/a.ServerCPU)
+			}
 		}
 		p("\n")
 	}
@@ -473,4 +530,15 @@ func saveProgress(o options, res *Results) {
 	if b, err := json.MarshalIndent(res, "", "  "); err == nil {
 		_ = writeAtomic(o.jsonOut, append(b, '\n'))
 	}
+}
+
+// runsOf counts the runs of one load test per server.
+func runsOf(res *Results, test string) int {
+	n := 0
+	for _, l := range res.Loads {
+		if l.Test == test && l.Run+1 > n {
+			n = l.Run + 1
+		}
+	}
+	return n
 }

@@ -74,9 +74,10 @@ type LoadRun struct {
 }
 
 func describe(o options) string {
-	return fmt.Sprintf("sizes %v, boot_archive %d MiB, kernel %d MiB, lossy link %q, spread %s, repeat %d, "+
-		"TFTP %d clients, HTTP %d clients x %d, DHCP ping %v",
-		o.sizes, o.archiveMiB, o.kernelMiB, o.netem, o.spread, o.repeat, o.tftpClients, o.httpClients, o.httpRounds, o.ping)
+	return fmt.Sprintf("sizes %v, boot_archive %d MiB, kernel %d MiB, lossy link %q, spread %s, %d runs each "+
+		"(lossy storms %d), TFTP %d clients, HTTP %d clients x %d downloads, DHCP ping %v",
+		o.sizes, o.archiveMiB, o.kernelMiB, o.netem, o.spread, o.repeat, o.repeatLossy, o.tftpClients, o.httpClients,
+		o.httpRounds, o.ping)
 }
 
 func hostInfo(ctx context.Context, bin string) Host {
@@ -93,7 +94,7 @@ func hostInfo(ctx context.Context, bin string) Host {
 		}
 	}
 	if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil {
-		h.Versions["rackboot"] = strings.TrimSpace(out2str(out))
+		h.Versions["rackboot"] = strings.TrimPrefix(strings.TrimSpace(string(out)), "rackboot version ")
 	}
 	for _, pkg := range []string{"dnsmasq-base", "tftpd-hpa", "nginx", "ipxe"} {
 		if out, err := output(ctx, "dpkg-query", "-W", "-f=${Version}", pkg); err == nil {
@@ -102,8 +103,6 @@ func hostInfo(ctx context.Context, bin string) Host {
 	}
 	return h
 }
-
-func out2str(b []byte) string { return string(b) }
 
 // runStorms runs every storm: clean link then the lossy one, each size, each
 // stack, alternating the stacks' order between repeats.
@@ -116,8 +115,12 @@ func runStorms(ctx context.Context, o options, e *env, sts []stack, res *Results
 		links = append(links, o.netem)
 	}
 	for _, link := range links {
+		repeat := o.repeat
+		if link != "" {
+			repeat = o.repeatLossy
+		}
 		for _, n := range o.sizes {
-			for r := range o.repeat {
+			for r := range repeat {
 				order := append([]stack(nil), sts...)
 				if r%2 == 1 {
 					for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {

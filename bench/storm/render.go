@@ -100,7 +100,7 @@ func render(o options, res *Results) string {
 	p("- Lossy link: %s on each direction of the clients' link. This kernel has no `sch_netem`, so the harness "+
 		"emulates the link in user space (bench/README.md): every Ethernet frame crosses a forwarder that drops "+
 		"it with that probability and delays the rest, with offloads off so that loss is per frame, as on a wire.\n", o.netem)
-	p("- Server CPU is the user + system time of the processes in the server namespace (rackboot; nginx and "+
+	p("- Server CPU is the user + system time of the processes in the server namespace (rackboot; nginx and " +
 		"tftpd-hpa, whose per-transfer children are not counted once gone).\n\n")
 	for _, n := range res.Notes {
 		p("Note: %s.\n\n", n)

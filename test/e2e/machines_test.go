@@ -111,6 +111,7 @@ func checkStagesInOrder(t *testing.T, boot int, got, want []string) {
 // kernel gets noimport=true on its -B line, the second (same MAC) does not.
 // Both boots are in the registry with every stage in order.
 func TestMachinesBootOnce(t *testing.T) {
+	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
 	ctx := testContext(t, 2*bootTimeout)
 	l := newRackbootLab(t, "proxy", plainDHCP, configFor(""))
 	mac := e2e.RandomMAC()

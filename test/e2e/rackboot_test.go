@@ -70,6 +70,7 @@ func newRackbootLab(t *testing.T, mode string, seedStyle bool, cfg e2e.RackbootC
 // default item boots the newest SmartOS platform with the configured -B
 // arguments and the boot archive intact.
 func TestBIOSBootsSmartOS(t *testing.T) {
+	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
 	ctx := testContext(t, bootTimeout)
 	l := newRackbootLab(t, "proxy", plainDHCP, configFor(""))
 	vm := l.Boot(ctx, t, e2e.BIOS, "bios")
@@ -83,6 +84,7 @@ func TestBIOSBootsSmartOS(t *testing.T) {
 // and the menu's default (memtest, from the configuration) starts
 // memtest86+x64.efi, which draws on the serial console.
 func TestUEFIBootsMemtest(t *testing.T) {
+	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
 	e2e.RequireFiles(t, "/boot/memtest86+x64.efi")
 	ctx := testContext(t, bootTimeout)
 	l := newRackbootLab(t, "proxy", plainDHCP, configFor("memtest"))
@@ -97,9 +99,11 @@ func TestUEFIBootsMemtest(t *testing.T) {
 // proxy mode or with its DHCP off, both clients boot instead: BIOS the
 // newest SmartOS, UEFI memtest86+.
 func TestCoexistence(t *testing.T) {
+	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
 	for _, mode := range []string{"proxy", "off"} {
 		for _, fw := range []e2e.Firmware{e2e.BIOS, e2e.UEFI} {
 			t.Run(mode+"/"+string(fw), func(t *testing.T) {
+				t.Parallel()
 				if fw == e2e.UEFI {
 					e2e.RequireFiles(t, "/boot/memtest86+x64.efi")
 				}

@@ -56,6 +56,7 @@ func newStandIn(t *testing.T, lab *e2e.Lab, script string) *standIn {
 // client with the seed's kernel/module lines, proving the kernel, fixture,
 // QEMU runner and report checks work without rackboot.
 func TestHarnessBIOSBootsTestKernel(t *testing.T) {
+	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
 	e2e.RequireVM(t)
 	ctx := testContext(t, 4*time.Minute)
 	lab := e2e.NewLab(t)
@@ -84,6 +85,7 @@ boot
 // client TFTPs snponly.efi, which fetches a script over HTTP that starts
 // memtest86+x64.efi on the serial console.
 func TestHarnessUEFIBootsMemtest(t *testing.T) {
+	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
 	e2e.RequireVM(t)
 	e2e.RequireFiles(t, "/boot/memtest86+x64.efi")
 	ctx := testContext(t, 4*time.Minute)

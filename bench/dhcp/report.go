@@ -13,7 +13,8 @@ import (
 
 type report struct {
 	Start, End time.Time
-	Results    []result
+	Results    []result // each server's best round
+	Rounds     [][]result
 	Opts       options
 }
 
@@ -29,8 +30,9 @@ func (r report) markdown() string {
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "Run %s to %s (UTC) on %s, %d CPUs, Linux; perfdhcp from kea-admin, as a relay agent, 16 million simulated clients.\n",
 		r.Start.UTC().Format("2006-01-02 15:04"), r.End.UTC().Format("15:04"), host, runtime.NumCPU())
-	fmt.Fprintf(&b, "Saturation: %d s at %d/s offered. Zero-drop search: %d s per rate, rates %v, stopping after two failed rates.\n\n",
-		r.Opts.satSecs, r.Opts.satRate, r.Opts.stepSecs, r.Opts.rates)
+	fmt.Fprintf(&b, "Saturation: %d s at %d/s offered. Zero-drop search: %d s per rate, rates %v, stopping after two rates the server did not keep up with. "+
+		"%d rounds, the order reversed every other round; each server's best round is shown.\n\n",
+		r.Opts.satSecs, r.Opts.satRate, r.Opts.stepSecs, r.Opts.rates, r.Opts.rounds)
 	b.WriteString("| server | leases stored | exchanges/s at saturation | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges | highest rate with 0 drops | highest rate the server kept up with | load average before → after |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, x := range r.Results {
@@ -42,7 +44,19 @@ func (r report) markdown() string {
 			x.Server, x.Version, x.Durable, x.Saturation, x.SatDrops, x.SatBufDrops, x.SatLatency, x.CPUPer1000, rateOrNone(x.ZeroDrop),
 			rateOrNone(x.ServerClean), x.LoadBefore, x.LoadAfter)
 	}
-	b.WriteString("\nZero-drop search (offered/s: achieved/s, drops perfdhcp counted, of which its own socket buffer overflowing):\n\n")
+	b.WriteString("\nEvery round (saturation exchanges/s, load average before):\n\n")
+	for i, round := range r.Rounds {
+		var parts []string
+		for _, x := range round {
+			if x.Err != "" {
+				parts = append(parts, x.Server+" failed")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s %.0f (load %s)", x.Server, x.Saturation, x.LoadBefore))
+		}
+		fmt.Fprintf(&b, "- round %d: %s\n", i+1, strings.Join(parts, "; "))
+	}
+	b.WriteString("\nZero-drop search of the best round (offered/s: achieved/s, drops perfdhcp counted, of which its own socket buffer overflowing):\n\n")
 	for _, x := range r.Results {
 		var steps []string
 		for _, s := range x.Steps {

@@ -72,7 +72,7 @@ func startServer(ctx context.Context, o options, l *lab, name string) (*server, 
 	s := &server{done: make(chan struct{})}
 	env := os.Environ()
 	switch name {
-	case "rackboot":
+	case "rackboot", "rackboot-before":
 		conf := filepath.Join(l.dir, "rackboot.yaml")
 		yaml := fmt.Sprintf(`interface: %s
 data_dir: %s
@@ -89,7 +89,11 @@ dhcp:
 		if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 			return nil, err
 		}
-		bin, err := filepath.Abs(o.rackboot)
+		path := o.rackboot
+		if name == "rackboot-before" {
+			path = o.before
+		}
+		bin, err := filepath.Abs(path)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +139,7 @@ dhcp:
 		s.version = firstLine(exec.Command("dnsmasq", "--version"))
 		s.durable = "lease file rewritten, not fsynced"
 	default:
-		return nil, fmt.Errorf("unknown server %q (want rackboot, kea or dnsmasq)", name)
+		return nil, fmt.Errorf("unknown server %q (want rackboot, rackboot-before, kea or dnsmasq)", name)
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", l.srvNS}, args...)...)
 	cmd.Env = env

@@ -75,8 +75,8 @@ and p99, failures by stage with an example error, and the bytes received.`,
 			default:
 				return fmt.Errorf("--proxy-request %q: want auto, always or never", proxyReq)
 			}
-			if cfg.Interface == "" && cfg.Addrs == storm.AddrsAdd {
-				return fmt.Errorf("say where the machines are: --interface NAME (or --addresses interface to use any)")
+			if cfg.Interface == "" {
+				return fmt.Errorf("say where the machines are: --interface NAME (an interface on the boot network; see `ip link`)")
 			}
 			cfg.Progress = stderrUnlessQuiet(quiet)
 			ctx, cancel := withTimeout(cmd.Context(), timeout)
@@ -95,7 +95,7 @@ and p99, failures by stage with an example error, and the bytes received.`,
 	}
 	fs := cmd.Flags()
 	d := storm.DefaultTFTP
-	fs.StringVar(&cfg.Interface, "interface", "", "interface on the boot network (the machines' leased addresses are added to it)")
+	fs.StringVar(&cfg.Interface, "interface", "", "interface on the boot network (required; the machines' leased addresses are added to it)")
 	fs.IntVarP(&cfg.Machines, "machines", "n", 100, "how many machines")
 	fs.DurationVar(&cfg.Spread, "spread", 0, "power the machines on at random times over this long (0: all at once)")
 	fs.Float64Var(&cfg.UEFI, "uefi", 0, "share of machines with x86-64 UEFI firmware (0 to 1); the rest are BIOS")

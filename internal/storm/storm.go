@@ -55,7 +55,7 @@ const (
 
 // Config is one storm.
 type Config struct {
-	Interface string // where the machines are; "" for any (needs AddrsInterface)
+	Interface string // where the machines are (required)
 	Machines  int
 	// Spread: machines power on at uniformly random times in [0, Spread)
 	// (all at once when 0).
@@ -101,6 +101,11 @@ var (
 var DefaultMACPrefix = [3]byte{0x02, 0x5b, 0x00}
 
 func (c *Config) fill() error {
+	if c.Interface == "" {
+		// Without one, DHCP broadcasts would leave by whatever interface
+		// the routing table picks: perhaps a network nobody meant to storm.
+		return errors.New("storm: name the interface the machines are on")
+	}
 	if c.Machines < 1 {
 		return errors.New("storm: at least one machine")
 	}

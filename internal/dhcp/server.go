@@ -150,6 +150,10 @@ func (s *ProxyServer) listen(ctx context.Context, ifi *net.Interface, port int) 
 		}
 		return nil, fmt.Errorf("proxyDHCP: listen on UDP port %d of %s: %w", port, ifName(ifi), err)
 	}
+	// A boot storm broadcasts hundreds of DISCOVERs at once: with Linux's
+	// default buffer the proxy dropped 222 of 500 (rackboot bench storm),
+	// and each costs its ROM a 4 s retransmission. As the full server does.
+	growSocketBuffers(c, 4<<20, s.logger())
 	pc := ipv4.NewPacketConn(c)
 	if err := pc.SetControlMessage(ipv4.FlagInterface, true); err != nil {
 		// Without the arrival interface we cannot filter by it; on Linux

@@ -74,7 +74,7 @@ func seconds(d time.Duration) []byte {
 func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
 	p := &Packet{
 		Op: OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
-		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: Options{},
+		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: make(Options, 16),
 	}
 	if n := s.nets[sub.Prefix]; n != nil {
 		for code, v := range n.opts {

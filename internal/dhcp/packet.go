@@ -1,13 +1,13 @@
 package dhcp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sort"
-	"strings"
 )
 
 // This file is a small DHCPv4 codec of our own. github.com/insomniacslk/dhcp's
@@ -187,11 +187,10 @@ func (o Options) parse(b []byte) error {
 }
 
 func cString(b []byte) string {
-	s := string(b)
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		s = s[:i]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i] // converting only what is used: usually nothing
 	}
-	return s
+	return string(b)
 }
 
 // Marshal encodes p. Option 53 goes first (some PXE ROMs look for it there),
@@ -199,7 +198,7 @@ func cString(b []byte) string {
 // options (RFC 3396). The message is padded to BOOTP's 300 bytes. SName and
 // File are truncated to fit their fields with a terminating NUL.
 func (p *Packet) Marshal() []byte {
-	b := make([]byte, headerLen, minBOOTPLen+64)
+	b := make([]byte, headerLen, encodedLen(p)) // full_reply.go
 	b[0], b[1], b[2], b[3] = p.Op, p.HType, byte(min(len(p.CHAddr), 16)), p.Hops
 	binary.BigEndian.PutUint32(b[4:], p.XID)
 	binary.BigEndian.PutUint16(b[8:], p.Secs)

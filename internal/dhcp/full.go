@@ -52,8 +52,9 @@ type FullServer struct {
 	// RogueDetection listens on the client port (68) for other DHCP
 	// servers' offers on our link and warns about each server.
 	RogueDetection bool
-	// MaxInFlight is how many requests may wait for the store (or a ping)
-	// at once, each on a worker goroutine (default 1024).
+	// MaxInFlight is how many RELEASEs, DECLINEs and, with the ping check,
+	// DISCOVERs may wait at once, each on a worker goroutine (default
+	// 1024). REQUESTs wait for the store without a goroutine each.
 	MaxInFlight int
 	Logger      *slog.Logger
 	// OnEvent, when not nil, is called for every packet received; it must
@@ -321,12 +322,24 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 		return
 	}
 	switch mt := req.MessageType(); {
-	case mt == Request, mt == Release, mt == Decline, mt == Discover && s.ping != nil:
+	case mt == Request:
+		// No goroutine waits for the store: the answer is built and sent
+		// by the lease manager's completer once the lease is durable.
+		s.wg.Add(1)
+		r, pending := s.handle(ctx, req, src, c.broadcast, func(r reply) {
+			s.finish(c, in, r)
+			s.wg.Done()
+		})
+		if !pending {
+			s.finish(c, in, r)
+			s.wg.Done()
+		}
+	case mt == Release, mt == Decline, mt == Discover && s.ping != nil:
+		s.jobs <- job{c: c, req: req, src: src, in: in}
 	default:
-		s.finish(c, in, s.handle(ctx, req, src, c.broadcast))
-		return
+		r, _ := s.handle(ctx, req, src, c.broadcast, nil)
+		s.finish(c, in, r)
 	}
-	s.jobs <- job{c: c, req: req, src: src, in: in}
 }
 
 // job is a request for a worker: one that waits for the store or a ping.
@@ -337,10 +350,11 @@ type job struct {
 	in  int
 }
 
-// startWorkers starts MaxInFlight goroutines that handle the requests that
-// wait (for the store, for a ping): that many wait at once, which bounds a
-// group commit's batch. Long-lived workers keep their grown stacks; a
-// goroutine per request paid for growing one each time.
+// startWorkers starts MaxInFlight goroutines for the requests that wait:
+// RELEASE and DECLINE (for the store; rare) and, with the ping check,
+// DISCOVER (for the ping). REQUESTs do not wait on a goroutine (dispatch).
+// Long-lived workers keep their grown stacks; a goroutine per request paid
+// for growing one each time.
 func (s *FullServer) startWorkers(ctx context.Context) {
 	s.jobs = make(chan job, s.MaxInFlight)
 	for range s.MaxInFlight {
@@ -348,7 +362,8 @@ func (s *FullServer) startWorkers(ctx context.Context) {
 		go func() {
 			defer s.wg.Done()
 			for j := range s.jobs {
-				s.finish(j.c, j.in, s.handle(ctx, j.req, j.src, j.c.broadcast))
+				r, _ := s.handle(ctx, j.req, j.src, j.c.broadcast, nil)
+				s.finish(j.c, j.in, r)
 			}
 		}()
 	}

@@ -36,18 +36,21 @@ const (
 )
 
 // handle decides the answer to one request on port 67. It may wait for the
-// store (REQUEST, RELEASE, DECLINE) or a ping (DISCOVER).
-func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort, bcast netip.Addr) reply {
+// store (RELEASE, DECLINE) or a ping (DISCOVER). A REQUEST waits for its
+// lease to be durable, unless later is not nil: then handle returns at once
+// with pending set, and later gets the answer once the store has committed
+// (on the lease manager's completer goroutine).
+func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort, bcast netip.Addr, later func(reply)) (r reply, pending bool) {
 	mt := req.MessageType()
 	pr := RequestFrom(req)
 	cl := pxe.Classify(pr)
-	r := reply{ev: Event{Time: time.Now(), Port: PortServer, From: src, Type: mt.String(),
+	r = reply{ev: Event{Time: time.Now(), Port: PortServer, From: src, Type: mt.String(),
 		MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, ClientIP: ClientAddr(req), UUID: cl.UUID, VendorClass: pr.VendorClass}}
 	if cl.NetBoot() && (mt == Discover || mt == Request) {
 		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
 	}
 	if len(req.CHAddr) == 0 {
-		return r.ignore("no client hardware address")
+		return r.ignore("no client hardware address"), false
 	}
 	c := lease.Client{MAC: req.CHAddr, ClientID: req.Options.Get(OptClientID),
 		Hostname: string(req.Options.Get(OptHostname))}
@@ -57,21 +60,21 @@ func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort
 	link := s.link(req)
 	sub, ok := s.Leases.SubnetFor(link)
 	if !ok {
-		return r.ignore(fmt.Sprintf("no subnet configured for the client's network (link address %v)", link))
+		return r.ignore(fmt.Sprintf("no subnet configured for the client's network (link address %v)", link)), false
 	}
 	switch mt {
 	case Discover:
-		return s.discover(ctx, req, r, c, sub, cl, bcast)
+		return s.discover(ctx, req, r, c, sub, cl, bcast), false
 	case Request:
-		return s.request(ctx, req, r, c, sub, cl, bcast)
+		return s.request(ctx, req, r, c, sub, cl, bcast, later)
 	case Release:
-		return s.release(ctx, req, r, c)
+		return s.release(ctx, req, r, c), false
 	case Decline:
-		return s.decline(ctx, req, r, c)
+		return s.decline(ctx, req, r, c), false
 	case Inform:
-		return s.inform(req, r, sub, cl, bcast)
+		return s.inform(req, r, sub, cl, bcast), false
 	}
-	return r.ignore(fmt.Sprintf("a DHCP server does not answer %s", mt))
+	return r.ignore(fmt.Sprintf("a DHCP server does not answer %s", mt)), false
 }
 
 func (r reply) ignore(reason string) reply {
@@ -165,15 +168,16 @@ func (s *FullServer) discover(ctx context.Context, req *Packet, r reply, c lease
 	return s.answer(req, r, Offer, &o.Lease, sub, cl, bcast)
 }
 
-// request answers DHCPREQUEST in each client state (RFC 2131 §4.3.2).
-func (s *FullServer) request(ctx context.Context, req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+// request answers DHCPREQUEST in each client state (RFC 2131 §4.3.2); see
+// handle for later and pending.
+func (s *FullServer) request(ctx context.Context, req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr, later func(reply)) (reply, bool) {
 	sid, want := serverID(req), requestedIP(req)
 	var ip netip.Addr
 	state := ""
 	switch {
 	case sid.IsValid() && sid != s.ServerIP:
 		// SELECTING another server's offer: ours lapses by itself.
-		return r.ignore(fmt.Sprintf("client chose the DHCP server at %v", sid))
+		return r.ignore(fmt.Sprintf("client chose the DHCP server at %v", sid)), false
 	case sid.IsValid():
 		state, ip = "selecting", want
 	case want.IsValid():
@@ -182,10 +186,25 @@ func (s *FullServer) request(ctx context.Context, req *Packet, r reply, c lease.
 		state, ip = "renewing", req.CIAddr // or rebinding: the same for us
 	}
 	if !ip.IsValid() {
-		return r.ignore("DHCPREQUEST names no address (no option 50, no ciaddr)")
+		return r.ignore("DHCPREQUEST names no address (no option 50, no ciaddr)"), false
 	}
 	r.ev.ClientIP = ip
-	l, err := s.Leases.Ack(ctx, sub.Prefix, c, ip)
+	acked := func(l lease.Lease, err error) reply {
+		return s.acked(req, r, c, sub, cl, bcast, state, ip, l, err)
+	}
+	if later == nil {
+		l, err := s.Leases.Ack(ctx, sub.Prefix, c, ip)
+		return acked(l, err), false
+	}
+	if err := s.Leases.AckAsync(sub.Prefix, c, ip, func(l lease.Lease, err error) { later(acked(l, err)) }); err != nil {
+		return acked(lease.Lease{}, err), false
+	}
+	return reply{}, true
+}
+
+// acked turns the lease manager's answer to a REQUEST into ours.
+func (s *FullServer) acked(req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr,
+	state string, ip netip.Addr, l lease.Lease, err error) reply {
 	switch {
 	case err == nil:
 		s.counts.acks.Add(1)

@@ -67,7 +67,8 @@ func newFullTest(t testing.TB, leaseCfg func(*lease.Config)) *FullServer {
 }
 
 func (s *FullServer) handleT(req *Packet) reply {
-	return s.handle(context.Background(), req, fromClient, limitedBroadcast)
+	r, _ := s.handle(context.Background(), req, fromClient, limitedBroadcast, nil)
+	return r
 }
 
 func withGIAddr(a netip.Addr) reqOpt { return func(p *Packet) { p.GIAddr = a } }
@@ -407,10 +408,39 @@ func BenchmarkFullDiscover(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if r := s.handle(context.Background(), p, fromClient, limitedBroadcast); r.pkt == nil {
+		if r, _ := s.handle(context.Background(), p, fromClient, limitedBroadcast, nil); r.pkt == nil {
 			b.Fatal(r.ev.Reason)
 		} else {
 			r.pkt.Marshal()
 		}
+	}
+}
+
+// TestFullRequestAsync: with a later func, a REQUEST returns at once and
+// its ACK comes once the lease is committed; a refusal comes at once.
+func TestFullRequestAsync(t *testing.T) {
+	s := newFullTest(t, nil)
+	offer := s.handleT(newReq(Discover, withMAC(1))).pkt
+	got := make(chan reply, 1)
+	later := func(r reply) { got <- r }
+	req := newReq(Request, withMAC(1), withServerID(testServerIP), withRequestedIP(offer.YIAddr))
+	if _, pending := s.handle(context.Background(), req, fromClient, limitedBroadcast, later); !pending {
+		t.Fatal("REQUEST not pending")
+	}
+	select {
+	case r := <-got:
+		if r.pkt.MessageType() != Ack || r.pkt.YIAddr != offer.YIAddr {
+			t.Errorf("later got %v %v", r.pkt.MessageType(), r.pkt.YIAddr)
+		}
+		if ls := s.Leases.List(); len(ls) != 1 || ls[0].State != lease.Bound {
+			t.Errorf("leases when the ACK was built: %+v", ls)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ACK")
+	}
+	nak := newReq(Request, withMAC(2), withRequestedIP(offer.YIAddr))
+	r, pending := s.handle(context.Background(), nak, fromClient, limitedBroadcast, later)
+	if pending || r.pkt.MessageType() != Nak {
+		t.Errorf("another client's address: pending %v, %v", pending, r.ev.Reason)
 	}
 }

@@ -16,8 +16,17 @@ type op struct {
 
 // write is one caller's set of ops, committed atomically with others.
 type write struct {
-	ops  []op
-	done chan error // buffered; nil when nobody waits
+	ops []op
+	// done, when not nil, is called with the commit's result once the
+	// batch is committed, on the completer goroutine, in queue order. It
+	// must not wait for another write (that one may be behind it).
+	done func(error)
+}
+
+// committed is a batch with the result of its transaction.
+type committed struct {
+	writes []write
+	err    error
 }
 
 // committer is the group commit: one goroutine takes every write waiting in
@@ -26,11 +35,16 @@ type write struct {
 // and go together in the next one, so the number of fsyncs per second stays
 // what the disk can do while the number of leases per second grows with the
 // load. Nothing waits on a timer: a lone write commits at once.
+//
+// A second goroutine, the completer, calls the writers' done funcs, so that
+// the next transaction starts while the last batch's writers are told (the
+// DHCP server builds and sends its ACKs there).
 type committer struct {
-	st       store.Store
-	queue    chan write
-	maxBatch int
-	stopped  chan struct{}
+	st        store.Store
+	queue     chan write
+	completed chan committed
+	maxBatch  int
+	stopped   chan struct{}
 
 	onErr      func(error)
 	commits    atomic.Uint64 // transactions committed (or failed)
@@ -45,23 +59,39 @@ func newCommitter(st store.Store, maxBatch int, onErr func(error)) *committer {
 		maxBatch = 4096
 	}
 	return &committer{
-		st:       st,
-		queue:    make(chan write, maxBatch),
-		maxBatch: maxBatch,
-		stopped:  make(chan struct{}),
-		onErr:    onErr,
+		st:        st,
+		queue:     make(chan write, maxBatch),
+		completed: make(chan committed, 4),
+		maxBatch:  maxBatch,
+		stopped:   make(chan struct{}),
+		onErr:     onErr,
 	}
 }
 
 // submit queues w. It blocks only when a whole batch is already waiting.
 func (c *committer) submit(w write) { c.queue <- w }
 
-// run commits batches until queue is closed and drained.
+// run commits batches until queue is closed and drained; its completer
+// goroutine tells the writers.
 func (c *committer) run() {
-	defer close(c.stopped)
-	batch := make([]write, 0, c.maxBatch)
+	completerDone := make(chan struct{})
+	go func() {
+		defer close(completerDone)
+		for b := range c.completed {
+			for _, w := range b.writes {
+				if w.done != nil {
+					w.done(b.err)
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(c.completed)
+		<-completerDone
+		close(c.stopped)
+	}()
 	for w := range c.queue {
-		batch = append(batch[:0], w)
+		batch := append(make([]write, 0, 16), w)
 	drain:
 		for len(batch) < c.maxBatch {
 			select {
@@ -74,11 +104,11 @@ func (c *committer) run() {
 				break drain
 			}
 		}
-		c.commit(batch)
+		c.completed <- committed{batch, c.commit(batch)}
 	}
 }
 
-func (c *committer) commit(batch []write) {
+func (c *committer) commit(batch []write) error {
 	start := time.Now()
 	// The context is not the callers': a batch holds many callers' writes,
 	// and one caller going away must not cancel the others'.
@@ -109,15 +139,18 @@ func (c *committer) commit(batch []write) {
 	if err != nil && c.onErr != nil {
 		c.onErr(err)
 	}
-	for _, w := range batch {
-		if w.done != nil {
-			w.done <- err
-		}
-	}
+	return err
 }
 
-// close stops taking writes and waits until every queued one is committed.
+// close stops taking writes and waits until every queued one is committed
+// and its writer told.
 func (c *committer) close() {
 	close(c.queue)
 	<-c.stopped
+}
+
+// waiter is a done func for a caller that blocks, and the channel it waits on.
+func waiter() (func(error), chan error) {
+	ch := make(chan error, 1)
+	return func(err error) { ch <- err }, ch
 }

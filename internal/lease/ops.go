@@ -16,26 +16,38 @@ import (
 // subnet is released. Errors: ErrWrongSubnet, ErrNotAvailable, ErrNoSubnet
 // (NAK the first two), or the store's.
 func (m *Manager) Ack(ctx context.Context, subnet netip.Prefix, c Client, ip netip.Addr) (Lease, error) {
-	m.mu.Lock()
-	l, done, err := m.bind(subnet, c, ip)
-	m.mu.Unlock()
+	var got Lease
+	done, ch := waiter()
+	err := m.AckAsync(subnet, c, ip, func(l Lease, err error) { got = l; done(err) })
 	if err != nil {
 		return Lease{}, err
 	}
-	if err := wait(ctx, done); err != nil {
+	if err := wait(ctx, ch); err != nil {
 		return Lease{}, err
 	}
-	return l, nil
+	return got, nil
+}
+
+// AckAsync is Ack without the wait: it decides at once, returning the
+// refusals of Ack, and when ip is granted it calls then with the lease once
+// the lease is durable, or with the store's error. then runs on the
+// Manager's completer goroutine, after each other in commit order: it must
+// be quick and must not wait for the Manager (a blocking Ack or Release
+// there would wait for itself).
+func (m *Manager) AckAsync(subnet netip.Prefix, c Client, ip netip.Addr, then func(Lease, error)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bind(subnet, c, ip, then)
 }
 
 // bind updates memory and queues the writes; m.mu is held.
-func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr) (Lease, chan error, error) {
+func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(Lease, error)) error {
 	s, err := m.subnet(subnet)
 	if err != nil {
-		return Lease{}, nil, err
+		return err
 	}
 	if !s.Prefix.Contains(ip) {
-		return Lease{}, nil, fmt.Errorf("%v for %v: %w %v", ip, c.MAC, ErrWrongSubnet, s.Prefix)
+		return fmt.Errorf("%v for %v: %w %v", ip, c.MAC, ErrWrongSubnet, s.Prefix)
 	}
 	now := m.now()
 	key := c.key()
@@ -44,13 +56,13 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr) (Lease, cha
 	switch {
 	case reserved && res.IP == ip:
 		if !m.reservationFree(res, key, now) {
-			return Lease{}, nil, fmt.Errorf("%v (reserved for %v) is still leased to another client: %w", ip, c.MAC, ErrNotAvailable)
+			return fmt.Errorf("%v (reserved for %v) is still leased to another client: %w", ip, c.MAC, ErrNotAvailable)
 		}
 	case reserved && m.reservationFree(res, key, now):
 		// NAK, so that the client starts over and gets its reservation.
-		return Lease{}, nil, fmt.Errorf("%v asked for %v but has %v reserved: %w", c.MAC, ip, res.IP, ErrNotAvailable)
+		return fmt.Errorf("%v asked for %v but has %v reserved: %w", c.MAC, ip, res.IP, ErrNotAvailable)
 	case !m.usableFor(s, ip, key, now, true):
-		return Lease{}, nil, fmt.Errorf("%v for %v: %w", ip, c.MAC, ErrNotAvailable)
+		return fmt.Errorf("%v for %v: %w", ip, c.MAC, ErrNotAvailable)
 	}
 
 	var ops []op
@@ -88,9 +100,9 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr) (Lease, cha
 		delete(m.offerOf, clientRef{s.Prefix, o.owner()})
 	}
 	ops = m.putOps(ops, l)
-	done := make(chan error, 1)
-	m.c.submit(write{ops: ops, done: done})
-	return *l, done, nil
+	granted := *l
+	m.c.submit(write{ops: ops, done: func(err error) { then(granted, err) }})
+	return nil
 }
 
 // putOps appends the write that stores l.
@@ -130,10 +142,10 @@ func (m *Manager) Release(ctx context.Context, c Client, ip netip.Addr) error {
 	rel := *r
 	rel.State, rel.Expires = Released, m.now()
 	m.records[ip] = &rel
-	done := make(chan error, 1)
+	done, ch := waiter()
 	m.c.submit(write{ops: m.putOps(nil, &rel), done: done})
 	m.mu.Unlock()
-	return wait(ctx, done)
+	return wait(ctx, ch)
 }
 
 // Decline quarantines ip for DeclineHold because c found it in use
@@ -168,7 +180,7 @@ func (m *Manager) Conflict(ctx context.Context, ip netip.Addr) error {
 }
 
 // quarantine records ip as declined; m.mu is held.
-func (m *Manager) quarantine(ip netip.Addr, by MAC) (chan error, error) {
+func (m *Manager) quarantine(ip netip.Addr, by MAC) (<-chan error, error) {
 	if m.closed {
 		return nil, ErrClosed
 	}
@@ -187,14 +199,14 @@ func (m *Manager) quarantine(ip netip.Addr, by MAC) (chan error, error) {
 	}
 	d := &Lease{IP: ip, Subnet: s.Prefix, MAC: by, State: Declined, Start: now, Expires: now.Add(m.cfg.DeclineHold)}
 	m.records[ip] = d
-	done := make(chan error, 1)
+	done, ch := waiter()
 	m.c.submit(write{ops: m.putOps(nil, d), done: done})
-	return done, nil
+	return ch, nil
 }
 
 // wait waits for a queued write's commit, or for ctx. When ctx ends first
 // the write still commits; the caller only stops waiting.
-func wait(ctx context.Context, done chan error) error {
+func wait(ctx context.Context, done <-chan error) error {
 	select {
 	case err := <-done:
 		if err != nil {

@@ -109,7 +109,7 @@ per-download percentiles and the aggregate throughput.`,
 	fs.IntVar(&l.Clients, "clients", 32, "concurrent clients")
 	fs.IntVar(&l.Rounds, "rounds", 1, "downloads per client, one after the other")
 	fs.StringVar(&source, "source", "", "local address to download from (default: the kernel picks)")
-	fs.DurationVar(&l.Timeout, "download-timeout", 10*time.Minute, "one download, body included")
+	fs.DurationVar(&l.Timeout, "idle-timeout", time.Minute, "give up on a connection that receives nothing this long")
 	fs.DurationVar(&timeout, "timeout", 30*time.Minute, "stop after this long (0: never)")
 	out.register(fs)
 	return cmd

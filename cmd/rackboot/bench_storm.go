@@ -110,7 +110,7 @@ and p99, failures by stage with an example error, and the bytes received.`,
 	fs.BoolVar(&cfg.TFTP.SizeProbe, "tftp-size-probe", d.SizeProbe, "ask for tsize alone first and abort, as EDK2 and Intel ROMs do")
 	fs.DurationVar(&cfg.TFTP.Timeout, "tftp-timeout", d.Timeout, "TFTP retransmission timeout (EDK2: 4s)")
 	fs.IntVar(&cfg.TFTP.Retries, "tftp-retries", d.Retries, "TFTP retransmissions without progress before giving up (EDK2: 6)")
-	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", 10*time.Minute, "one HTTP download, body included")
+	fs.DurationVar(&cfg.HTTPTimeout, "http-timeout", time.Minute, "give up on an HTTP connection that receives nothing this long (iPXE has no limit on a whole download)")
 	fs.IntVar(&cfg.HTTPRetries, "http-retries", 2, "further tries of a failed HTTP download")
 	fs.StringVar(&cfg.MenuURL, "menu-url", "", "script URL to load instead of the one iPXE's DHCP answer names")
 	fs.StringVar(&addrs, "addresses", string(storm.AddrsAdd), "add: put each leased address on --interface; interface: use its own address")

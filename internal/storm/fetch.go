@@ -20,7 +20,7 @@ type fetcher struct {
 	local   netip.Addr // source address; invalid: the kernel picks
 	next    netip.Addr // TFTP server for bare names
 	tftp    TFTPOptions
-	timeout time.Duration
+	timeout time.Duration // a connection that receives nothing this long fails
 	retries int
 	client  *http.Client
 }
@@ -37,10 +37,16 @@ func (f *fetcher) httpClient() *http.Client {
 		if f.local.IsValid() {
 			d.LocalAddr = &net.TCPAddr{IP: f.local.AsSlice()}
 		}
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &idleConn{Conn: c, idle: f.timeout}, nil
+		}
 		f.client = &http.Client{
-			Timeout: f.timeout,
 			Transport: &http.Transport{
-				DialContext:         d.DialContext,
+				DialContext:         dial,
 				MaxIdleConnsPerHost: 1,
 				DisableCompression:  true, // iPXE asks for no gzip
 				ReadBufferSize:      64 << 10,
@@ -150,3 +156,20 @@ type pool struct{ p sync.Pool }
 
 func (p *pool) get() []byte  { return *p.p.Get().(*[]byte) }
 func (p *pool) put(b []byte) { p.p.Put(&b) }
+
+// idleConn fails a read that waits longer than idle. iPXE has no limit on
+// a whole download, only on a connection that stops moving; a 64 MiB
+// boot_archive over a lossy link may rightly take many minutes.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if c.idle > 0 {
+		if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Read(p)
+}

@@ -27,7 +27,7 @@ type HTTPLoad struct {
 	Clients int
 	Rounds  int // downloads per client over its kept-alive connection (default 1)
 	Local   netip.Addr
-	Timeout time.Duration // per download (default 10m)
+	Timeout time.Duration // a connection idle this long fails (default 1m)
 }
 
 // LoadReport is the outcome of a TFTP or HTTP load. Durations in seconds.
@@ -83,7 +83,7 @@ func RunHTTP(ctx context.Context, l HTTPLoad) (*LoadReport, error) {
 		return nil, errors.New("http load: at least one client")
 	}
 	if l.Timeout <= 0 {
-		l.Timeout = 10 * time.Minute
+		l.Timeout = time.Minute
 	}
 	r := &LoadReport{Kind: "http", Target: l.URL, Clients: l.Clients}
 	fetchers := make(chan *fetcher, l.Clients)

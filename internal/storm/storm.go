@@ -77,7 +77,7 @@ type Config struct {
 	Scale        float64
 	ProxyRequest ProxyRequest
 	TFTP         TFTPOptions
-	HTTPTimeout  time.Duration // one HTTP request, whole body included
+	HTTPTimeout  time.Duration // an HTTP connection that receives nothing this long fails
 	HTTPRetries  int           // further tries of a failed HTTP download
 
 	// MenuURL, when set, is fetched instead of the boot file iPXE's DHCP
@@ -135,7 +135,7 @@ func (c *Config) fill() error {
 	}
 	c.TFTP.Timeout = scaled(c.TFTP.Timeout, c.Scale)
 	if c.HTTPTimeout <= 0 {
-		c.HTTPTimeout = 10 * time.Minute
+		c.HTTPTimeout = time.Minute
 	}
 	if c.ProxyRequest == "" {
 		c.ProxyRequest = ProxyRequestAuto

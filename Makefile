@@ -13,6 +13,8 @@ RUN_DEPS  := ipxe memtest86+
 TEST_DEPS := $(RUN_DEPS) qemu-system-x86 ovmf ipxe-qemu dnsmasq tftpd-hpa tftp-hpa atftp iproute2 gcc binutils busybox curl tmux chromium
 # Full DHCP mode's real clients and relay (internal/dhcp full_*_linux_test.go).
 TEST_DEPS += isc-dhcp-client dhcpcd-base isc-dhcp-relay
+# SmartOS ISOs made at test time (internal/smartos iso_test.go).
+TEST_DEPS += genisoimage xorriso
 
 .PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean deps-bench bench-storm bench-dhcp
 
@@ -25,7 +27,7 @@ serve: deps-run build
 test: deps-test vet cross unit e2e
 
 unit:
-	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:
 	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -parallel 3 -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}

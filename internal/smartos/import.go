@@ -41,11 +41,6 @@ import (
 //     copy of the latest tarball with no checksum beside it.
 const DefaultMirror = "https://us-central.manta.mnx.io/Joyent_Dev/public/SmartOS/"
 
-// ErrISONotSupported is returned for a SmartOS ISO: no well-kept ISO 9660
-// reader with Rock Ridge names exists for Go yet.
-var ErrISONotSupported = errors.New("importing a SmartOS ISO is not supported yet; " +
-	"download platform-<build>.tgz from the same build directory of the mirror and import that")
-
 // Importer downloads, verifies and unpacks SmartOS platform images into
 // <DataDir>/smartos/<build>/platform/ and keeps their catalog in Store.
 // Its methods are safe for concurrent use; an Importer must not be copied.
@@ -105,9 +100,13 @@ var (
 // validBuild reports whether b can name a directory under <dataDir>/smartos.
 func validBuild(b string) bool { return buildRE.MatchString(b) && b != "latest" }
 
-// buildFromName returns the build in a name like platform-<build>.tgz.
+// buildFromName returns the build in a name like platform-<build>.tgz or
+// smartos-<build>.iso.
 func buildFromName(name string) string {
 	m := tarballRE.FindStringSubmatch(name)
+	if m == nil {
+		m = isoNameRE.FindStringSubmatch(name)
+	}
 	if m == nil || !validBuild(m[1]) {
 		return ""
 	}
@@ -171,10 +170,10 @@ func (im *Importer) platformsDir() string { return filepath.Join(im.DataDir, "sm
 func (im *Importer) incomingDir() string  { return filepath.Join(im.platformsDir(), ".incoming") }
 
 // Import brings one SmartOS platform into the data dir and the catalog. src
-// is an http(s) URL of a platform-<build>.tgz, a local path to one, or
-// "latest" (the mirror's newest build). A build already present is left as
-// it is (its catalog entry is returned) unless opt.Force is set, which
-// replaces it atomically. On failure the data dir and the catalog are as
+// is an http(s) URL of a platform-<build>.tgz or a SmartOS ISO (whose
+// platform/ is imported), a local path to one, or "latest" (the mirror's
+// newest build). A build already present is left as it is (its catalog
+// entry is returned) unless opt.Force is set, which replaces it atomically. On failure the data dir and the catalog are as
 // they were, except a partial download kept in smartos/.incoming for resuming.
 func (im *Importer) Import(ctx context.Context, src string, opt ImportOptions) (CatalogEntry, error) {
 	if im.DataDir == "" || im.Store == nil {
@@ -200,7 +199,7 @@ func (im *Importer) Import(ctx context.Context, src string, opt ImportOptions) (
 func (im *Importer) resolve(ctx context.Context, src string) (source, error) {
 	switch {
 	case src == "":
-		return source{}, errors.New("no source given: pass a URL, a platform-<build>.tgz file or \"latest\"")
+		return source{}, errors.New("no source given: pass a URL, a platform-<build>.tgz file, a SmartOS ISO or \"latest\"")
 	case src == "latest":
 		return im.resolveLatest(ctx)
 	case strings.HasPrefix(src, "http://"), strings.HasPrefix(src, "https://"):
@@ -209,22 +208,19 @@ func (im *Importer) resolve(ctx context.Context, src string) (source, error) {
 			return source{}, fmt.Errorf("bad URL: %w", err)
 		}
 		name := path.Base(u.Path)
-		if strings.HasSuffix(strings.ToLower(name), ".iso") {
-			return source{}, ErrISONotSupported
-		}
 		if name == "/" || name == "." {
-			return source{}, errors.New("the URL names no file; give the URL of a platform-<build>.tgz")
+			return source{}, errors.New("the URL names no file; give the URL of a platform-<build>.tgz or a SmartOS ISO")
 		}
 		return source{raw: src, url: src, name: name, build: buildFromName(name)}, nil
 	}
 	return resolveFile(src)
 }
 
-// resolveFile checks a local path: a gzip file, or an ISO (not supported).
+// resolveFile checks a local path: a gzip file or an ISO 9660 image.
 func resolveFile(p string) (source, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return source{}, fmt.Errorf("%w (give a URL, an existing platform-<build>.tgz or \"latest\")", err)
+		return source{}, fmt.Errorf("%w (give a URL, an existing platform-<build>.tgz or SmartOS ISO, or \"latest\")", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -235,19 +231,14 @@ func resolveFile(p string) (source, error) {
 		return source{}, errors.New("is a directory; give the platform-<build>.tgz file")
 	}
 	head := make([]byte, 2)
-	if _, err := io.ReadFull(f, head); err == nil && head[0] == 0x1f && head[1] == 0x8b {
+	if _, err := io.ReadFull(f, head); err == nil && head[0] == 0x1f && head[1] == 0x8b || isISO(f) {
 		name := filepath.Base(p)
 		if abs, err := filepath.Abs(p); err == nil {
 			p = abs
 		}
 		return source{raw: p, path: p, name: name, build: buildFromName(name)}, nil
 	}
-	// ISO 9660: the primary volume descriptor's "CD001" is at byte 32769.
-	magic := make([]byte, 5)
-	if _, err := f.ReadAt(magic, 32769); err == nil && string(magic) == "CD001" {
-		return source{}, ErrISONotSupported
-	}
-	return source{}, errors.New("not a gzip file: give a SmartOS platform-<build>.tgz")
+	return source{}, errors.New("not a gzip file nor an ISO 9660 image: give a SmartOS platform-<build>.tgz or ISO")
 }
 
 // present returns the catalog entry of a build already in the data dir,
@@ -281,7 +272,11 @@ func (im *Importer) importSource(ctx context.Context, s source, opt ImportOption
 		}
 		return CatalogEntry{}, err
 	}
-	tmp, build, err := im.unpack(ctx, local, s.build)
+	unpack := im.unpack
+	if isISOFile(local) {
+		unpack = im.unpackISO
+	}
+	tmp, build, err := unpack(ctx, local, s.build)
 	if err != nil {
 		return CatalogEntry{}, err
 	}

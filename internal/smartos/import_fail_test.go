@@ -115,36 +115,42 @@ func failureCases() []failureCase {
 // the data dir (but for partial downloads) and the catalog are untouched.
 func TestImportFailuresLeaveNoTrace(t *testing.T) {
 	for _, c := range failureCases() {
-		t.Run(c.name, func(t *testing.T) {
-			im, dataDir := newTestImporter(t)
-			ctx := context.Background()
-			prior := writeFile(t, filepath.Join(t.TempDir(), "platform-"+buildB+".tgz"), tarball(t, platformEntries(buildB, 128<<10, 25)))
-			if _, err := im.Import(ctx, prior, ImportOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := im.SetDefault(ctx, buildB); err != nil {
-				t.Fatal(err)
-			}
-			m := newMirror(t)
-			src, opt := c.src(t, m)
-			before := snapshot(t, dataDir, im.Store)
-			_, err := im.Import(ctx, src, opt)
-			if err == nil {
-				t.Fatal("import succeeded, want an error")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-			if after := snapshot(t, dataDir, im.Store); after != before {
-				t.Errorf("failed import changed things:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
-			assertClean(t, dataDir)
-			if _, err := os.Lstat(filepath.Join(filepath.Dir(dataDir), "evil")); err == nil {
-				t.Error("a traversal entry was written outside the data dir")
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { assertImportFails(t, c) })
+	}
+}
+
+// assertImportFails runs c's import after a successful one and checks its
+// error and that the data dir (but for partial downloads) and the catalog
+// are as they were.
+func assertImportFails(t *testing.T, c failureCase) {
+	t.Helper()
+	im, dataDir := newTestImporter(t)
+	ctx := context.Background()
+	prior := writeFile(t, filepath.Join(t.TempDir(), "platform-"+buildB+".tgz"), tarball(t, platformEntries(buildB, 128<<10, 25)))
+	if _, err := im.Import(ctx, prior, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := im.SetDefault(ctx, buildB); err != nil {
+		t.Fatal(err)
+	}
+	m := newMirror(t)
+	src, opt := c.src(t, m)
+	before := snapshot(t, dataDir, im.Store)
+	_, err := im.Import(ctx, src, opt)
+	if err == nil {
+		t.Fatal("import succeeded, want an error")
+	}
+	for _, w := range c.want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if after := snapshot(t, dataDir, im.Store); after != before {
+		t.Errorf("failed import changed things:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	assertClean(t, dataDir)
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(dataDir), "evil")); err == nil {
+		t.Error("a traversal entry was written outside the data dir")
 	}
 }
 

@@ -87,7 +87,7 @@ func tarball(t *testing.T, entries []tarEntry) []byte {
 	return buf.Bytes()
 }
 
-func writeFile(t *testing.T, p string, b []byte) string {
+func writeFile(t testing.TB, p string, b []byte) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package smartos
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,22 +231,21 @@ func TestImportForceReplaces(t *testing.T) {
 	assertClean(t, dataDir)
 }
 
-func TestImportISONotSupported(t *testing.T) {
+// TestImportBogusISO: a file with an ISO's signature and nothing else.
+func TestImportBogusISO(t *testing.T) {
 	im, dataDir := newTestImporter(t)
 	iso := make([]byte, 40000)
 	copy(iso[32769:], "CD001")
 	src := writeFile(t, filepath.Join(t.TempDir(), "smartos.iso"), iso)
 	before := snapshot(t, dataDir, im.Store)
 	_, err := im.Import(context.Background(), src, ImportOptions{})
-	if !errors.Is(err, ErrISONotSupported) {
-		t.Fatalf("err = %v, want ErrISONotSupported", err)
-	}
-	if _, err := im.Import(context.Background(), "https://example.invalid/smartos-latest.iso", ImportOptions{}); !errors.Is(err, ErrISONotSupported) {
-		t.Fatalf("ISO URL: err = %v, want ErrISONotSupported", err)
+	if err == nil || !strings.Contains(err.Error(), "smartos.iso: corrupt ISO 9660 image") {
+		t.Fatalf("err = %v, want a corrupt ISO", err)
 	}
 	if after := snapshot(t, dataDir, im.Store); after != before {
 		t.Fatal("a refused ISO changed the data dir")
 	}
+	assertClean(t, dataDir)
 }
 
 func TestCleanLeftovers(t *testing.T) {
@@ -281,7 +279,9 @@ func TestBuildNames(t *testing.T) {
 		"platform-latest.tgz":              "",
 		"platform-../x.tgz":                "",
 		"platform-.hidden.tgz":             "",
-		"smartos-20240101T000000Z.iso":     "",
+		"smartos-20240101T000000Z.iso":     "20240101T000000Z",
+		"smartos-latest.iso":               "",
+		"smartos-../x.iso":                 "",
 	} {
 		if got := buildFromName(name); got != want {
 			t.Errorf("buildFromName(%q) = %q, want %q", name, got, want)

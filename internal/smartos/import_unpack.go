@@ -36,6 +36,15 @@ func (im *Importer) unpack(ctx context.Context, tarball, hint string) (dir, buil
 	if b, ok := strings.CutPrefix(top, "platform-"); ok && validBuild(b) && hint == "" {
 		hint = b
 	}
+	return im.unpackWith(tarball, hint, func(tmp string) error {
+		return im.extract(ctx, tarball, top, tmp, hint)
+	})
+}
+
+// unpackWith makes a new <dataDir>/smartos/.tmp-<build>-* directory, lets
+// fill write its platform/ from file (a tarball or an ISO), then identifies,
+// checks and fsyncs it. On error it has removed the directory.
+func (im *Importer) unpackWith(file, hint string, fill func(tmp string) error) (dir, build string, err error) {
 	label := hint
 	if label == "" {
 		label = "import"
@@ -44,7 +53,7 @@ func (im *Importer) unpack(ctx context.Context, tarball, hint string) (dir, buil
 	if err != nil {
 		return "", "", fmt.Errorf("unpack: %w", diskFull(err, im.platformsDir()))
 	}
-	build, err = im.unpackInto(ctx, tarball, top, tmp, hint)
+	build, err = im.unpackInto(file, tmp, hint, fill)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return "", "", err
@@ -52,13 +61,13 @@ func (im *Importer) unpack(ctx context.Context, tarball, hint string) (dir, buil
 	return tmp, build, nil
 }
 
-// unpackInto extracts, identifies, checks and fsyncs the platform in tmp.
-func (im *Importer) unpackInto(ctx context.Context, tarball, top, tmp, hint string) (string, error) {
+// unpackInto fills, identifies, checks and fsyncs the platform in tmp.
+func (im *Importer) unpackInto(file, tmp, hint string, fill func(tmp string) error) (string, error) {
 	// MkdirTemp made tmp private; the platform is served to everyone.
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	if err := im.extract(ctx, tarball, top, tmp, hint); err != nil {
+	if err := fill(tmp); err != nil {
 		return "", err
 	}
 	build, err := readStamp(tmp, hint)
@@ -66,7 +75,7 @@ func (im *Importer) unpackInto(ctx context.Context, tarball, top, tmp, hint stri
 		return "", err
 	}
 	if err := checkPlatform(tmp); err != nil {
-		return "", fmt.Errorf("%s: %w", filepath.Base(tarball), err)
+		return "", fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
 	if err := syncTree(tmp); err != nil {
 		return "", diskFull(err, im.platformsDir())
@@ -307,8 +316,8 @@ func readStamp(dir, hint string) (string, error) {
 		return stamp, nil
 	}
 	if hint == "" {
-		return "", errors.New("cannot tell the build: the tarball has no etc/version/platform; " +
-			"name the file platform-<build>.tgz and import it again")
+		return "", errors.New("cannot tell the build: the platform has no etc/version/platform; " +
+			"name the file platform-<build>.tgz (smartos-<build>.iso for an ISO) and import it again")
 	}
 	return hint, nil
 }

@@ -35,25 +35,15 @@ const (
 // the build stamp.
 func Tarball(tb testing.TB, build string, archiveSize int) []byte {
 	tb.Helper()
-	archive := Random(build+"/archive", archiveSize)
-	sum := sha1.Sum(archive)
 	top := "platform-" + build + "/"
-	files := []struct {
-		name string
-		body []byte
-	}{
-		{Kernel, Random(build+"/unix", 64<<10)},
-		{Archive, archive},
-		{Hash, []byte(hex.EncodeToString(sum[:]) + "\n")},
-		{"etc/version/platform", []byte(build + "\n")},
-	}
+	files := Files(build, archiveSize)
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	tw := tar.NewWriter(zw)
 	dirs := map[string]bool{}
 	mtime := time.Unix(1700000000, 0)
 	for _, f := range files {
-		for d := path.Dir(top + f.name); d != "." && !dirs[d]; d = path.Dir(d) {
+		for d := path.Dir(top + f.Name); d != "." && !dirs[d]; d = path.Dir(d) {
 			dirs[d] = true
 		}
 	}
@@ -63,11 +53,11 @@ func Tarball(tb testing.TB, build string, archiveSize int) []byte {
 		}
 	}
 	for _, f := range files {
-		h := &tar.Header{Name: top + f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.body)), ModTime: mtime}
+		h := &tar.Header{Name: top + f.Name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.Body)), ModTime: mtime}
 		if err := tw.WriteHeader(h); err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := tw.Write(f.body); err != nil {
+		if _, err := tw.Write(f.Body); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -78,6 +68,26 @@ func Tarball(tb testing.TB, build string, archiveSize int) []byte {
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// File is one file of a generated platform, named relative to platform/.
+type File struct {
+	Name string
+	Body []byte
+}
+
+// Files are the files of a platform: the kernel, a boot archive of
+// archiveSize pseudo-random (incompressible) bytes, its SHA-1 hash file and
+// the build stamp.
+func Files(build string, archiveSize int) []File {
+	archive := Random(build+"/archive", archiveSize)
+	sum := sha1.Sum(archive)
+	return []File{
+		{Kernel, Random(build+"/unix", 64<<10)},
+		{Archive, archive},
+		{Hash, []byte(hex.EncodeToString(sum[:]) + "\n")},
+		{"etc/version/platform", []byte(build + "\n")},
+	}
 }
 
 // Random returns n reproducible pseudo-random bytes that depend on seed.

@@ -28,10 +28,11 @@ func platformImportCommand(f *platformFlags) *cobra.Command {
                            a tarball on a mirror; md5sums.txt beside it is used to
                            check it, SINGLE_USER_ROOT_PASSWORD.txt is kept
   ./platform-<build>.tgz   a tarball on this host
+  ./smartos-<build>.iso    a SmartOS ISO (file or http(s) URL): its platform/ tree
 
 A download shows its progress (a bar on a terminal, a line every few seconds
 otherwise), resumes where an interrupted one stopped, and stops cleanly on
-Ctrl-C. The tarball is checked (--sha256/--md5, or the mirror's md5sums.txt),
+Ctrl-C. The file is checked (--sha256/--md5, or the mirror's md5sums.txt),
 unpacked beside the builds and renamed into place in one step: a machine
 never sees half a platform. A build already there is left alone unless
 --force. Through a running server, a file SOURCE is read by the server, so
@@ -49,8 +50,8 @@ it must be on the server's host.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&req.SHA256, "sha256", "", "expected SHA-256 of the tarball (hex)")
-	cmd.Flags().StringVar(&req.MD5, "md5", "", "expected MD5 of the tarball (hex)")
+	cmd.Flags().StringVar(&req.SHA256, "sha256", "", "expected SHA-256 of the tarball or ISO (hex)")
+	cmd.Flags().StringVar(&req.MD5, "md5", "", "expected MD5 of the tarball or ISO (hex)")
 	cmd.Flags().BoolVar(&req.Force, "force", false, "import again a build that is already there")
 	return cmd
 }

@@ -25,8 +25,8 @@ const BootWindow = 7 * 24 * time.Hour
 
 // ImportRequest is the body of POST /platforms.
 type ImportRequest struct {
-	// Source is an http(s) URL of a platform-<build>.tgz, "latest", or an
-	// absolute path of a tarball on the server's host.
+	// Source is an http(s) URL of a platform-<build>.tgz or SmartOS ISO,
+	// "latest", or an absolute path of either on the server's host.
 	Source string `json:"source"`
 	SHA256 string `json:"sha256,omitempty"`
 	MD5    string `json:"md5,omitempty"`
@@ -141,7 +141,7 @@ func (req ImportRequest) check() error {
 	s := req.Source
 	switch {
 	case s == "":
-		return Errorf(http.StatusBadRequest, "source: give a URL, \"latest\" or the absolute path of a platform-<build>.tgz")
+		return Errorf(http.StatusBadRequest, "source: give a URL, \"latest\" or the absolute path of a platform-<build>.tgz or SmartOS ISO")
 	case s == "latest", strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
 		return nil
 	case !filepath.IsAbs(s):

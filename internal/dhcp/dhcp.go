@@ -17,6 +17,10 @@
 // clients run iPXE at which address (boot.Sightings), so that the TFTP server
 // can break the chainload loop when a DHCP server we cannot change hands
 // undionly.kpxe to iPXE itself (boot.LoopBreaker).
+//
+// FullServer (full*.go) is the other way: the network's own DHCP server,
+// leasing addresses from a lease.Manager and booting clients with the same
+// decision and boot fields as the proxy.
 package dhcp
 
 import (

@@ -23,10 +23,17 @@ import (
 // exactly as ProxyServer does (same Decide, same boot fields). Set its
 // fields, then call Serve once.
 //
-// Every DHCPACK is sent only after its lease is durable (lease.Manager.Ack);
-// requests that must wait for the store are handled on their own
-// goroutines, so that while one group commit runs, the next batch of
-// requests is already being read and queued.
+// Every DHCPACK is sent only after its lease is durable: a REQUEST is
+// decided at once and its lease queued for the store's next group commit
+// (lease.Manager.AckAsync); the ACK is built and sent when that commit is
+// done. Meanwhile the reading goes on, so the requests that arrive during
+// one commit all go into the next. The pieces, each one goroutine: the
+// reader (serverLoop, full_io.go), the lease manager's committer and
+// completer, and the sender, which writes replies many to a system call.
+//
+//	port 67 ─▶ serverLoop ─▶ DISCOVER, INFORM: answered at once ────────────────┐
+//	                     └─▶ REQUEST: lease.AckAsync ─▶ committer (fsync) ─▶    │
+//	                                                    completer: ACK built ─▶ sender ─▶ port 67
 type FullServer struct {
 	// Interface to serve, e.g. "eth0". Relay agents must reach us on it too.
 	Interface string

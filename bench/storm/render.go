@@ -355,7 +355,7 @@ func renderLoads(b *strings.Builder, res *Results) {
 		if strings.HasPrefix(l.Test, "tftp-") && !strings.HasPrefix(l.Test, "tftp-1-") {
 			tftpMany = l.Test
 		}
-		if strings.HasPrefix(l.Test, "http-") {
+		if strings.HasPrefix(l.Test, "http-") && !strings.HasSuffix(l.Test, "-lossy") {
 			httpTest = l.Test
 		}
 	}
@@ -394,6 +394,11 @@ func renderLoads(b *strings.Builder, res *Results) {
 				b2.Report.Transfer.P99S/a.Report.Transfer.P99S)
 			if a.ServerCPU > 0 {
 				p("| server CPU time | %.2f s | %.2f s | %.2f |\n", a.ServerCPU, b2.ServerCPU, b2.ServerCPU/a.ServerCPU)
+			}
+			la, lb := med[loadKey{httpTest + "-lossy", "nginx"}], med[loadKey{httpTest + "-lossy", "rackboot"}]
+			if la.Report != nil && lb.Report != nil && la.Report.MBps > 0 {
+				p("| throughput over the lossy link (%s, one download each) | %.0f MB/s | %.0f MB/s | %.2f |\n",
+					la.Link, la.Report.MBps, lb.Report.MBps, lb.Report.MBps/la.Report.MBps)
 			}
 		}
 		p("\n")

@@ -286,9 +286,22 @@ func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
 	return ctx.Err()
 }
 
-// runHTTP: the boot_archive to many clients at once, nginx and rackboot.
+// runHTTP: the boot_archive to many clients at once, nginx and rackboot,
+// over the clean link and (once per run) over the lossy one.
 func runHTTP(ctx context.Context, o options, e *env, res *Results) error {
 	url := fmt.Sprintf("http://%s/smartos/%s/platform/i86pc/amd64/boot_archive", serverIP, e.build)
+	if o.netem != "" && o.links["lossy"] {
+		for r := range o.repeatLossy {
+			for _, srv := range alternate([]server{{"nginx", nginxAlone}, {"rackboot", rackbootAlone}}, r) {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				res.Loads = append(res.Loads, load(ctx, e, srv, fmt.Sprintf("http-%d-lossy", o.httpClients), o.netem, r,
+					"http", "--url", url, "--clients", strconv.Itoa(o.httpClients), "--rounds", "1"))
+				saveProgress(o, res)
+			}
+		}
+	}
 	for r := range o.repeat {
 		for _, srv := range alternate([]server{{"nginx", nginxAlone}, {"rackboot", rackbootAlone}}, r) {
 			if ctx.Err() != nil {

@@ -16,7 +16,7 @@ TEST_DEPS += isc-dhcp-client dhcpcd-base isc-dhcp-relay
 # SmartOS ISOs made at test time (internal/smartos iso_test.go).
 TEST_DEPS += genisoimage xorriso
 
-.PHONY: build serve test unit e2e vet cross deps-run deps-test bench clean deps-bench bench-storm bench-dhcp
+.PHONY: build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/rackboot
@@ -50,7 +50,11 @@ deps-test:
 	@dpkg -s $(TEST_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_DEPS); \
 		for s in dnsmasq tftpd-hpa isc-dhcp-relay; do service $$s stop >/dev/null 2>&1 || true; done; }
 
-bench:
+# Every benchmark that writes BENCHMARKS.md (root: network namespaces).
+bench: bench-dhcp bench-storm
+
+# Go micro-benchmarks (go test -bench).
+bench-go:
 	$(GO) test -run '^$$' -bench . ./...
 
 # Boot storm, TFTP and HTTP against the seed blog's stack (dnsmasq, tftpd-hpa,

@@ -136,6 +136,10 @@ type result struct {
 	SatDrops    float64 // percent of DISCOVERs without an ACK in the saturation run
 	SatLatency  float64 // ms, REQUEST-ACK average in the saturation run
 	CPUPer1000  float64 // server CPU seconds per 1000 exchanges in the saturation run
+	// CPULow is the same at the lowest rate of the zero-drop search, which
+	// every server keeps up with: the cost of an exchange without the
+	// waste of overload.
+	CPULow float64
 	SatBufDrops int     // of those, dropped by perfdhcp's own full socket buffer
 	ZeroDrop    int     // highest offered rate with no drop at all
 	// ServerClean is the highest offered rate at which every drop
@@ -192,9 +196,13 @@ func benchServer(ctx context.Context, o options, name string) (r result, err err
 		if ctx.Err() != nil {
 			return r, ctx.Err()
 		}
+		cpu0 := srv.cpuSeconds()
 		s, err := l.perfdhcp(ctx, rate, o.stepSecs)
 		if err != nil {
 			return r, err
+		}
+		if rate == o.rates[0] && s.Acks > 0 {
+			r.CPULow = (srv.cpuSeconds() - cpu0) / float64(s.Acks) * 1000
 		}
 		drops := s.OfferDrops + s.AckDrops
 		r.Steps = append(r.Steps, step{Rate: rate, Achieved: s.Rate, Drops: drops, BufDrops: s.ClientBufDrops})

@@ -33,15 +33,15 @@ func (r report) markdown() string {
 	fmt.Fprintf(&b, "Saturation: %d s at %d/s offered. Zero-drop search: %d s per rate, rates %v, stopping after two rates the server did not keep up with. "+
 		"%d rounds, the order reversed every other round; each server's best round is shown.\n\n",
 		r.Opts.satSecs, r.Opts.satRate, r.Opts.stepSecs, r.Opts.rates, r.Opts.rounds)
-	b.WriteString("| server | leases stored | exchanges/s at saturation | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges | highest rate with 0 drops | highest rate the server kept up with | load average before → after |\n")
+	fmt.Fprintf(&b, "| server | leases stored | exchanges/s at saturation | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges, saturated / at %d/s | highest rate with 0 drops | highest rate the server kept up with | load average before → after |\n", r.Opts.rates[0])
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, x := range r.Results {
 		if x.Err != "" {
 			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | | %s → %s |\n", x.Server, x.Durable, firstOf(x.Err), x.LoadBefore, x.LoadAfter)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s (%s) | %s | **%.0f** | %.1f %% (%d replies lost in perfdhcp's buffer) | %.1f ms | %.2f s | **%s** | %s | %s → %s |\n",
-			x.Server, x.Version, x.Durable, x.Saturation, x.SatDrops, x.SatBufDrops, x.SatLatency, x.CPUPer1000, rateOrNone(x.ZeroDrop),
+		fmt.Fprintf(&b, "| %s (%s) | %s | **%.0f** | %.1f %% (%d replies lost in perfdhcp's buffer) | %.1f ms | %.2f s / %.2f s | **%s** | %s | %s → %s |\n",
+			x.Server, x.Version, x.Durable, x.Saturation, x.SatDrops, x.SatBufDrops, x.SatLatency, x.CPUPer1000, x.CPULow, rateOrNone(x.ZeroDrop),
 			rateOrNone(x.ServerClean), x.LoadBefore, x.LoadAfter)
 	}
 	b.WriteString("\nEvery round (saturation exchanges/s, load average before):\n\n")

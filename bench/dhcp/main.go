@@ -129,19 +129,19 @@ func parseFlags() options {
 
 // result is one server's figures.
 type result struct {
-	Server      string
-	Version     string
-	Durable     string  // how it stores leases
-	Saturation  float64 // 4-way exchanges per second
-	SatDrops    float64 // percent of DISCOVERs without an ACK in the saturation run
-	SatLatency  float64 // ms, REQUEST-ACK average in the saturation run
-	CPUPer1000  float64 // server CPU seconds per 1000 exchanges in the saturation run
+	Server     string
+	Version    string
+	Durable    string  // how it stores leases
+	Saturation float64 // 4-way exchanges per second
+	SatDrops   float64 // percent of DISCOVERs without an ACK in the saturation run
+	SatLatency float64 // ms, REQUEST-ACK average in the saturation run
+	CPUPer1000 float64 // server CPU seconds per 1000 exchanges in the saturation run
 	// CPULow is the same at the lowest rate of the zero-drop search, which
 	// every server keeps up with: the cost of an exchange without the
 	// waste of overload.
-	CPULow float64
-	SatBufDrops int     // of those, dropped by perfdhcp's own full socket buffer
-	ZeroDrop    int     // highest offered rate with no drop at all
+	CPULow      float64
+	SatBufDrops int // of those, dropped by perfdhcp's own full socket buffer
+	ZeroDrop    int // highest offered rate with no drop at all
 	// ServerClean is the highest offered rate at which every drop
 	// perfdhcp counted was its own socket buffer overflowing: the server
 	// answered every request in time.

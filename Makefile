@@ -2,6 +2,8 @@
 #   sudo make serve IFACE=eth1   build and run `rackboot serve` on the embedded defaults
 #   sudo make test               install the test dependencies and run the whole suite
 
+# bash, not sh: the e2e rule reads the test's exit status through PIPESTATUS.
+SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/rackboot
 IFACE   ?=

@@ -27,13 +27,14 @@ import (
 // decided at once and its lease queued for the store's next group commit
 // (lease.Manager.AckAsync); the ACK is built and sent when that commit is
 // done. Meanwhile the reading goes on, so the requests that arrive during
-// one commit all go into the next. The pieces, each one goroutine: the
-// reader (serverLoop, full_io.go), the lease manager's committer and
-// completer, and the sender, which writes replies many to a system call.
+// one commit all go into the next. Two goroutines do the work: the reader
+// (serverLoop, full_io.go) and the lease manager's committer; every handoff
+// between goroutines can cost a wait for a CPU on a busy host, so there are
+// no more.
 //
-//	port 67 ─▶ serverLoop ─▶ DISCOVER, INFORM: answered at once ────────────────┐
-//	                     └─▶ REQUEST: lease.AckAsync ─▶ committer (fsync) ─▶    │
-//	                                                    completer: ACK built ─▶ sender ─▶ port 67
+//	port 67 ─▶ serverLoop ─▶ DISCOVER, INFORM, NAK: answered at once, sent per read batch
+//	                     └─▶ REQUEST: lease.AckAsync ─▶ committer: commit (fsync),
+//	                                                    then each ACK built and sent
 type FullServer struct {
 	// Interface to serve, e.g. "eth0". Relay agents must reach us on it too.
 	Interface string
@@ -74,8 +75,6 @@ type FullServer struct {
 	nets       map[netip.Prefix]*network
 	local      []netip.Addr // our addresses on Interface: they select the subnet of unrelayed clients
 	pxe        *ProxyServer // answers port 4011
-	out        chan outMsg  // replies to the sender (full_io.go)
-	senderDone chan struct{}
 	ping       Pinger
 	jobs       chan job
 	wg         sync.WaitGroup
@@ -181,7 +180,6 @@ func (s *FullServer) Serve(ctx context.Context) error {
 		run := s.pxeLoop
 		if port == PortServer {
 			run = s.serverLoop // full_io.go
-			s.startSender(c)
 		}
 		loops = append(loops, loop{c, run})
 	}
@@ -214,7 +212,6 @@ func (s *FullServer) Serve(ctx context.Context) error {
 	wg.Wait()
 	close(s.jobs)
 	s.wg.Wait() // requests still waiting for the store
-	s.stopSender()
 	return errors.Join(errs...)
 }
 
@@ -317,7 +314,7 @@ func (s *FullServer) pxeLoop(ctx context.Context, c *conn) error {
 
 // dispatch handles one packet from port 67: at once when no store write or
 // ping is involved, else on its own goroutine.
-func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.AddrPort, in int) {
+func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.AddrPort, in int, out *outbox) {
 	s.counts.received.Add(1)
 	req, err := Decode(b)
 	if err != nil {
@@ -325,7 +322,7 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 		if errors.Is(err, errNotRequest) {
 			ev.Outcome = Ignored
 		}
-		s.finish(c, in, reply{ev: ev})
+		s.finish(c, in, reply{ev: ev}, out)
 		return
 	}
 	switch mt := req.MessageType(); {
@@ -334,18 +331,18 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 		// by the lease manager's completer once the lease is durable.
 		s.wg.Add(1)
 		r, pending := s.handle(ctx, req, src, c.broadcast, func(r reply) {
-			s.finish(c, in, r)
+			s.finish(c, in, r, nil)
 			s.wg.Done()
 		})
 		if !pending {
-			s.finish(c, in, r)
+			s.finish(c, in, r, out)
 			s.wg.Done()
 		}
 	case mt == Release, mt == Decline, mt == Discover && s.ping != nil:
 		s.jobs <- job{c: c, req: req, src: src, in: in}
 	default:
 		r, _ := s.handle(ctx, req, src, c.broadcast, nil)
-		s.finish(c, in, r)
+		s.finish(c, in, r, out)
 	}
 }
 
@@ -370,7 +367,7 @@ func (s *FullServer) startWorkers(ctx context.Context) {
 			defer s.wg.Done()
 			for j := range s.jobs {
 				r, _ := s.handle(ctx, j.req, j.src, j.c.broadcast, nil)
-				s.finish(j.c, j.in, r)
+				s.finish(j.c, j.in, r, nil)
 			}
 		}()
 	}
@@ -383,11 +380,12 @@ type reply struct {
 	dest netip.AddrPort
 }
 
-// finish sends r's packet, counts, logs and reports it.
-func (s *FullServer) finish(c *conn, in int, r reply) {
+// finish sends r's packet (now, or with out's batch), counts, logs and
+// reports it.
+func (s *FullServer) finish(c *conn, in int, r reply, out *outbox) {
 	ev := r.ev
 	if r.pkt != nil {
-		s.send(outMsg{b: r.pkt.Marshal(), dest: r.dest, ifindex: in}) // errors: counted and logged by the sender
+		s.send(c, outMsg{b: r.pkt.Marshal(), dest: r.dest, ifindex: in}, out) // send errors: counted and logged there
 	}
 	log := s.logger()
 	switch ev.Outcome {

@@ -23,6 +23,7 @@ func (s *FullServer) serverLoop(ctx context.Context, c *conn) error {
 		ms[i].OOB = ipv4.NewControlMessage(ipv4.FlagInterface)
 	}
 	var cm ipv4.ControlMessage
+	var out outbox
 	for {
 		n, err := c.pc.ReadBatch(ms, 0)
 		if err != nil {
@@ -47,8 +48,11 @@ func (s *FullServer) serverLoop(ctx context.Context, c *conn) error {
 			}
 			// dispatch decodes at once, copying what it keeps: the buffer
 			// is free again when it returns.
-			s.dispatch(ctx, c, m.Buffers[0][:m.N], ua.AddrPort(), in)
+			s.dispatch(ctx, c, m.Buffers[0][:m.N], ua.AddrPort(), in, &out)
 		}
+		// The answers to this batch that were ready at once (OFFERs,
+		// NAKs) leave together; ACKs leave when their commit is done.
+		s.flush(c, &out)
 	}
 }
 
@@ -59,43 +63,42 @@ type outMsg struct {
 	ifindex int // the interface the request came in on; 0: any
 }
 
-// startSender starts the goroutine that sends every reply through c:
-// replies that are ready together (the ACKs of one group commit) leave in
-// one system call.
-func (s *FullServer) startSender(c *conn) {
-	s.out = make(chan outMsg, 4*ioBatch)
-	s.senderDone = make(chan struct{})
-	go func() {
-		defer close(s.senderDone)
-		batch := make([]outMsg, 0, ioBatch)
-		ms := make([]ipv4.Message, ioBatch)
-		for m := range s.out {
-			batch = append(batch[:0], m)
-		more:
-			for len(batch) < ioBatch {
-				select {
-				case m, ok := <-s.out:
-					if !ok {
-						break more
-					}
-					batch = append(batch, m)
-				default:
-					break more
-				}
-			}
-			s.writeBatch(c, batch, ms)
-		}
-	}()
+// outbox collects the replies to one read batch, sent together after it.
+type outbox struct {
+	msgs []outMsg
+	ms   []ipv4.Message
 }
 
-func (s *FullServer) send(m outMsg) { s.out <- m }
-
-// stopSender sends what is queued and stops the sender.
-func (s *FullServer) stopSender() {
-	if s.out != nil {
-		close(s.out)
-		<-s.senderDone
+// send writes m now, or puts it in out when there is one.
+func (s *FullServer) send(c *conn, m outMsg, out *outbox) {
+	if out != nil {
+		out.msgs = append(out.msgs, m)
+		return
 	}
+	if _, err := c.pc.WriteTo(m.b, ifOut(m.ifindex), net.UDPAddrFromAddrPort(m.dest)); err != nil {
+		s.sendFailed(m, err)
+	}
+}
+
+// flush sends what out holds, many to a system call.
+func (s *FullServer) flush(c *conn, out *outbox) {
+	if len(out.msgs) > 0 {
+		if len(out.ms) < ioBatch {
+			out.ms = make([]ipv4.Message, ioBatch)
+		}
+		for len(out.msgs) > 0 {
+			n := min(len(out.msgs), ioBatch)
+			s.writeBatch(c, out.msgs[:n], out.ms)
+			out.msgs = out.msgs[n:]
+		}
+	}
+	out.msgs = out.msgs[:0]
+}
+
+func (s *FullServer) sendFailed(m outMsg, err error) {
+	// A full send buffer, a route gone: count it, log it, go on.
+	s.counts.sendErrors.Add(1)
+	s.logger().Warn("DHCP could not send reply", "to", m.dest.String(), "err", err)
 }
 
 func (s *FullServer) writeBatch(c *conn, batch []outMsg, ms []ipv4.Message) {
@@ -108,10 +111,7 @@ func (s *FullServer) writeBatch(c *conn, batch []outMsg, ms []ipv4.Message) {
 	for sent := 0; sent < len(batch); {
 		n, err := c.pc.WriteBatch(ms[sent:len(batch)], 0)
 		if err != nil {
-			// The datagram at sent failed (a full send buffer, a
-			// route gone): count it, log it, go on with the rest.
-			s.counts.sendErrors.Add(1)
-			s.logger().Warn("DHCP could not send reply", "to", batch[sent].dest.String(), "err", err)
+			s.sendFailed(batch[sent], err) // the datagram at sent failed; go on with the rest
 			n = 1
 		}
 		sent += max(n, 1)

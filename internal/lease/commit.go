@@ -18,15 +18,10 @@ type op struct {
 type write struct {
 	ops []op
 	// done, when not nil, is called with the commit's result once the
-	// batch is committed, on the completer goroutine, in queue order. It
-	// must not wait for another write (that one may be behind it).
+	// batch is committed, on the committer goroutine, in queue order. It
+	// must be quick (the next commit waits for it) and must not wait for
+	// another write.
 	done func(error)
-}
-
-// committed is a batch with the result of its transaction.
-type committed struct {
-	writes []write
-	err    error
 }
 
 // committer is the group commit: one goroutine takes every write waiting in
@@ -36,15 +31,14 @@ type committed struct {
 // what the disk can do while the number of leases per second grows with the
 // load. Nothing waits on a timer: a lone write commits at once.
 //
-// A second goroutine, the completer, calls the writers' done funcs, so that
-// the next transaction starts while the last batch's writers are told (the
-// DHCP server builds and sends its ACKs there).
+// After each commit the same goroutine calls the writers' done funcs (the
+// DHCP server builds and sends its ACKs there): on a busy host, handing
+// them to another goroutine costs more in waiting for a CPU than it saves.
 type committer struct {
-	st        store.Store
-	queue     chan write
-	completed chan committed
-	maxBatch  int
-	stopped   chan struct{}
+	st       store.Store
+	queue    chan write
+	maxBatch int
+	stopped  chan struct{}
 
 	onErr      func(error)
 	commits    atomic.Uint64 // transactions committed (or failed)
@@ -59,39 +53,24 @@ func newCommitter(st store.Store, maxBatch int, onErr func(error)) *committer {
 		maxBatch = 4096
 	}
 	return &committer{
-		st:        st,
-		queue:     make(chan write, maxBatch),
-		completed: make(chan committed, 4),
-		maxBatch:  maxBatch,
-		stopped:   make(chan struct{}),
-		onErr:     onErr,
+		st:       st,
+		queue:    make(chan write, maxBatch),
+		maxBatch: maxBatch,
+		stopped:  make(chan struct{}),
+		onErr:    onErr,
 	}
 }
 
 // submit queues w. It blocks only when a whole batch is already waiting.
 func (c *committer) submit(w write) { c.queue <- w }
 
-// run commits batches until queue is closed and drained; its completer
-// goroutine tells the writers.
+// run commits batches until queue is closed and drained, telling each
+// batch's writers after its commit.
 func (c *committer) run() {
-	completerDone := make(chan struct{})
-	go func() {
-		defer close(completerDone)
-		for b := range c.completed {
-			for _, w := range b.writes {
-				if w.done != nil {
-					w.done(b.err)
-				}
-			}
-		}
-	}()
-	defer func() {
-		close(c.completed)
-		<-completerDone
-		close(c.stopped)
-	}()
+	defer close(c.stopped)
+	batch := make([]write, 0, 64)
 	for w := range c.queue {
-		batch := append(make([]write, 0, 16), w)
+		batch = append(batch[:0], w)
 	drain:
 		for len(batch) < c.maxBatch {
 			select {
@@ -104,7 +83,13 @@ func (c *committer) run() {
 				break drain
 			}
 		}
-		c.completed <- committed{batch, c.commit(batch)}
+		err := c.commit(batch)
+		for i, w := range batch {
+			if w.done != nil {
+				w.done(err)
+			}
+			batch[i] = write{} // let the ops go
+		}
 	}
 }
 

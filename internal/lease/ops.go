@@ -31,9 +31,9 @@ func (m *Manager) Ack(ctx context.Context, subnet netip.Prefix, c Client, ip net
 // AckAsync is Ack without the wait: it decides at once, returning the
 // refusals of Ack, and when ip is granted it calls then with the lease once
 // the lease is durable, or with the store's error. then runs on the
-// Manager's completer goroutine, after each other in commit order: it must
-// be quick and must not wait for the Manager (a blocking Ack or Release
-// there would wait for itself).
+// Manager's committer goroutine, after each other in commit order, before
+// the next commit: it must be quick and must not wait for the Manager (a
+// blocking Ack or Release there would wait for itself).
 func (m *Manager) AckAsync(subnet netip.Prefix, c Client, ip netip.Addr, then func(Lease, error)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -72,16 +72,38 @@ func (d *dhclient) release() (string, error) {
 	return d.l.run(d.ns, 30*time.Second, "dhclient", "-4", "-r", "-v", "-lf", d.lf, "-pf", d.pf, "-sf", d.script, d.ifname)
 }
 
-// kill ends the background dhclient, found by its pid file.
+// kill ends the background dhclient. It is found by its lease file, a
+// path of this test's own, among the processes' arguments: its pid file is
+// written by the daemon after the command that started it returned, and
+// may not be there yet.
 func (d *dhclient) kill() {
-	b, err := os.ReadFile(d.pf)
-	if err != nil {
-		return
-	}
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+	for _, pid := range pidsWithArg(d.lf) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	os.Remove(d.pf)
+}
+
+// pidsWithArg lists the processes that have arg as one of their arguments.
+func pidsWithArg(arg string) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(b), "\x00") {
+			if a == arg {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
 }
 
 func (d *dhclient) logText() string { b, _ := os.ReadFile(d.log); return string(b) }

@@ -23,9 +23,10 @@ const (
 
 // params are the settings one transfer runs with, after negotiation.
 type params struct {
-	blockSize  int
-	windowSize int
-	timeout    time.Duration
+	blockSize    int
+	windowSize   int
+	timeout      time.Duration
+	timeoutAsked bool // the client's timeout option set it
 }
 
 // negotiate applies the options a client asked for (RFC 2347) and returns the
@@ -56,7 +57,7 @@ func (s *Server) negotiate(opts []option, size int64) (params, []option) {
 			ack = append(ack, option{o.name, strconv.Itoa(p.windowSize)})
 		case o.name == "timeout" && v >= minTimeoutOption && v <= maxTimeoutOption:
 			// RFC 2349: the server must echo the client's value unchanged.
-			p.timeout = time.Duration(v) * time.Second
+			p.timeout, p.timeoutAsked = time.Duration(v)*time.Second, true
 			ack = append(ack, option{o.name, o.value})
 		case o.name == "tsize" && size >= 0:
 			// RFC 2349: a client sends tsize 0 in an RRQ and learns the size.

@@ -33,7 +33,7 @@ type Server struct {
 
 	Logger *slog.Logger // nil: discard
 
-	Timeout       time.Duration // per-packet retransmit timeout, default 1s (client 'timeout' option overrides)
+	Timeout       time.Duration // first retransmit timeout, default 1s; doubles per retransmission up to 8s (a client's 'timeout' option fixes it)
 	Retries       int           // retransmits without progress before giving up, default 5
 	MaxBlockSize  int           // caps the client's blksize; default 1468 (fits a 1500 MTU)
 	MaxWindowSize int           // caps the client's windowsize; default 64

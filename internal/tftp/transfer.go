@@ -29,7 +29,31 @@ type transfer struct {
 	rec     Transfer
 	timeout time.Duration
 	retries int
-	rbuf    [2048]byte
+	// fixedTimeout: the client asked for its timeout (RFC 2349), so every
+	// retransmission waits exactly that long; otherwise waits back off.
+	fixedTimeout bool
+	rbuf         [2048]byte
+}
+
+// maxBackoff caps a retransmission wait that backs off.
+const maxBackoff = 8 * time.Second
+
+// wait is how long to wait for an answer after the try-th retransmission
+// (0: the first send). Without the client's timeout option the wait doubles
+// each time up to maxBackoff, as RFC 1123 §4.2.3.2 asks of TFTP: with the
+// default 1 s and 5 retries the server keeps trying for 31 s rather than 6,
+// longer than EDK2's 4 s × 6. A 500-machine storm over a lossy link lost
+// 5 transfers to a fixed 1 s (rackboot bench storm); tftpd-hpa, which backs
+// off, lost none.
+func (t *transfer) wait(try int) time.Duration {
+	if t.fixedTimeout || try <= 0 {
+		return t.timeout
+	}
+	d := t.timeout << min(try, 16)
+	if d > maxBackoff || d <= 0 {
+		return max(t.timeout, maxBackoff)
+	}
+	return d
 }
 
 // run serves req on a new socket until it ends or ctx is done.
@@ -72,6 +96,7 @@ func (t *transfer) serve(req request) error {
 	}
 	p, oack := t.srv.negotiate(req.opts, size)
 	t.rec.BlockSize, t.rec.WindowSize, t.timeout = p.blockSize, p.windowSize, p.timeout
+	t.fixedTimeout = p.timeoutAsked
 	if len(oack) > 0 {
 		if err := t.sendOACK(encodeOACK(oack)); err != nil {
 			return err
@@ -126,7 +151,7 @@ func (t *transfer) sendOACK(oack []byte) error {
 		if err := t.send(oack); err != nil {
 			return err
 		}
-		deadline := time.Now().Add(t.timeout)
+		deadline := time.Now().Add(t.wait(try))
 		for {
 			r, err := t.recv(deadline)
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -178,7 +203,7 @@ func (s *sender) run() error {
 		if err != nil {
 			return err
 		}
-		progressed, err := s.awaitAck(hi)
+		progressed, err := s.awaitAck(hi, s.t.wait(tries))
 		switch {
 		case err != nil:
 			return err
@@ -219,12 +244,12 @@ func (s *sender) sendWindow() (hi int64, err error) {
 	return hi, nil
 }
 
-// awaitAck waits one timeout for an ACK of a block in (acked, hi] and reports
+// awaitAck waits up to wait for an ACK of a block in (acked, hi] and reports
 // whether one came. ACKs of older blocks, duplicates included, are ignored:
 // answering them would resend data twice over (the Sorcerer's Apprentice bug,
 // RFC 1123 §4.2.3.1); the timeout recovers instead.
-func (s *sender) awaitAck(hi int64) (bool, error) {
-	deadline := time.Now().Add(s.t.timeout)
+func (s *sender) awaitAck(hi int64, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
 	for {
 		r, err := s.t.recv(deadline)
 		if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -22,44 +21,7 @@ type fetcher struct {
 	tftp    TFTPOptions
 	timeout time.Duration // a connection that receives nothing this long fails
 	retries int
-	client  *http.Client
-}
-
-func (f *fetcher) close() {
-	if f.client != nil {
-		f.client.CloseIdleConnections()
-	}
-}
-
-func (f *fetcher) httpClient() *http.Client {
-	if f.client == nil {
-		d := &net.Dialer{Timeout: 15 * time.Second}
-		if f.local.IsValid() {
-			d.LocalAddr = &net.TCPAddr{IP: f.local.AsSlice()}
-		}
-		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &idleConn{Conn: c, idle: f.timeout}, nil
-		}
-		f.client = &http.Client{
-			Transport: &http.Transport{
-				DialContext:         dial,
-				MaxIdleConnsPerHost: 1,
-				DisableCompression:  true, // iPXE asks for no gzip
-				ReadBufferSize:      64 << 10,
-			},
-			CheckRedirect: func(req *http.Request, via []*http.Request) error {
-				if len(via) >= 5 {
-					return errors.New("more than 5 redirects")
-				}
-				return nil
-			},
-		}
-	}
-	return f.client
+	conn    *httpConn // kept alive between downloads
 }
 
 // get downloads u into w (dropped when w is nil) and returns the bytes
@@ -100,35 +62,6 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, w io.Writer) (n int64, tr
 	return 0, 0, fmt.Errorf("%s: scheme %q is not simulated (http and tftp are)", u, u.Scheme)
 }
 
-var errHTTPStatus = errors.New("HTTP status")
-
-func (f *fetcher) httpGet(ctx context.Context, u *url.URL, w io.Writer) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("User-Agent", "iPXE/1.0.0+ (rackboot bench storm)")
-	resp, err := f.httpClient().Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %w %s", u, errHTTPStatus, resp.Status)
-	}
-	if w == nil {
-		w = io.Discard
-	}
-	n, err := copyBody(w, resp.Body)
-	if err != nil {
-		return n, fmt.Errorf("GET %s: after %d bytes: %w", u, n, err)
-	}
-	if resp.ContentLength >= 0 && n != resp.ContentLength {
-		return n, fmt.Errorf("GET %s: %d of %d bytes", u, n, resp.ContentLength)
-	}
-	return n, nil
-}
-
 // copyBody copies with a large buffer: a storm moves gigabytes through the
 // simulator, and io.Discard's 8 KiB reads would make it the bottleneck.
 func copyBody(w io.Writer, r io.Reader) (int64, error) {
@@ -147,6 +80,17 @@ func (f *fetcher) tftpScript(ctx context.Context, server netip.AddrPort, u *url.
 	var res TFTPResult
 	t.sink = w
 	return t.download(strings.TrimPrefix(u.Path, "/"), [][2]string{{"tsize", "0"}, {"blksize", "1432"}}, &res)
+}
+
+// readDiscard reads up to n bytes from r into a pooled buffer and drops them.
+func readDiscard(r io.Reader, n int64) (int64, error) {
+	buf := bufPool.get()
+	defer bufPool.put(buf)
+	k, err := r.Read(buf[:min(n, int64(len(buf)))])
+	if k == 0 && err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return int64(k), err
 }
 
 // bufPool holds copy buffers, so that idle machines hold none.

@@ -257,9 +257,11 @@ func (s *FullServer) logger() *slog.Logger {
 
 func (s *FullServer) listen(ctx context.Context, ifi *net.Interface, port int) (*conn, error) {
 	c, err := listenUDP(ctx, ifi, port)
-	if err == nil && port == PortServer {
+	if err == nil && port != PortPXE {
 		// Room for bursts (a rack powering on, a relay flushing its
-		// queue) while the store commits: full_sockbuf_*.go.
+		// queue) while the store commits: full_sockbuf_*.go. Port 68
+		// (rogue detection) hears every broadcast reply on the segment,
+		// ours included: a storm of 500 overflowed its default buffer.
 		growSocketBuffers(c, 4<<20, s.logger())
 	}
 	if err != nil {

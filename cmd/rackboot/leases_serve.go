@@ -11,6 +11,7 @@ import (
 	"rackboot/internal/config"
 	"rackboot/internal/dhcp"
 	"rackboot/internal/lease"
+	"rackboot/internal/metrics"
 	"rackboot/internal/store"
 )
 
@@ -29,10 +30,40 @@ func (l *leaseSource) list(ctx context.Context) ([]lease.Lease, error) {
 	return lease.List(ctx, l.st)
 }
 
-// mountLeases serves GET /api/v1/leases.
+// usage is what GET /api/v1/subnets lists: the lease manager's subnets,
+// none in the other modes.
+func (l *leaseSource) usage() []lease.SubnetUsage {
+	if m := l.m.Load(); m != nil {
+		return m.Usage()
+	}
+	return nil
+}
+
+// mountLeases serves GET /api/v1/leases and /api/v1/subnets.
 func (s *services) mountLeases() {
 	s.leases.st = s.store
-	(&api.Leases{List: s.leases.list}).Register(s.api)
+	(&api.Leases{List: s.leases.list, Usage: s.leases.usage}).Register(s.api)
+}
+
+// leaseMetrics adds the lease figures to /metrics, in dhcp.mode full only
+// (once dhcpServer has opened the lease manager).
+func (s *services) leaseMetrics(mt *metrics.Metrics) {
+	m := s.leases.m.Load()
+	if m == nil {
+		return
+	}
+	mt.Leases(func() metrics.LeaseFigures {
+		st := m.Stats()
+		f := metrics.LeaseFigures{Commits: st.Commits, Writes: st.Writes, CommitSeconds: st.CommitTime.Seconds()}
+		for _, u := range m.Usage() {
+			byState := make(map[string]int, len(u.Leases))
+			for state, n := range u.Leases {
+				byState[string(state)] = n
+			}
+			f.Subnets = append(f.Subnets, metrics.SubnetLeases{Subnet: u.Subnet.String(), PoolAddresses: u.PoolAddresses, ByState: byState})
+		}
+		return f
+	})
 }
 
 // dhcpServer is what serve runs for DHCP: in dhcp.mode full, the full DHCP

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"rackboot/internal/config"
 	"rackboot/internal/dhcp"
 	"rackboot/internal/lease"
+	"rackboot/internal/metrics"
 	"rackboot/internal/store/boltstore"
 )
 
@@ -123,5 +125,59 @@ func TestRelTime(t *testing.T) {
 		if got := relTime(now.Add(d), now); got != want {
 			t.Errorf("%v: %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestLeaseMetricsWiring: /metrics has the lease figures only once a lease
+// manager runs (dhcp.mode full), and GET /api/v1/subnets lists its subnets.
+func TestLeaseMetricsWiring(t *testing.T) {
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := &services{store: st}
+	scrape := func(mt *metrics.Metrics) string {
+		rec := httptest.NewRecorder()
+		mt.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	proxy := metrics.New("test", func() int { return 0 })
+	s.leaseMetrics(proxy)
+	if body := scrape(proxy); strings.Contains(body, "rackboot_dhcp_leases") || strings.Contains(body, "rackboot_lease_commits_total") {
+		t.Errorf("lease metrics without a lease manager:\n%s", body)
+	}
+	if u := s.leases.usage(); len(u) != 0 {
+		t.Errorf("subnets without a lease manager: %+v", u)
+	}
+
+	p := netip.MustParsePrefix("10.0.0.0/24")
+	m, err := lease.Open(context.Background(), st, lease.Config{Subnets: []lease.Subnet{{Prefix: p, LeaseTime: time.Hour,
+		Pools: []lease.Range{{First: netip.MustParseAddr("10.0.0.100"), Last: netip.MustParseAddr("10.0.0.110")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s.leases.m.Store(m)
+	c := lease.Client{MAC: net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}}
+	if _, err := m.Ack(context.Background(), p, c, netip.MustParseAddr("10.0.0.101")); err != nil {
+		t.Fatal(err)
+	}
+	full := metrics.New("test", func() int { return 0 })
+	s.leaseMetrics(full)
+	body := scrape(full)
+	for _, want := range []string{
+		`rackboot_dhcp_leases{state="bound",subnet="10.0.0.0/24"} 1`,
+		`rackboot_dhcp_leases{state="offered",subnet="10.0.0.0/24"} 0`,
+		`rackboot_dhcp_pool_addresses{subnet="10.0.0.0/24"} 11`,
+		`rackboot_lease_commits_total 1`,
+		`rackboot_lease_writes_total 1`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if u := s.leases.usage(); len(u) != 1 || u[0].Subnet != p || u[0].Leases[lease.Bound] != 1 {
+		t.Errorf("subnets: %+v", u)
 	}
 }

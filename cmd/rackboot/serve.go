@@ -115,6 +115,8 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	svc.leaseMetrics(mach.metrics) // dhcp.mode full only: leases_serve.go
+
 	unannounce, err := announceServe(cfg.DataDir, httpLn.Addr()) // serve.json: how the CLI finds us (platform_server.go)
 	if err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 //	GET /leases            every lease, by address; filters: ?state=bound|released|declined|expired,
 //	                       ?mac=52:54:00:12:34:56, ?subnet=10.0.0.0/24
 //	GET /leases/{ip}       one lease
+//	GET /subnets           each configured subnet's usage: pool addresses, reservations,
+//	                       addresses by state; an empty list when no full DHCP server runs
 //
 // A lease's state is given as of the request: a bound lease past its end
 // reads "expired".
@@ -23,6 +25,9 @@ type Leases struct {
 	// List returns the lease records: the running full DHCP server's, or
 	// the store's in the other DHCP modes.
 	List func(ctx context.Context) ([]lease.Lease, error)
+	// Usage returns the running full DHCP server's subnets (lease.Manager's
+	// Usage); nil, or nil returned, in the other DHCP modes.
+	Usage func() []lease.SubnetUsage
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -31,6 +36,17 @@ type Leases struct {
 func (l *Leases) Register(s *Server) {
 	s.Handle("GET /leases", l.list)
 	s.Handle("GET /leases/{ip}", l.get)
+	s.Handle("GET /subnets", l.subnets)
+}
+
+func (l *Leases) subnets(w http.ResponseWriter, r *http.Request) error {
+	out := []lease.SubnetUsage{} // [], not null, without a server
+	if l.Usage != nil {
+		if u := l.Usage(); u != nil {
+			out = u
+		}
+	}
+	return WriteJSON(w, http.StatusOK, out)
 }
 
 func (l *Leases) now() time.Time {
@@ -134,5 +150,13 @@ func (c *Client) Leases(ctx context.Context, query url.Values) ([]lease.Lease, e
 	}
 	var out []lease.Lease
 	err := c.Do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}
+
+// Subnets returns a server's subnets with their usage (empty unless it runs
+// in dhcp.mode full).
+func (c *Client) Subnets(ctx context.Context) ([]lease.SubnetUsage, error) {
+	var out []lease.SubnetUsage
+	err := c.Do(ctx, http.MethodGet, "/subnets", nil, &out)
 	return out, err
 }

@@ -3,11 +3,14 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +81,66 @@ func TestLeasesAPI(t *testing.T) {
 	fail = true
 	if _, err := c.Leases(ctx, nil); !errors.As(err, &e) || e.Status != http.StatusInternalServerError {
 		t.Errorf("store failure: %v", err)
+	}
+}
+
+func TestSubnetsAPI(t *testing.T) {
+	usage := []lease.SubnetUsage{
+		{Subnet: netip.MustParsePrefix("10.0.0.0/24"), PoolAddresses: 100, Reservations: 2,
+			Leases: map[lease.State]int{lease.Bound: 12, lease.Offered: 3, lease.Declined: 1, lease.Released: 0, lease.Expired: 0}},
+		{Subnet: netip.MustParsePrefix("10.0.7.0/24"), PoolAddresses: 126,
+			Leases: map[lease.State]int{lease.Bound: 0, lease.Offered: 0, lease.Declined: 0, lease.Released: 4, lease.Expired: 5}},
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		usage     func() []lease.SubnetUsage
+		openReads bool
+		token     string
+		want      []lease.SubnetUsage
+		status    int
+	}{
+		{"full mode", func() []lease.SubnetUsage { return usage }, true, "", usage, 200},
+		{"other modes", nil, true, "", nil, 200},
+		{"no manager yet", func() []lease.SubnetUsage { return nil }, true, "", nil, 200},
+		{"closed reads, no token", func() []lease.SubnetUsage { return usage }, false, "", nil, 401},
+		{"closed reads, token", func() []lease.SubnetUsage { return usage }, false, "rbt_t", usage, 200},
+	} {
+		s := &Server{OpenReads: tc.openReads, Token: func() string { return "rbt_t" }}
+		(&Leases{Usage: tc.usage, List: func(context.Context) ([]lease.Lease, error) { return nil, nil }}).Register(s)
+		srv := httptest.NewServer(s)
+		c := &Client{Base: srv.URL, Token: tc.token}
+		got, err := c.Subnets(ctx)
+		var e *Error
+		switch {
+		case tc.status != 200:
+			if !errors.As(err, &e) || e.Status != tc.status {
+				t.Errorf("%s: %v, want status %d", tc.name, err, tc.status)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case len(got) != len(tc.want):
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		default:
+			for i := range got {
+				w := tc.want[i]
+				if got[i].Subnet != w.Subnet || got[i].PoolAddresses != w.PoolAddresses || got[i].Reservations != w.Reservations || !maps.Equal(got[i].Leases, w.Leases) {
+					t.Errorf("%s: subnet %d is %+v, want %+v", tc.name, i, got[i], w)
+				}
+			}
+		}
+		// Without a full DHCP server the answer is an empty list, not null.
+		if tc.status == 200 && tc.want == nil {
+			resp, err := c.Send(ctx, http.MethodGet, "/subnets", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.TrimSpace(string(b)) != "[]" {
+				t.Errorf("%s: body %q, want []", tc.name, b)
+			}
+		}
+		srv.Close()
 	}
 }

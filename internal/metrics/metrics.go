@@ -1,8 +1,10 @@
 // Package metrics is rackboot's Prometheus endpoint (/metrics): DHCP packets
 // by type and outcome, TFTP transfers and bytes, HTTP bytes by kind of file,
-// boots in progress and finished, how long each boot stage takes, and the
-// build. It keeps its own registry (no global state), and its Observe
-// methods take plain values, so the protocol packages stay unaware of it.
+// boots in progress and finished, how long each boot stage takes, the build,
+// and in dhcp.mode full the leases by subnet and state and the lease store's
+// group commits (leases.go). It keeps its own registry (no global state),
+// and its methods take plain values, so the protocol packages stay unaware
+// of it.
 package metrics
 
 import (

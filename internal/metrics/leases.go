@@ -1,0 +1,74 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// LeaseFigures are the full DHCP server's figures, read at each scrape. They
+// are plain values, so that this package knows nothing of the lease types.
+type LeaseFigures struct {
+	Subnets []SubnetLeases
+	// The lease store's group commits: transactions, the lease writes they
+	// carried, and the time spent in them. They only grow.
+	Commits       uint64
+	Writes        uint64
+	CommitSeconds float64
+}
+
+// SubnetLeases is one subnet's addresses.
+type SubnetLeases struct {
+	Subnet        string         // "10.0.0.0/24"
+	PoolAddresses int            // what its pools can hand out
+	ByState       map[string]int // addresses by lease state now: bound, offered, declined, ...
+}
+
+// Leases adds the lease metrics (dhcp.mode full), read from figures at
+// each scrape:
+//
+//	rackboot_dhcp_leases{subnet,state}       gauge
+//	rackboot_dhcp_pool_addresses{subnet}     gauge
+//	rackboot_lease_commits_total             counter
+//	rackboot_lease_writes_total              counter
+//	rackboot_lease_commit_seconds_total      counter
+//
+// Call it at most once.
+func (m *Metrics) Leases(figures func() LeaseFigures) {
+	m.reg.MustRegister(&leaseCollector{
+		figures: figures,
+		leases: prometheus.NewDesc("rackboot_dhcp_leases",
+			"Addresses of each DHCP subnet by lease state now (offered, bound, released, declined, expired).",
+			[]string{"subnet", "state"}, nil),
+		pool: prometheus.NewDesc("rackboot_dhcp_pool_addresses",
+			"Addresses the subnet's pools can hand out (not the network, broadcast, excluded or reserved ones).",
+			[]string{"subnet"}, nil),
+		commits: prometheus.NewDesc("rackboot_lease_commits_total",
+			"Store transactions run by the lease group committer (each one fsync).", nil, nil),
+		writes: prometheus.NewDesc("rackboot_lease_writes_total",
+			"Lease writes those transactions carried: writes/commits is the mean batch.", nil, nil),
+		seconds: prometheus.NewDesc("rackboot_lease_commit_seconds_total",
+			"Time spent in lease store transactions.", nil, nil),
+	})
+}
+
+// leaseCollector turns LeaseFigures into metrics at each scrape.
+type leaseCollector struct {
+	figures                                func() LeaseFigures
+	leases, pool, commits, writes, seconds *prometheus.Desc
+}
+
+func (c *leaseCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.leases, c.pool, c.commits, c.writes, c.seconds} {
+		ch <- d
+	}
+}
+
+func (c *leaseCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.figures()
+	for _, s := range f.Subnets {
+		ch <- prometheus.MustNewConstMetric(c.pool, prometheus.GaugeValue, float64(s.PoolAddresses), s.Subnet)
+		for state, n := range s.ByState {
+			ch <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(n), s.Subnet, state)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(f.Commits))
+	ch <- prometheus.MustNewConstMetric(c.writes, prometheus.CounterValue, float64(f.Writes))
+	ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, f.CommitSeconds)
+}

@@ -13,6 +13,9 @@ const state = {
   machines: new Map(), // mac -> MachineView
   selected: null,      // mac
   refetch: new Map(),  // mac -> timer
+  subnets: [],         // dhcp.mode full: each subnet's usage
+  leases: [],
+  leaseTimer: null,    // a leases reload waiting for its burst of DHCP events to end
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -56,6 +59,18 @@ function ago(t) {
   if (s < 86400) return Math.round(s / 3600) + "h ago";
   return new Date(t).toLocaleString();
 }
+
+// until is ago for a time that may be ahead: "in 5m" or "3m ago".
+function until(t) {
+  const s = (new Date(t) - Date.now()) / 1000;
+  if (s < 0) return ago(t);
+  if (s < 60) return "in " + Math.round(s) + "s";
+  if (s < 3600) return "in " + Math.round(s / 60) + "m";
+  if (s < 172800) return "in " + Math.round(s / 3600) + "h";
+  return new Date(t).toLocaleString();
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : word.endsWith("s") ? "es" : "s"}`;
 
 // ---- machines table ----
 
@@ -127,6 +142,7 @@ async function loadMachines() {
   const list = await getJSON("/machines");
   state.machines = new Map(list.map((m) => [m.mac, m]));
   renderMachines();
+  renderLeases(); // its MACs link to the machines
   if (state.selected) renderDetail(state.selected);
 }
 
@@ -297,6 +313,63 @@ async function loadPlatforms() {
   }
 }
 
+// ---- leases (dhcp.mode full: /subnets is empty in the other modes) ----
+
+// The order states are told in a subnet's line.
+const LEASE_STATES = ["bound", "declined", "released", "expired", "offered"];
+
+function subnetLine(u) {
+  const n = u.leases || {};
+  const inUse = (n.bound || 0) + (n.offered || 0) + (n.declined || 0);
+  const counts = LEASE_STATES.filter((s) => n[s] > 0).map((s) => `${n[s]} ${s}`);
+  let text = `${u.subnet} — ${counts.length ? counts.join(", ") : "nothing leased"} of ${plural(u.pool_addresses, "pool address")}`;
+  if (u.reservations) text += ", " + plural(u.reservations, "reservation");
+  const bar = el("span", { class: "bar", title: `${inUse} of ${u.pool_addresses} addresses taken (bound, offered or declined)` }, el("span", {}));
+  bar.firstChild.style.width = (u.pool_addresses > 0 ? Math.min(100, (100 * inUse) / u.pool_addresses) : 0).toFixed(1) + "%";
+  return el("li", { "data-subnet": u.subnet }, bar, " ", text);
+}
+
+function leaseRow(l) {
+  const mac = l.mac || "";
+  const known = state.machines.has(mac);
+  const macCell = el("td", { class: "mac" }, mac || "—");
+  if (known) {
+    macCell.classList.add("link");
+    macCell.title = "show this machine";
+    macCell.addEventListener("click", () => select(mac));
+  }
+  const expires = el("td", { title: new Date(l.expires).toLocaleString() }, until(l.expires));
+  return el("tr", { "data-ip": l.ip, "data-mac": mac, "data-state": l.state },
+    el("td", { class: "mac" }, l.ip), macCell, el("td", {}, l.hostname || ""),
+    el("td", {}, el("span", { class: "pill lease-" + l.state }, l.state + (l.reserved ? " (reserved)" : ""))),
+    expires, el("td", { class: "mac" }, l.relay || "—"));
+}
+
+function renderLeases() {
+  const section = $("#leases-section");
+  section.hidden = state.subnets.length === 0;
+  if (section.hidden) return;
+  $("#subnets").replaceChildren(...state.subnets.map(subnetLine));
+  $("#leases tbody").replaceChildren(...state.leases.map(leaseRow));
+  $("#no-leases").hidden = state.leases.length > 0;
+}
+
+async function loadLeases() {
+  try {
+    state.subnets = await getJSON("/subnets");
+    state.leases = state.subnets.length ? await getJSON("/leases") : [];
+  } catch (_) {
+    state.subnets = []; // an older server, or reads need a token: no section
+  }
+  renderLeases();
+}
+
+// reload the leases soon after a DHCP event (they come in bursts: one fetch per burst).
+function leasesChanged() {
+  if (state.leaseTimer) return;
+  state.leaseTimer = setTimeout(() => { state.leaseTimer = null; loadLeases(); }, 500);
+}
+
 // ---- live ----
 
 function follow() {
@@ -307,6 +380,7 @@ function follow() {
   es.addEventListener("lagged", () => loadMachines().catch(() => {}));
   es.addEventListener("boot", (msg) => {
     const ev = JSON.parse(msg.data);
+    if (ev.type === "dhcp" && state.subnets.length) leasesChanged();
     if (!ev.mac) return;
     const m = state.machines.get(ev.mac);
     if (ev.type === "progress" && m && m.boot) {
@@ -327,6 +401,8 @@ function follow() {
 
 $("#menu-arch").addEventListener("change", () => { const m = state.machines.get(state.selected); if (m) renderMenu(m); });
 setInterval(renderMachines, 10000); // "ago" columns
+setInterval(loadLeases, 10000);      // not every lease comes with an event: only netboot clients' do
 loadMachines().catch((e) => { $("#summary").textContent = "cannot read machines: " + e.message; });
 loadPlatforms();
+loadLeases();
 follow();

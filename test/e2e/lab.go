@@ -49,8 +49,8 @@ type labLog struct {
 type Host struct {
 	Name  string
 	NS    Netns
-	IP    netip.Addr
-	Iface string // "eth0"
+	IP    netip.Addr // its static address; none for AddDHCPClientHost
+	Iface string     // "eth0"
 }
 
 // NewLab builds the server namespace and its bridge. Cleanup (also when the
@@ -111,6 +111,19 @@ func (l *Lab) AddHost(t testing.TB, name string, ip netip.Addr) *Host {
 	if !l.Subnet.Contains(ip) {
 		t.Fatalf("host %s: %s is not in the lab subnet %s", name, ip, l.Subnet)
 	}
+	return l.addHost(t, name, ip)
+}
+
+// AddDHCPClientHost creates a host like AddHost whose eth0 is up without an
+// address: a DHCP client (StartDhclient) gives it one.
+func (l *Lab) AddDHCPClientHost(t testing.TB, name string) *Host {
+	t.Helper()
+	return l.addHost(t, name, netip.Addr{})
+}
+
+// addHost is AddHost; an invalid ip leaves eth0 without an address.
+func (l *Lab) addHost(t testing.TB, name string, ip netip.Addr) *Host {
+	t.Helper()
 	bridgeEnd := "vh-" + name
 	if len(bridgeEnd) > 15 {
 		t.Fatalf("host name %q too long: interface %q exceeds 15 characters", name, bridgeEnd)
@@ -119,7 +132,9 @@ func (l *Lab) AddHost(t testing.TB, name string, ip netip.Addr) *Host {
 	srv := l.Server.Name
 	mustRun(t, "ip", "-n", srv, "link", "add", bridgeEnd, "type", "veth", "peer", "name", h.Iface, "netns", h.NS.Name)
 	mustRun(t, "ip", "-n", srv, "link", "set", bridgeEnd, "master", Bridge, "up")
-	mustRun(t, "ip", "-n", h.NS.Name, "addr", "add", fmt.Sprintf("%s/%d", ip, l.Subnet.Bits()), "dev", h.Iface)
+	if ip.IsValid() {
+		mustRun(t, "ip", "-n", h.NS.Name, "addr", "add", fmt.Sprintf("%s/%d", ip, l.Subnet.Bits()), "dev", h.Iface)
+	}
 	mustRun(t, "ip", "-n", h.NS.Name, "link", "set", h.Iface, "up")
 	l.mu.Lock()
 	l.hosts[name] = h

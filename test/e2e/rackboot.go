@@ -49,6 +49,16 @@ type RackbootConfig struct {
 	BootArgs     [][2]string // smartos.boot_args, in order
 	MemtestBIOS  string
 	MemtestEFI   string
+	// For dhcp.mode full (RackbootOptions.DHCPMode "full"): dhcp.lease_time
+	// and dhcp.subnets.
+	LeaseTime   time.Duration
+	DHCPSubnets []DHCPSubnet
+}
+
+// DHCPSubnet is one dhcp.subnets entry with one pool.
+type DHCPSubnet struct {
+	Subnet netip.Prefix
+	Pool   string // "10.231.7.100-10.231.7.199" or a prefix
 }
 
 // YAML renders the configuration file.
@@ -87,13 +97,25 @@ func (c RackbootConfig) YAML() string {
 			fmt.Fprintf(&b, "  efi: %s\n", q(c.MemtestEFI))
 		}
 	}
+	if c.LeaseTime != 0 || len(c.DHCPSubnets) > 0 {
+		b.WriteString("dhcp:\n")
+		if c.LeaseTime != 0 {
+			fmt.Fprintf(&b, "  lease_time: %s\n", c.LeaseTime)
+		}
+		if len(c.DHCPSubnets) > 0 {
+			b.WriteString("  subnets:\n")
+			for _, s := range c.DHCPSubnets {
+				fmt.Fprintf(&b, "    - subnet: %s\n      pools: [%s]\n", q(s.Subnet.String()), q(s.Pool))
+			}
+		}
+	}
 	return b.String()
 }
 
 // RackbootOptions says how to run rackboot in a lab.
 type RackbootOptions struct {
 	Binary   string // from BuildRackboot
-	DHCPMode string // "proxy" or "off"
+	DHCPMode string // "proxy", "off", or "full" (with Config.DHCPSubnets)
 	DataDir  string // with the platforms (see MakePlatform)
 	Config   RackbootConfig
 	Extra    []string // more flags

@@ -62,11 +62,11 @@ function ago(t) {
 
 // until is ago for a time that may be ahead: "in 5m" or "3m ago".
 function until(t) {
-  const s = (new Date(t) - Date.now()) / 1000;
+  const s = Math.round((new Date(t) - Date.now()) / 1000);
   if (s < 0) return ago(t);
-  if (s < 60) return "in " + Math.round(s) + "s";
-  if (s < 3600) return "in " + Math.round(s / 60) + "m";
-  if (s < 172800) return "in " + Math.round(s / 3600) + "h";
+  if (s < 60) return "in " + s + "s";
+  if (Math.round(s / 60) < 60) return "in " + Math.round(s / 60) + "m";
+  if (Math.round(s / 3600) < 48) return "in " + Math.round(s / 3600) + "h";
   return new Date(t).toLocaleString();
 }
 

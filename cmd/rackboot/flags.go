@@ -31,6 +31,8 @@ unknown key or a bad value is an error that names the key):
     decline_hold: 24h          # quarantine of an address a client declined (found in use)
     ping_check: 300ms          # ping a new address before offering it (0: no ping)
     rogue_detection: true      # warn when another DHCP server answers on the boot network
+    cache_threshold: 0.25      # a renewal in the first quarter of a lease is answered with the
+                               # lease as it is, without a write (0: write every renewal)
     dns: [10.0.0.53]           # dns, domain, ntp, options: defaults for every subnet
     domain: rack.example
     subnets:                   # the boot network, and networks behind DHCP relays (giaddr)

@@ -15,7 +15,11 @@ import (
 // manager and the full DHCP server take. exclude lists addresses never to
 // lease (ours).
 func fullDHCPConfig(d config.DHCP, exclude []netip.Addr, log *slog.Logger) (lease.Config, []dhcp.Network, error) {
-	lc := lease.Config{Exclude: exclude, DeclineHold: d.DeclineHold.Std(), Logger: log}
+	lc := lease.Config{Exclude: exclude, DeclineHold: d.DeclineHold.Std(), Logger: log,
+		CacheThreshold: config.DefaultCacheThreshold}
+	if d.CacheThreshold != nil {
+		lc.CacheThreshold = *d.CacheThreshold
+	}
 	var nets []dhcp.Network
 	for i, s := range d.Subnets {
 		key := fmt.Sprintf("dhcp.subnets[%d]", i)

@@ -23,7 +23,11 @@ type DHCP struct {
 	DeclineHold    Duration `yaml:"decline_hold"`    // quarantine of a declined address (default 24h)
 	PingCheck      Duration `yaml:"ping_check"`      // ping a new address before offering it, waiting this long; 0: no ping
 	RogueDetection *bool    `yaml:"rogue_detection"` // warn when another DHCP server answers on our link (default true)
-	DNS            []string `yaml:"dns"`             // defaults for subnets
+	// CacheThreshold answers renewals from the lease as it is while it is
+	// younger than this fraction of its time (default 0.25; 0: write every
+	// renewal). See lease.Config.CacheThreshold.
+	CacheThreshold *float64 `yaml:"cache_threshold"`
+	DNS            []string `yaml:"dns"` // defaults for subnets
 	Domain         string   `yaml:"domain"`
 	NTP            []string `yaml:"ntp"`
 	Options        []Option `yaml:"options"`
@@ -66,6 +70,9 @@ type Option struct {
 	Bool   *bool    `yaml:"bool"`
 }
 
+// DefaultCacheThreshold is dhcp.cache_threshold when it is not set.
+const DefaultCacheThreshold = 0.25
+
 // DefaultLeaseTime is a subnet's lease time when neither it nor dhcp sets one.
 const DefaultLeaseTime = 12 * time.Hour
 
@@ -95,6 +102,9 @@ func (d *DHCP) validate() error {
 		if v < 0 {
 			return fmt.Errorf("%s: %v must not be negative", key, v.Std())
 		}
+	}
+	if t := d.CacheThreshold; t != nil && (*t < 0 || *t >= 1) {
+		return fmt.Errorf("dhcp.cache_threshold: %v: want a fraction of the lease time from 0 (off) to below 1, e.g. 0.25", *t)
 	}
 	if d.PingCheck.Std() > 5*time.Second {
 		return fmt.Errorf("dhcp.ping_check: %v is too long: clients give up on an offer after a few seconds (try 300ms)", d.PingCheck.Std())

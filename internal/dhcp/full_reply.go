@@ -89,15 +89,22 @@ func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease
 	}
 	if l != nil {
 		p.YIAddr = l.IP
-		// An ACK's lease runs for the subnet's lease time from now; an
-		// OFFER promises the same (an offer's Expires is only its hold).
+		// An ACK's lease runs until its end: the subnet's lease time from
+		// now, or less for a renewal answered from the lease as it is
+		// (lease caching, lease.Config.CacheThreshold), whose renewal and
+		// rebinding times keep their place in it. An OFFER promises the
+		// lease time (an offer's Expires is only its hold).
 		left := sub.LeaseTime
-		t1, t2 := left/2, left*7/8
-		if n := s.nets[sub.Prefix]; n != nil && n.T1 > 0 && n.T1 < left {
-			t1 = n.T1
+		if mt == Ack && l.State == lease.Bound {
+			left = min(left, max(0, l.Expires.Sub(s.Leases.Now()).Round(time.Second)))
 		}
-		if n := s.nets[sub.Prefix]; n != nil && n.T2 > 0 && n.T2 < left {
-			t2 = n.T2
+		elapsed := sub.LeaseTime - left
+		t1, t2 := left/2, left*7/8
+		if n := s.nets[sub.Prefix]; n != nil && n.T1-elapsed > 0 && n.T1-elapsed < left {
+			t1 = n.T1 - elapsed
+		}
+		if n := s.nets[sub.Prefix]; n != nil && n.T2-elapsed > 0 && n.T2-elapsed < left {
+			t2 = n.T2 - elapsed
 		}
 		p.Options[OptLeaseTime] = seconds(left)
 		p.Options[OptRenewalTime] = seconds(t1)

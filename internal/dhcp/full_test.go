@@ -444,3 +444,32 @@ func TestFullRequestAsync(t *testing.T) {
 		t.Errorf("another client's address: pending %v, %v", pending, r.ev.Reason)
 	}
 }
+
+// TestFullCachedRenewal: a renewal early in a lease (lease caching) is ACKed
+// with the time the lease has left, T1 and T2 where they were, and costs no
+// store write.
+func TestFullCachedRenewal(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := newFullTest(t, func(c *lease.Config) { c.CacheThreshold = 0.25; c.Now = clock })
+	_, ack := dora(t, s, plainClient, withMAC(1), withGIAddr(relayAddr)) // relayNet: 2h, T1 10m, T2 20m
+	if lt, t1, t2 := u32opt(t, ack, OptLeaseTime), u32opt(t, ack, OptRenewalTime), u32opt(t, ack, OptRebindingTime); lt != 7200 || t1 != 600 || t2 != 1200 {
+		t.Errorf("first ACK: lease %d T1 %d T2 %d, want 7200 600 1200", lt, t1, t2)
+	}
+	commits := s.Leases.Stats().Commits
+
+	mu.Lock()
+	now = now.Add(5 * time.Minute)
+	mu.Unlock()
+	r := s.handleT(newReq(Request, plainClient, withMAC(1), withGIAddr(relayAddr), withRequestedIP(ack.YIAddr)))
+	if r.pkt == nil || r.pkt.MessageType() != Ack || r.pkt.YIAddr != ack.YIAddr {
+		t.Fatalf("renewal: %v %s", r.ev.Outcome, r.ev.Reason)
+	}
+	if lt, t1, t2 := u32opt(t, r.pkt, OptLeaseTime), u32opt(t, r.pkt, OptRenewalTime), u32opt(t, r.pkt, OptRebindingTime); lt != 6900 || t1 != 300 || t2 != 900 {
+		t.Errorf("cached renewal 5 min later: lease %d T1 %d T2 %d, want 6900 300 900", lt, t1, t2)
+	}
+	if got := s.Leases.Stats().Commits; got != commits {
+		t.Errorf("cached renewal wrote to the store: %d commits, was %d", got, commits)
+	}
+}

@@ -50,15 +50,18 @@ func testConfig(clk *clock) Config {
 }
 
 type env struct {
-	t   *testing.T
-	dir string
-	clk *clock
-	st  store.Store
-	m   *Manager
+	t    *testing.T
+	dir  string
+	clk  *clock
+	st   store.Store
+	m    *Manager
+	edit func(*Config, *store.Store) // changes to testConfig and the store, before Open
 }
 
-func newEnv(t *testing.T) *env {
-	e := &env{t: t, dir: t.TempDir(), clk: &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+func newEnvWith(t *testing.T, edit func(*Config, *store.Store)) *env {
+	e := &env{t: t, dir: t.TempDir(), clk: &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}, edit: edit}
 	e.open()
 	t.Cleanup(e.close)
 	return e
@@ -70,7 +73,12 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	m, err := Open(ctx, st, testConfig(e.clk))
+	var s store.Store = st
+	cfg := testConfig(e.clk)
+	if e.edit != nil {
+		e.edit(&cfg, &s)
+	}
+	m, err := Open(ctx, s, cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

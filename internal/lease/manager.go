@@ -34,6 +34,13 @@ type Config struct {
 	ReclaimHold time.Duration
 	// ReclaimEvery is how often expired records are looked for (default 1m).
 	ReclaimEvery time.Duration
+	// CacheThreshold, when above 0, answers a renewal from the lease as it
+	// is, without a write, while the lease is younger than this fraction of
+	// its time (Kea's lease caching, cache-threshold): the iPXE that a PXE
+	// ROM loads asks again for the address the ROM was just given, and a
+	// storm of such renewals would otherwise cost a commit each. The ACK
+	// then gives the time left. 0 writes every renewal.
+	CacheThreshold float64
 	// MaxBatch caps the writes in one group commit (default 4096).
 	MaxBatch int
 	// Now is the clock; nil means time.Now. Tests pass a fake one.
@@ -220,6 +227,10 @@ func (m *Manager) Close() error {
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("lease manager is closed")
+
+// Now is the Manager's clock (Config.Now): the DHCP server reckons the time
+// left on a lease with it.
+func (m *Manager) Now() time.Time { return m.now() }
 
 // SubnetFor returns the configured subnet that contains addr: the relay's
 // giaddr, or one of the server's own addresses for clients on its link.

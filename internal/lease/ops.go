@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -65,6 +66,18 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 		return fmt.Errorf("%v for %v: %w", ip, c.MAC, ErrNotAvailable)
 	}
 
+	if l := m.records[ip]; l != nil && m.cached(l, s, c, key, reserved && res.IP == ip, now) {
+		if o, ok := m.offerOf[ref]; ok {
+			delete(m.offers, o)
+			delete(m.offerOf, ref)
+		}
+		granted := *l
+		// Durable once the writes queued before are: the ACK that made
+		// it may still be in the committer's queue.
+		m.c.submit(write{done: func(err error) { then(granted, err) }})
+		return nil
+	}
+
 	var ops []op
 	if prev, ok := m.byClient[ref]; ok && prev != ip {
 		if r := m.records[prev]; r != nil && r.owner() == key && r.State == Bound {
@@ -103,6 +116,24 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	granted := *l
 	m.c.submit(write{ops: ops, done: func(err error) { then(granted, err) }})
 	return nil
+}
+
+// cached reports whether l, ip's record, can answer c's request as it is:
+// bound to c with nothing that the new lease would change, and younger than
+// the cache threshold of its lease time (Config.CacheThreshold).
+func (m *Manager) cached(l *Lease, s *subnet, c Client, key string, reserved bool, now time.Time) bool {
+	if m.cfg.CacheThreshold <= 0 || l.State != Bound || l.owner() != key || l.Subnet != s.Prefix ||
+		l.Reserved != reserved || l.Relay != c.Relay || !now.Before(l.Expires) || now.Before(l.Start) {
+		return false
+	}
+	if !reserved && l.Hostname != c.Hostname {
+		return false
+	}
+	if !slices.Equal(l.MAC, MAC(c.MAC)) || l.ClientID != clientID(c) {
+		return false
+	}
+	lifetime := l.Expires.Sub(l.Start)
+	return float64(now.Sub(l.Start)) < m.cfg.CacheThreshold*float64(lifetime)
 }
 
 // putOps appends the write that stores l.

@@ -39,7 +39,7 @@ const (
 // store (RELEASE, DECLINE) or a ping (DISCOVER). A REQUEST waits for its
 // lease to be durable, unless later is not nil: then handle returns at once
 // with pending set, and later gets the answer once the store has committed
-// (on the lease manager's completer goroutine).
+// (on the lease manager's committer goroutine).
 func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort, bcast netip.Addr, later func(reply)) (r reply, pending bool) {
 	mt := req.MessageType()
 	pr := RequestFrom(req)

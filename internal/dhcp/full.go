@@ -380,14 +380,24 @@ type reply struct {
 	ev   Event
 	pkt  *Packet // nil: nothing to send
 	dest netip.AddrPort
+	// pooled: pkt.Options came from replyOptions, and goes back once
+	// pkt is encoded.
+	pooled bool
 }
 
 // finish sends r's packet (now, or with out's batch), counts, logs and
 // reports it.
 func (s *FullServer) finish(c *conn, in int, r reply, out *outbox) {
 	ev := r.ev
-	if r.pkt != nil {
-		s.send(c, outMsg{b: r.pkt.Marshal(), dest: r.dest, ifindex: in}, out) // send errors: counted and logged there
+	sent := r.pkt != nil
+	if sent {
+		b := r.pkt.Marshal()
+		if r.pooled {
+			clear(r.pkt.Options)
+			replyOptions.Put(r.pkt.Options)
+		}
+		r.pkt = nil
+		s.send(c, outMsg{b: b, dest: r.dest, ifindex: in}, out) // send errors: counted and logged there
 	}
 	log := s.logger()
 	switch ev.Outcome {
@@ -406,7 +416,7 @@ func (s *FullServer) finish(c *conn, in int, r reply, out *outbox) {
 			if ev.BootFile != "" {
 				attrs = append(attrs, "arch", ev.Arch.String(), "file", ev.BootFile)
 			}
-			if r.pkt != nil {
+			if sent {
 				attrs = append(attrs, "to", r.dest.String())
 			}
 			log.Log(context.Background(), level, "DHCP "+ev.Type, attrs...)

@@ -412,6 +412,10 @@ func BenchmarkFullDiscover(b *testing.B) {
 			b.Fatal(r.ev.Reason)
 		} else {
 			r.pkt.Marshal()
+			if r.pooled { // as finish does
+				clear(r.pkt.Options)
+				replyOptions.Put(r.pkt.Options)
+			}
 		}
 	}
 }

@@ -254,9 +254,14 @@ func TestReplyDest(t *testing.T) {
 
 func TestRequestFromCopies(t *testing.T) {
 	p := newReq(Discover, edk2)
+	// The packet's own copies: edk2's option values are shared by every
+	// test (and by every run of -count).
+	p.CHAddr, p.Options[OptUUID] = bytes.Clone(p.CHAddr), bytes.Clone(p.Options[OptUUID])
+	mac, uuid := bytes.Clone(p.CHAddr), bytes.Clone(p.Options[OptUUID])
 	r := RequestFrom(p)
-	p.CHAddr[0], p.Options[OptUUID][1] = 0xff, 0xff
-	if r.MAC[0] == 0xff || r.UUID[1] == 0xff {
+	p.CHAddr[0]++
+	p.Options[OptUUID][1]++
+	if !bytes.Equal(r.MAC, mac) || !bytes.Equal(r.UUID, uuid) {
 		t.Error("RequestFrom shares the packet's buffers")
 	}
 	if c := pxe.Classify(r); c.Arch != pxe.ArchEFIx8664 || !c.PXE {

@@ -397,8 +397,8 @@ func renderLoads(b *strings.Builder, res *Results) {
 			}
 			la, lb := med[loadKey{httpTest + "-lossy", "nginx"}], med[loadKey{httpTest + "-lossy", "rackboot"}]
 			if la.Report != nil && lb.Report != nil && la.Report.MBps > 0 {
-				p("| throughput over the lossy link (%s, one download each) | %.0f MB/s | %.0f MB/s | %.2f |\n",
-					la.Link, la.Report.MBps, lb.Report.MBps, lb.Report.MBps/la.Report.MBps)
+				p("| throughput over the lossy link (%s, one download each; median of %d runs) | %.0f MB/s | %.0f MB/s | %.2f |\n",
+					la.Link, runsOf(res, httpTest+"-lossy"), la.Report.MBps, lb.Report.MBps, lb.Report.MBps/la.Report.MBps)
 			}
 		}
 		p("\n")

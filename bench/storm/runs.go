@@ -287,11 +287,13 @@ func runTFTP(ctx context.Context, o options, e *env, res *Results) error {
 }
 
 // runHTTP: the boot_archive to many clients at once, nginx and rackboot,
-// over the clean link and (once per run) over the lossy one.
+// over the clean link and the lossy one, each -repeat times: one lossy run
+// (15 s) moved by a quarter from one try to the next, with the same frames
+// on the wire.
 func runHTTP(ctx context.Context, o options, e *env, res *Results) error {
 	url := fmt.Sprintf("http://%s/smartos/%s/platform/i86pc/amd64/boot_archive", serverIP, e.build)
 	if o.netem != "" && o.links["lossy"] {
-		for r := range o.repeatLossy {
+		for r := range o.repeat {
 			for _, srv := range alternate([]server{{"nginx", nginxAlone}, {"rackboot", rackbootAlone}}, r) {
 				if ctx.Err() != nil {
 					return ctx.Err()

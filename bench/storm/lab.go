@@ -39,6 +39,7 @@ type lab struct {
 	lnk            string // the link emulator's, when the client link is slowed
 	dir            string // logs and per-run files
 	procs          []*proc
+	linkem         *proc // the link emulator, when the client link is slowed
 }
 
 func nsName(role string) string { return fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), role) }
@@ -127,6 +128,7 @@ func (l *lab) startLinkem(ctx context.Context, spec string) error {
 	}
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		if b, _ := os.ReadFile(p.log); strings.Contains(string(b), "linkem: c <-> s") {
+			l.linkem = p
 			return nil
 		}
 		select {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -33,9 +35,24 @@ type linkEm struct {
 	delay   time.Duration
 	loss    float64 // 0..1
 	slots   int
-	dropped atomic.Int64
+	dropped atomic.Int64 // lost on purpose (the loss probability)
 	sent    atomic.Int64
-	full    atomic.Int64
+	full    atomic.Int64 // tail-dropped: every slot of the delay line in flight
+	fds     []int
+}
+
+// kernelDrops is how many frames the kernel dropped before the emulator
+// read them (its AF_PACKET sockets' receive buffers were full): loss the
+// emulator did not choose, which a storm's figures must show.
+func (em *linkEm) kernelDrops() int64 {
+	var n int64
+	for _, fd := range em.fds {
+		// PACKET_STATISTICS resets on each read; the caller adds up.
+		if st, err := unix.GetsockoptTpacketStats(fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+			n += int64(st.Drops)
+		}
+	}
+	return n
 }
 
 // linkemMain runs the emulator: `storm linkem -a IF -b IF -delay D -loss P`.
@@ -55,15 +72,19 @@ func linkemMain(args []string) {
 	if err != nil {
 		log.Fatal(err)
 	}
+	em.fds = []int{fa, fb}
+	em.kernelDrops() // start the kernel's count from here
 	log.Printf("linkem: %s <-> %s, delay %s, loss %.1f%%", *a, *b, em.delay, em.loss*100)
 	go em.forward(fa, fb, 1)
 	go em.forward(fb, fa, 2)
-	go func() {
-		for range time.Tick(5 * time.Second) {
-			log.Printf("linkem: %d frames forwarded, %d dropped, %d tail-dropped", em.sent.Load(), em.dropped.Load(), em.full.Load())
-		}
-	}()
-	select {}
+	// SIGUSR1 asks for the counters (the harness, after each storm).
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	var kernel int64
+	for range usr1 {
+		kernel += em.kernelDrops()
+		log.Printf("%s %d %d %d %d", linkStatsTag, em.sent.Load(), em.dropped.Load(), em.full.Load(), kernel)
+	}
 }
 
 // packetSocket opens a raw socket that sees every frame arriving on ifname
@@ -233,6 +254,50 @@ func (em *linkEm) send(d *delayLine, out int) {
 			return
 		}
 	}
+}
+
+// linkStatsTag starts the emulator's counters line: frames forwarded,
+// lost on purpose, tail-dropped, dropped by the kernel.
+const linkStatsTag = "linkem: stats"
+
+// LinkStats are the emulated link's frame counts over one storm, both
+// directions.
+type LinkStats struct {
+	Forwarded int64 `json:"forwarded"`
+	Lost      int64 `json:"lost"`           // by the loss probability
+	TailDrops int64 `json:"tail_dropped"`   // the delay line was full
+	Kernel    int64 `json:"kernel_dropped"` // the emulator did not read them in time
+}
+
+// linkStats asks the link emulator for its counters and waits for them.
+func (l *lab) linkStats(ctx context.Context) (*LinkStats, error) {
+	if l.linkem == nil {
+		return nil, nil
+	}
+	before, _ := os.ReadFile(l.linkem.log)
+	if err := syscall.Kill(l.linkem.pid(), syscall.SIGUSR1); err != nil {
+		return nil, err
+	}
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(l.linkem.log)
+		if len(b) <= len(before) {
+			continue
+		}
+		i := strings.LastIndex(string(b), linkStatsTag)
+		if i < len(before) {
+			continue
+		}
+		var st LinkStats
+		line, _, _ := strings.Cut(string(b[i+len(linkStatsTag):]), "\n")
+		if _, err := fmt.Sscan(line, &st.Forwarded, &st.Lost, &st.TailDrops, &st.Kernel); err != nil {
+			return nil, fmt.Errorf("link emulator's counters %q: %w", line, err)
+		}
+		return &st, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("link emulator did not report its counters; see %s", l.linkem.log)
 }
 
 // linkSpec parses "delay 1ms loss 5%" (the tc netem words this emulator

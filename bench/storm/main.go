@@ -49,6 +49,7 @@ type options struct {
 	ping         bool
 	keep         bool
 	rackbootEnv  []string // extra environment for rackboot serve (GODEBUG=...)
+	rackbootLog  string   // rackboot serve's --log-level, when set
 	perf         bool     // record a CPU profile of rackboot with perf during each storm
 	links        map[string]bool
 }
@@ -92,6 +93,7 @@ func parseFlags() options {
 	flag.BoolVar(&o.keep, "keep", false, "keep the scratch directory (logs of every server)")
 	var rbEnv string
 	flag.StringVar(&rbEnv, "rackboot-env", "", "extra environment for rackboot serve, e.g. GODEBUG=gctrace=1 (space-separated)")
+	flag.StringVar(&o.rackbootLog, "rackboot-log-level", "", "rackboot serve's --log-level (debug logs every ignored DHCP packet; with -keep, to find why a machine failed)")
 	flag.BoolVar(&o.perf, "perf", false, "record rackboot's CPU with `perf record -g` during each storm (perf-*.data in the scratch directory; implies -keep)")
 	flag.Parse()
 	o.rackbootEnv = strings.Fields(rbEnv)
@@ -205,7 +207,8 @@ func checkTools(o options) error {
 // of random bytes, the seed blog's menu script and Debian's iPXE builds.
 func prepare(ctx context.Context, work, bin string, o options) (*env, error) {
 	e := &env{rackboot: bin, work: work, web: filepath.Join(work, "www"), tftpRoot: filepath.Join(work, "tftpboot"),
-		build: "20250101T000000Z", ping: o.ping, rackbootEnv: o.rackbootEnv}
+		build: "20250101T000000Z", ping: o.ping, rackbootEnv: o.rackbootEnv,
+		rackbootLog: o.rackbootLog}
 	plat := filepath.Join(e.web, "smartos", e.build, "platform", "i86pc")
 	for _, f := range []struct {
 		path string

@@ -57,7 +57,10 @@ type StormRun struct {
 	UDPDrops map[string]int64 `json:"udp_rcvbuf_drops,omitempty"`
 	// PortDrops are rackboot's drops by UDP port (67, 4011, 69).
 	PortDrops map[string]int64 `json:"udp_port_drops,omitempty"`
-	Err       string           `json:"error,omitempty"`
+	// Link counts the lossy link's frames: what it lost on purpose and
+	// what it lost because it could not keep up.
+	LinkFrames *LinkStats `json:"link_frames,omitempty"`
+	Err        string     `json:"error,omitempty"`
 }
 
 // LoadRun is one TFTP-alone or HTTP-alone measurement.
@@ -169,6 +172,11 @@ func runStorm(ctx context.Context, o options, e *env, st stack, n int, link stri
 		"--spread", o.spread.String(), "--timeout", o.stormTimeout.String(), "--quiet")
 	sr.ServerCPU = nsCPU(l.srv) - cpu0
 	sr.UDPDrops = map[string]int64{"server": udpRcvbufErrors(ctx, l.srv), "dhcp": udpRcvbufErrors(ctx, l.dhcp)}
+	if frames, lerr := l.linkStats(ctx); lerr != nil {
+		log.Printf("storm %s: %v", st.name, lerr)
+	} else {
+		sr.LinkFrames = frames
+	}
 	if srv != nil {
 		sr.PortDrops = udpPortDrops(srv.pid())
 	}
@@ -189,9 +197,18 @@ func logStorm(sr StormRun) {
 		return
 	}
 	r := sr.Report
-	log.Printf("storm %-14s %4d machines, %-18s: booted %d failed %d, all in %.2fs, boot p99 %.2fs, server CPU %.1fs, rss %s, UDP drops %v %v (load %s)",
+	link := ""
+	if st := sr.LinkFrames; st != nil {
+		link = fmt.Sprintf(", link frames %d forwarded, %d lost, %d tail-dropped, %d dropped by the kernel",
+			st.Forwarded, st.Lost, st.TailDrops, st.Kernel)
+	}
+	log.Printf("storm %-14s %4d machines, %-18s: booted %d failed %d, all in %.2fs, boot p99 %.2fs, server CPU %.1fs, rss %s, UDP drops %v %v%s (load %s)",
 		sr.Stack, sr.Machines, sr.Link, r.Booted, r.Failed, r.AllBootedS, r.Boot.P99S, sr.ServerCPU, storm.FormatBytes(sr.PeakRSS),
-		sr.UDPDrops, sr.PortDrops, sr.Load)
+		sr.UDPDrops, sr.PortDrops, link, sr.Load)
+	for _, f := range r.Failures {
+		log.Printf("storm %-14s %4d machines: %d failed in %s: %s; %s", sr.Stack, sr.Machines, f.Count, f.Stage, f.Example,
+			strings.Join(f.Machines, " "))
+	}
 }
 
 // server is a boot server alone, for the TFTP and HTTP tests.

@@ -21,6 +21,8 @@ type env struct {
 	ping     bool   // let the DHCP servers ping an address before offering it
 	// rackbootEnv is added to rackboot's environment.
 	rackbootEnv []string
+	// rackbootLog is rackboot's --log-level, when not empty.
+	rackbootLog string
 }
 
 // stack is one boot server setup under test.
@@ -174,6 +176,9 @@ func startRackboot(ctx context.Context, l *lab, e *env, mode, extraYAML string) 
 	argv := []string{e.rackboot, "serve", "--config", cfg, "--interface", "br0",
 		"--advertise", serverIP.String(), "--data-dir", data, "--dhcp-mode", mode,
 		"--http-addr", serverIP.String() + ":80", "--tftp-addr", serverIP.String() + ":69"}
+	if e.rackbootLog != "" {
+		argv = append(argv, "--log-level", e.rackbootLog)
+	}
 	if len(e.rackbootEnv) > 0 {
 		argv = append(append([]string{"env"}, e.rackbootEnv...), argv...)
 	}

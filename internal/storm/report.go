@@ -50,7 +50,14 @@ type FailureGroup struct {
 	Stage   string `json:"stage"`
 	Count   int    `json:"count"`
 	Example string `json:"example"` // the first error seen
+	// Machines names the first maxListedFailures machines that failed
+	// here, by MAC, so that they can be found in the servers' logs.
+	Machines []string `json:"machines"`
 }
+
+// maxListedFailures bounds FailureGroup.Machines: a storm where every
+// machine fails needs its example, not 500 MACs.
+const maxListedFailures = 16
 
 func buildReport(cfg Config, start time.Time, ms []*machine) *Report {
 	r := &Report{Machines: len(ms), SpreadS: cfg.Spread.Seconds()}
@@ -87,6 +94,9 @@ func buildReport(cfg Config, start time.Time, ms []*machine) *Report {
 				failures[res.failed] = g
 			}
 			g.Count++
+			if len(g.Machines) < maxListedFailures {
+				g.Machines = append(g.Machines, m.id.mac.String())
+			}
 			continue
 		}
 		r.Booted++
@@ -154,6 +164,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("\nfailures:\n")
 		for _, f := range r.Failures {
 			fmt.Fprintf(&b, "  %s: %d, e.g. %s\n", f.Stage, f.Count, f.Example)
+			if len(f.Machines) > 0 {
+				more := ""
+				if f.Count > len(f.Machines) {
+					more = fmt.Sprintf(" and %d more", f.Count-len(f.Machines))
+				}
+				fmt.Fprintf(&b, "    machines: %s%s\n", strings.Join(f.Machines, " "), more)
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -3,6 +3,7 @@ package storm
 import (
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,8 @@ func TestBuildReport(t *testing.T) {
 	if r.AllBootedS != 60 || r.Boot.MaxS != 3 || r.Boot.P50S != 2 {
 		t.Errorf("times: all %v, boot %+v", r.AllBootedS, r.Boot)
 	}
-	if len(r.Failures) != 1 || r.Failures[0].Stage != "dhcp" || r.Failures[0].Count != 1 {
+	if len(r.Failures) != 1 || r.Failures[0].Stage != "dhcp" || r.Failures[0].Count != 1 ||
+		!slices.Equal(r.Failures[0].Machines, []string{"02:00:00:00:00:01"}) {
 		t.Errorf("failures: %+v", r.Failures)
 	}
 	if r.Stages[StageDHCP].Retries != 4 || r.Stages[StageDHCP].Failed != 1 || r.Stages[StageDHCP].Done != 3 {
@@ -68,7 +70,8 @@ func TestBuildReport(t *testing.T) {
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"4 machines (3 BIOS, 1 UEFI)", "failed 1", "dhcp: 1, e.g. no DHCPOFFER"} {
+	for _, want := range []string{"4 machines (3 BIOS, 1 UEFI)", "failed 1", "dhcp: 1, e.g. no DHCPOFFER",
+		"machines: 02:00:00:00:00:01\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, b.String())
 		}

@@ -246,7 +246,23 @@ func renderStorms(b *strings.Builder, res *Results) {
 				}
 				p(" %d / %d %s |", r.UDPDrops["dhcp"], r.UDPDrops["server"], portDrops(r.PortDrops))
 			}
-			p("\n\n")
+			p("\n")
+			if link != "clean" {
+				// Loss the link emulator did not choose: frames the kernel
+				// dropped because the emulator fell behind, in bursts.
+				p("| link frames: lost on purpose / dropped by the kernel |")
+				for _, st := range sts {
+					r, ok := med[stormKey{st, n, link}]
+					if !ok || r.LinkFrames == nil {
+						p(" – |")
+						continue
+					}
+					f := r.LinkFrames
+					p(" %d / %d of %d |", f.Lost+f.TailDrops, f.Kernel, f.Forwarded+f.Lost+f.TailDrops+f.Kernel)
+				}
+				p("\n")
+			}
+			p("\n")
 		}
 	}
 	p("</details>\n\n")

@@ -330,7 +330,9 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 	switch mt := req.MessageType(); {
 	case mt == Request:
 		// No goroutine waits for the store: the answer is built and sent
-		// by the lease manager's committer once the lease is durable.
+		// by the lease manager's committer once the lease is durable, or
+		// here and now for a renewal of a lease that already is
+		// (lease.Manager.AckAsync).
 		s.wg.Add(1)
 		r, pending := s.handle(ctx, req, src, c.broadcast, func(r reply) {
 			s.finish(c, in, r, nil)

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -61,28 +62,39 @@ func TestRenewalCacheOff(t *testing.T) {
 	}
 }
 
-// gatedStore holds every transaction until its gate is opened.
+// gatedStore holds every transaction until its gate is opened, and fails
+// it when fail holds an error.
 type gatedStore struct {
 	store.Store
 	entered chan struct{}
 	gate    chan struct{}
+	fail    error
 }
 
 func (g *gatedStore) Txn(ctx context.Context, fn func(store.Tx) error) error {
 	g.entered <- struct{}{}
 	<-g.gate
+	if g.fail != nil {
+		return g.fail
+	}
 	return g.Store.Txn(ctx, fn)
 }
 
-// TestCachedRenewalWaitsForItsLease: a renewal answered from a lease whose
-// first write is still being committed is not ACKed before that commit.
-func TestCachedRenewalWaitsForItsLease(t *testing.T) {
+func newGatedEnv(t *testing.T) (*env, *gatedStore) {
 	var g *gatedStore
 	e := newEnvWith(t, func(c *Config, st *store.Store) {
 		c.CacheThreshold = 0.25
 		g = &gatedStore{Store: *st, entered: make(chan struct{}, 8), gate: make(chan struct{})}
 		*st = g
 	})
+	return e, g
+}
+
+// TestCachedRenewalWaitsForItsLease: a renewal of a lease whose first write
+// is still being committed is not answered from memory: it is written
+// again, and ACKed after both commits.
+func TestCachedRenewalWaitsForItsLease(t *testing.T) {
+	e, g := newGatedEnv(t)
 	c := cl(1)
 	o := e.offer(net2, c, netip.Addr{})
 	order := make(chan string, 2)
@@ -90,7 +102,7 @@ func TestCachedRenewalWaitsForItsLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-g.entered // its commit has begun, and waits
-	if err := e.m.AckAsync(net2, c, o.IP, func(_ Lease, err error) { order <- "cached" }); err != nil {
+	if err := e.m.AckAsync(net2, c, o.IP, func(_ Lease, err error) { order <- "renewal" }); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -99,10 +111,81 @@ func TestCachedRenewalWaitsForItsLease(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(g.gate)
-	if a, b := <-order, <-order; a != "first" || b != "cached" {
-		t.Errorf("ACK order %s, %s; want first, cached", a, b)
+	if a, b := <-order, <-order; a != "first" || b != "renewal" {
+		t.Errorf("ACK order %s, %s; want first, renewal", a, b)
+	}
+	if got := e.m.Stats().Commits; got != 2 {
+		t.Errorf("%d commits, want 2 (the renewal of a lease not yet durable is written)", got)
+	}
+}
+
+// TestDurableRenewalDoesNotQueue: a renewal answered from a durable lease
+// does not wait behind other clients' writes: it is answered before
+// AckAsync returns, while another client's commit is held.
+func TestDurableRenewalDoesNotQueue(t *testing.T) {
+	e, g := newGatedEnv(t)
+	a, b := cl(1), cl(2)
+	oa := e.offer(net2, a, netip.Addr{})
+	first := make(chan error, 1)
+	if err := e.m.AckAsync(net2, a, oa.IP, func(_ Lease, err error) { first <- err }); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	g.gate <- struct{}{} // a's lease commits
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+
+	ob := e.offer(net2, b, netip.Addr{})
+	if err := e.m.AckAsync(net2, b, ob.IP, func(Lease, error) {}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered // b's commit has begun, and waits
+	answered := false
+	if err := e.m.AckAsync(net2, a, oa.IP, func(l Lease, err error) { answered = err == nil && l.IP == oa.IP }); err != nil {
+		t.Fatal(err)
+	}
+	if !answered {
+		t.Error("a's renewal waited for b's commit")
 	}
 	if got := e.m.Stats().Commits; got != 1 {
-		t.Errorf("%d commits, want 1 (the cached renewal needs none)", got)
+		t.Errorf("%d commits finished, want 1 (a's renewal needs none)", got)
+	}
+	close(g.gate)
+}
+
+// TestNoCacheAfterFailedCommit: when a commit fails, the leases it held are
+// in memory but not on disk, so their clients' next requests are written
+// again, not answered from memory.
+func TestNoCacheAfterFailedCommit(t *testing.T) {
+	e, g := newGatedEnv(t)
+	g.fail = errors.New("disk full")
+	c := cl(1)
+	o := e.offer(net2, c, netip.Addr{})
+	got := make(chan error, 1)
+	if err := e.m.AckAsync(net2, c, o.IP, func(_ Lease, err error) { got <- err }); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	g.gate <- struct{}{}
+	if err := <-got; err == nil {
+		t.Fatal("ACK of a lease whose commit failed")
+	}
+
+	g.fail = nil // the disk is back; the client asks again
+	answered := false
+	if err := e.m.AckAsync(net2, c, o.IP, func(_ Lease, err error) { answered = true; got <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if answered {
+		t.Fatal("the renewal of a lease that is not on disk was answered from memory")
+	}
+	<-g.entered
+	close(g.gate)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := e.stored(o.IP); !ok || s.State != Bound {
+		t.Errorf("stored after the retry: %+v, %v", s, ok)
 	}
 }

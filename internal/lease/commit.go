@@ -14,10 +14,10 @@ type op struct {
 	value []byte // nil deletes
 }
 
-// write is one caller's set of ops, committed atomically with others. A
-// write without ops waits for the writes queued before it.
+// write is one caller's set of ops, committed atomically with others.
 type write struct {
 	ops []op
+	seq uint64 // Manager.submit's number, in queue order
 	// done, when not nil, is called with the commit's result once the
 	// batch is committed, on the committer goroutine, in queue order. It
 	// must be quick (the next commit waits for it) and must not wait for
@@ -41,7 +41,14 @@ type committer struct {
 	maxBatch int
 	stopped  chan struct{}
 
-	onErr      func(error)
+	onErr func(error)
+	// durable is the number of the last write known durable: every write
+	// up to it committed. After a failed commit it stops for good (the
+	// failed writes' records are in memory but not on disk), and every
+	// renewal is written again instead of answered from memory.
+	durable atomic.Uint64
+	broken  bool // a commit failed; the committer goroutine's own
+
 	commits    atomic.Uint64 // transactions committed (or failed)
 	writes     atomic.Uint64 // writes they carried
 	commitTime atomic.Int64  // nanoseconds spent in them
@@ -85,6 +92,12 @@ func (c *committer) run() {
 			}
 		}
 		err := c.commit(batch)
+		if err != nil {
+			c.broken = true
+		} else if !c.broken {
+			// Before the done funcs: a client ACKed there may renew at once.
+			c.durable.Store(batch[len(batch)-1].seq)
+		}
 		for i, w := range batch {
 			if w.done != nil {
 				w.done(err)
@@ -95,15 +108,6 @@ func (c *committer) run() {
 }
 
 func (c *committer) commit(batch []write) error {
-	empty := true
-	for _, w := range batch {
-		empty = empty && len(w.ops) == 0
-	}
-	if empty {
-		// Only waiters for the writes before them (a cached renewal,
-		// ops.go): those are durable now, and nothing needs a fsync.
-		return nil
-	}
 	start := time.Now()
 	// The context is not the callers': a batch holds many callers' writes,
 	// and one caller going away must not cancel the others'.

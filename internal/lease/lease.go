@@ -68,6 +68,10 @@ type Lease struct {
 	Relay    netip.Addr   `json:"relay,omitzero"` // giaddr it was ACKed through
 
 	key string // owner(), computed once
+	// seq numbers the write that stored this record (Manager.submit); 0
+	// for a record read from the store at start. The record is durable
+	// once the committer's durable count reaches it.
+	seq uint64
 }
 
 // StateAt is the lease's state at now: Expired for a Bound lease past its

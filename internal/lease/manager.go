@@ -65,6 +65,7 @@ type Manager struct {
 	offers   map[netip.Addr]*Lease // memory only
 	byClient map[clientRef]netip.Addr
 	offerOf  map[clientRef]netip.Addr
+	seq      uint64 // the last write's number (submit)
 
 	stopReclaim chan struct{}
 	reclaimDone chan struct{}

@@ -31,24 +31,35 @@ func (m *Manager) Ack(ctx context.Context, subnet netip.Prefix, c Client, ip net
 
 // AckAsync is Ack without the wait: it decides at once, returning the
 // refusals of Ack, and when ip is granted it calls then with the lease once
-// the lease is durable, or with the store's error. then runs on the
-// Manager's committer goroutine, after each other in commit order, before
-// the next commit: it must be quick and must not wait for the Manager (a
-// blocking Ack or Release there would wait for itself).
+// the lease is durable, or with the store's error.
+//
+// then runs in one of two places. A renewal answered from a lease that is
+// already durable (Config.CacheThreshold) needs no write: then runs before
+// AckAsync returns, on the caller's goroutine, without waiting for the
+// writes of other clients. Otherwise then runs on the Manager's committer
+// goroutine, after each other in commit order, before the next commit: it
+// must be quick and must not wait for the Manager (a blocking Ack or Release
+// there would wait for itself).
 func (m *Manager) AckAsync(subnet netip.Prefix, c Client, ip netip.Addr, then func(Lease, error)) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.bind(subnet, c, ip, then)
+	cached, err := m.bind(subnet, c, ip, then)
+	m.mu.Unlock()
+	if cached != nil {
+		then(*cached, nil)
+	}
+	return err
 }
 
-// bind updates memory and queues the writes; m.mu is held.
-func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(Lease, error)) error {
+// bind updates memory and queues the writes; m.mu is held. A renewal that
+// needs no write returns its lease instead, for the caller to answer once
+// m.mu is released.
+func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(Lease, error)) (*Lease, error) {
 	s, err := m.subnet(subnet)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !s.Prefix.Contains(ip) {
-		return fmt.Errorf("%v for %v: %w %v", ip, c.MAC, ErrWrongSubnet, s.Prefix)
+		return nil, fmt.Errorf("%v for %v: %w %v", ip, c.MAC, ErrWrongSubnet, s.Prefix)
 	}
 	now := m.now()
 	key := c.key()
@@ -57,13 +68,13 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	switch {
 	case reserved && res.IP == ip:
 		if !m.reservationFree(res, key, now) {
-			return fmt.Errorf("%v (reserved for %v) is still leased to another client: %w", ip, c.MAC, ErrNotAvailable)
+			return nil, fmt.Errorf("%v (reserved for %v) is still leased to another client: %w", ip, c.MAC, ErrNotAvailable)
 		}
 	case reserved && m.reservationFree(res, key, now):
 		// NAK, so that the client starts over and gets its reservation.
-		return fmt.Errorf("%v asked for %v but has %v reserved: %w", c.MAC, ip, res.IP, ErrNotAvailable)
+		return nil, fmt.Errorf("%v asked for %v but has %v reserved: %w", c.MAC, ip, res.IP, ErrNotAvailable)
 	case !m.usableFor(s, ip, key, now, true):
-		return fmt.Errorf("%v for %v: %w", ip, c.MAC, ErrNotAvailable)
+		return nil, fmt.Errorf("%v for %v: %w", ip, c.MAC, ErrNotAvailable)
 	}
 
 	if l := m.records[ip]; l != nil && m.cached(l, s, c, key, reserved && res.IP == ip, now) {
@@ -72,10 +83,7 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 			delete(m.offerOf, ref)
 		}
 		granted := *l
-		// Durable once the writes queued before are: the ACK that made
-		// it may still be in the committer's queue.
-		m.c.submit(write{done: func(err error) { then(granted, err) }})
-		return nil
+		return &granted, nil
 	}
 
 	var ops []op
@@ -114,15 +122,18 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	}
 	ops = m.putOps(ops, l)
 	granted := *l
-	m.c.submit(write{ops: ops, done: func(err error) { then(granted, err) }})
-	return nil
+	m.submit(write{ops: ops, done: func(err error) { then(granted, err) }}, l)
+	return nil, nil
 }
 
 // cached reports whether l, ip's record, can answer c's request as it is:
-// bound to c with nothing that the new lease would change, and younger than
-// the cache threshold of its lease time (Config.CacheThreshold).
+// durable, bound to c with nothing that the new lease would change, and
+// younger than the cache threshold of its lease time
+// (Config.CacheThreshold). A lease whose write is still being committed, or
+// failed, is written again: its ACK then waits for that write.
 func (m *Manager) cached(l *Lease, s *subnet, c Client, key string, reserved bool, now time.Time) bool {
-	if m.cfg.CacheThreshold <= 0 || l.State != Bound || l.owner() != key || l.Subnet != s.Prefix ||
+	if m.cfg.CacheThreshold <= 0 || l.seq > m.c.durable.Load() ||
+		l.State != Bound || l.owner() != key || l.Subnet != s.Prefix ||
 		l.Reserved != reserved || l.Relay != c.Relay || !now.Before(l.Expires) || now.Before(l.Start) {
 		return false
 	}
@@ -134,6 +145,18 @@ func (m *Manager) cached(l *Lease, s *subnet, c Client, key string, reserved boo
 	}
 	lifetime := l.Expires.Sub(l.Start)
 	return float64(now.Sub(l.Start)) < m.cfg.CacheThreshold*float64(lifetime)
+}
+
+// submit numbers w and queues it; recs are the records it stores, which
+// remember its number (see cached). m.mu is held, so numbers follow queue
+// order.
+func (m *Manager) submit(w write, recs ...*Lease) {
+	m.seq++
+	w.seq = m.seq
+	for _, r := range recs {
+		r.seq = m.seq
+	}
+	m.c.submit(w)
 }
 
 // putOps appends the write that stores l.
@@ -174,7 +197,7 @@ func (m *Manager) Release(ctx context.Context, c Client, ip netip.Addr) error {
 	rel.State, rel.Expires = Released, m.now()
 	m.records[ip] = &rel
 	done, ch := waiter()
-	m.c.submit(write{ops: m.putOps(nil, &rel), done: done})
+	m.submit(write{ops: m.putOps(nil, &rel), done: done}, &rel)
 	m.mu.Unlock()
 	return wait(ctx, ch)
 }
@@ -231,7 +254,7 @@ func (m *Manager) quarantine(ip netip.Addr, by MAC) (<-chan error, error) {
 	d := &Lease{IP: ip, Subnet: s.Prefix, MAC: by, State: Declined, Start: now, Expires: now.Add(m.cfg.DeclineHold)}
 	m.records[ip] = d
 	done, ch := waiter()
-	m.c.submit(write{ops: m.putOps(nil, d), done: done})
+	m.submit(write{ops: m.putOps(nil, d), done: done}, d)
 	return ch, nil
 }
 
@@ -306,7 +329,7 @@ func (m *Manager) Reclaim() int {
 		n++
 	}
 	if len(ops) > 0 {
-		m.c.submit(write{ops: ops})
+		m.submit(write{ops: ops})
 	}
 	return n
 }

@@ -221,46 +221,51 @@ func renderStorms(b *strings.Builder, res *Results) {
 				p("---|")
 			}
 			p("\n")
-			for i, name := range []string{"dhcp", "tftp", "ipxe-dhcp", "menu", "kernel", "modules", "boot"} {
-				p("| %s |", name)
+			// row writes one table row: a cell per stack, from its median
+			// run, or a dash when cell has nothing to say.
+			row := func(label string, cell func(r StormRun) (string, bool)) {
+				p("| %s |", label)
 				for _, st := range sts {
 					r, ok := med[stormKey{st, n, link}]
-					if !ok || r.Report == nil {
-						p(" – |")
-						continue
+					text, have := "", false
+					if ok {
+						text, have = cell(r)
+					}
+					if !have {
+						text = "–"
+					}
+					p(" %s |", text)
+				}
+				p("\n")
+			}
+			for i, name := range []string{"dhcp", "tftp", "ipxe-dhcp", "menu", "kernel", "modules", "boot"} {
+				row(name, func(r StormRun) (string, bool) {
+					if r.Report == nil {
+						return "", false
 					}
 					s := r.Report.Boot
 					if i < len(r.Report.Stages) {
 						s = r.Report.Stages[i]
 					}
-					p(" %.3f / %.3f, %d |", s.P50S, s.P99S, s.Retries)
-				}
-				p("\n")
+					return fmt.Sprintf("%.3f / %.3f, %d", s.P50S, s.P99S, s.Retries), true
+				})
 			}
-			p("| UDP drops: DHCP server / boot server |")
-			for _, st := range sts {
-				r, ok := med[stormKey{st, n, link}]
-				if !ok || r.UDPDrops == nil {
-					p(" – |")
-					continue
+			row("UDP drops: DHCP server / boot server", func(r StormRun) (string, bool) {
+				if r.UDPDrops == nil {
+					return "", false
 				}
-				p(" %d / %d %s |", r.UDPDrops["dhcp"], r.UDPDrops["server"], portDrops(r.PortDrops))
-			}
-			p("\n")
+				return fmt.Sprintf("%d / %d %s", r.UDPDrops["dhcp"], r.UDPDrops["server"], portDrops(r.PortDrops)), true
+			})
 			if link != "clean" {
 				// Loss the link emulator did not choose: frames the kernel
 				// dropped because the emulator fell behind, in bursts.
-				p("| link frames: lost on purpose / dropped by the kernel |")
-				for _, st := range sts {
-					r, ok := med[stormKey{st, n, link}]
-					if !ok || r.LinkFrames == nil {
-						p(" – |")
-						continue
-					}
+				row("link frames: lost on purpose / dropped by the kernel", func(r StormRun) (string, bool) {
 					f := r.LinkFrames
-					p(" %d / %d of %d |", f.Lost+f.TailDrops, f.Kernel, f.Forwarded+f.Lost+f.TailDrops+f.Kernel)
-				}
-				p("\n")
+					if f == nil {
+						return "", false
+					}
+					return fmt.Sprintf("%d / %d of %d", f.Lost+f.TailDrops, f.Kernel, f.Forwarded+f.Lost+f.TailDrops+f.Kernel), true
+				})
 			}
 			p("\n")
 		}

@@ -393,13 +393,7 @@ func (s *FullServer) finish(c *conn, in int, r reply, out *outbox) {
 	ev := r.ev
 	sent := r.pkt != nil
 	if sent {
-		b := r.pkt.Marshal()
-		if r.pooled {
-			clear(r.pkt.Options)
-			replyOptions.Put(r.pkt.Options)
-		}
-		r.pkt = nil
-		s.send(c, outMsg{b: b, dest: r.dest, ifindex: in}, out) // send errors: counted and logged there
+		s.send(c, outMsg{b: r.encode(), dest: r.dest, ifindex: in}, out) // send errors: counted and logged there
 	}
 	log := s.logger()
 	switch ev.Outcome {

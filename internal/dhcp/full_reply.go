@@ -76,6 +76,18 @@ func seconds(d time.Duration) []byte {
 // at saturation (perf, perfdhcp).
 var replyOptions = sync.Pool{New: func() any { return make(Options, 16) }}
 
+// encode marshals r's packet and gives its option map back to
+// replyOptions when it came from there: r's packet is done with.
+func (r *reply) encode() []byte {
+	b := r.pkt.Marshal()
+	if r.pooled {
+		clear(r.pkt.Options)
+		replyOptions.Put(r.pkt.Options)
+	}
+	r.pkt = nil
+	return b
+}
+
 // answer builds an OFFER or ACK (RFC 2131 table 3). l is the lease, nil for
 // the ACK to a DHCPINFORM (no address, no lease times).
 func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {

@@ -411,11 +411,7 @@ func BenchmarkFullDiscover(b *testing.B) {
 		if r, _ := s.handle(context.Background(), p, fromClient, limitedBroadcast, nil); r.pkt == nil {
 			b.Fatal(r.ev.Reason)
 		} else {
-			r.pkt.Marshal()
-			if r.pooled { // as finish does
-				clear(r.pkt.Options)
-				replyOptions.Put(r.pkt.Options)
-			}
+			r.encode() // as finish does
 		}
 	}
 }

@@ -87,12 +87,14 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	}
 
 	var ops []op
+	var stored []*Lease
 	if prev, ok := m.byClient[ref]; ok && prev != ip {
 		if r := m.records[prev]; r != nil && r.owner() == key && r.State == Bound {
 			rel := *r
 			rel.State, rel.Expires = Released, now
 			m.records[prev] = &rel
 			ops = m.putOps(ops, &rel)
+			stored = append(stored, &rel)
 		}
 	}
 	old := m.records[ip]
@@ -122,7 +124,7 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	}
 	ops = m.putOps(ops, l)
 	granted := *l
-	m.submit(write{ops: ops, done: func(err error) { then(granted, err) }}, l)
+	m.submit(write{ops: ops, done: func(err error) { then(granted, err) }}, append(stored, l)...)
 	return nil, nil
 }
 

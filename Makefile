@@ -36,6 +36,7 @@ e2e:
 
 vet:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo 'gofmt: files above need formatting'; exit 1; }
+	@$(GO) mod tidy -diff >/dev/null || { $(GO) mod tidy -diff; echo 'go.mod/go.sum: run go mod tidy'; exit 1; }
 	$(GO) vet ./...
 
 cross:

@@ -189,7 +189,7 @@ func checkTools(o options) error {
 	}
 	for _, c := range need {
 		if _, err := exec.LookPath(c); err != nil {
-			return fmt.Errorf("%s not found: install iproute2 ethtool dnsmasq tftpd-hpa nginx-light ipxe (make bench-deps)", c)
+			return fmt.Errorf("%s not found: install iproute2 ethtool dnsmasq tftpd-hpa nginx-light ipxe (make deps-bench)", c)
 		}
 	}
 	for _, f := range []string{"undionly.kpxe", "ipxe.efi", "snponly.efi"} {

@@ -38,6 +38,7 @@ type Config struct {
 	Memtest   Memtest  `yaml:"memtest"`
 	Machines  Machines `yaml:"machines"` // machines.go
 	API       API      `yaml:"api"`
+	Store     Store    `yaml:"store"` // store.go
 }
 
 // Menu configures the generated iPXE menu.
@@ -169,6 +170,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Machines.validate(); err != nil { // machines.go
+		return err
+	}
+	if err := c.Store.validate(); err != nil { // store.go
 		return err
 	}
 	switch c.LogLevel {

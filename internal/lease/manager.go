@@ -41,6 +41,12 @@ type Config struct {
 	// storm of such renewals would otherwise cost a commit each. The ACK
 	// then gives the time left. 0 writes every renewal.
 	CacheThreshold float64
+	// MaxOffers caps the offers held at once per subnet (default 16384,
+	// about 6 MiB): beyond it the oldest offer is dropped. Offers are held
+	// in memory for OfferHold each, and a flood of DISCOVERs from made-up
+	// MACs would otherwise hold one per DISCOVER. A client whose offer was
+	// dropped still gets its address if it REQUESTs it while it is free.
+	MaxOffers int
 	// MaxBatch caps the writes in one group commit (default 4096).
 	MaxBatch int
 	// Now is the clock; nil means time.Now. Tests pass a fake one.
@@ -61,11 +67,12 @@ type Manager struct {
 	closed   bool
 	subnets  []*subnet
 	excluded map[netip.Addr]bool
-	records  map[netip.Addr]*Lease // what is in the store, or about to be
-	offers   map[netip.Addr]*Lease // memory only
+	records  map[netip.Addr]*Lease     // what is in the store, or about to be
+	offers   map[netip.Addr]*heldOffer // memory only; also in their subnet's offer list
 	byClient map[clientRef]netip.Addr
 	offerOf  map[clientRef]netip.Addr
 	seq      uint64 // the last write's number (submit)
+	probes   uint64 // addresses looked at by allocate (alloc.go): tests count them
 
 	stopReclaim chan struct{}
 	reclaimDone chan struct{}
@@ -82,7 +89,14 @@ type subnet struct {
 	Subnet
 	resByMAC map[string]Reservation
 	resByIP  map[netip.Addr]Reservation
-	cursor   []uint32 // per pool: where the next search for a fresh address starts
+
+	// The allocator's state (alloc.go).
+	next                       []uint32 // per pool: offsets below it were looked at once
+	unused, free               addrQueue
+	expiring, quarantine       addrQueue
+	offers                     offerList
+	exhausted                  uint64 // offers refused: nothing left to offer
+	offersTaken, offersDropped uint64 // held offers reused when full, dropped over MaxOffers
 }
 
 // Open loads the leases in st and starts the group committer and the
@@ -100,6 +114,9 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 	if cfg.ReclaimEvery <= 0 {
 		cfg.ReclaimEvery = time.Minute
 	}
+	if cfg.MaxOffers <= 0 {
+		cfg.MaxOffers = 16384
+	}
 	m := &Manager{
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -107,7 +124,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		st:          st,
 		excluded:    map[netip.Addr]bool{},
 		records:     map[netip.Addr]*Lease{},
-		offers:      map[netip.Addr]*Lease{},
+		offers:      map[netip.Addr]*heldOffer{},
 		byClient:    map[clientRef]netip.Addr{},
 		offerOf:     map[clientRef]netip.Addr{},
 		stopReclaim: make(chan struct{}),
@@ -154,7 +171,7 @@ func newSubnet(s Subnet, others []*subnet) (*subnet, error) {
 		return nil, fmt.Errorf("subnet %v: lease time %v must be positive", p, s.LeaseTime)
 	}
 	sn := &subnet{Subnet: s, resByMAC: map[string]Reservation{}, resByIP: map[netip.Addr]Reservation{},
-		cursor: make([]uint32, len(s.Pools))}
+		next: make([]uint32, len(s.Pools))}
 	for i, r := range s.Pools {
 		if !p.Contains(r.First) || !p.Contains(r.Last) || r.Last.Less(r.First) {
 			return nil, fmt.Errorf("subnet %v: pool %v is not a range inside it", p, r)
@@ -206,6 +223,7 @@ func (m *Manager) load(ctx context.Context) error {
 			m.byClient[ref] = l.IP
 		}
 	}
+	m.queueLoaded(m.now())
 	m.log.Info("leases loaded", "records", len(kvs), "subnets", len(m.subnets))
 	return nil
 }
@@ -275,8 +293,9 @@ type Offer struct {
 
 // Offer picks an address in subnet for c and sets it aside for OfferHold
 // (RFC 2131 §4.3.1): c's reservation, else its current or last lease, else
-// the address it asked for if free, else a free one from the pools,
-// addresses never used first. Nothing is written to the store.
+// the address it asked for if free, else a free one from the pools
+// (allocate: addresses never used first, and when the pools are full the
+// oldest offer held for another client). Nothing is written to the store.
 func (m *Manager) Offer(subnet netip.Prefix, c Client, requested netip.Addr) (Offer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -300,8 +319,9 @@ func (m *Manager) Offer(subnet netip.Prefix, c Client, requested netip.Addr) (Of
 	case m.usableFor(s, requested, key, now, true):
 		ip, isNew = requested, true
 	default:
-		ip = m.allocate(s, key, now)
+		ip = m.allocate(s, now)
 		if !ip.IsValid() {
+			s.exhausted++
 			return Offer{}, fmt.Errorf("subnet %v: %w", s.Prefix, ErrPoolExhausted)
 		}
 		isNew = true
@@ -310,18 +330,19 @@ func (m *Manager) Offer(subnet netip.Prefix, c Client, requested netip.Addr) (Of
 		return Offer{Lease: *r}, nil // its lease, as it is
 	}
 	if old, ok := m.offerOf[ref]; ok && old != ip {
-		delete(m.offers, old)
+		m.dropOffer(s, old)
+		m.requeue(s, old, now)
 	}
-	o := &Lease{
+	m.dropOffer(s, ip) // its own offer, renewed below, or another's that lapsed
+	o := &heldOffer{Lease: Lease{
 		IP: ip, Subnet: s.Prefix, MAC: MAC(c.MAC), ClientID: clientID(c), Hostname: c.Hostname,
 		State: Offered, Start: now, Expires: now.Add(m.cfg.OfferHold), Relay: c.Relay,
-	}
+	}}
 	if o.Reserved = reserved && ip == res.IP; o.Reserved && res.Hostname != "" {
 		o.Hostname = res.Hostname
 	}
-	m.offers[ip] = o
-	m.offerOf[ref] = ip
-	return Offer{Lease: *o, New: isNew}, nil
+	m.holdOffer(s, o, now)
+	return Offer{Lease: o.Lease, New: isNew}, nil
 }
 
 // usableFor reports whether ip may be given to the client with key in s now:
@@ -358,39 +379,6 @@ func (m *Manager) reservationFree(res Reservation, key string, now time.Time) bo
 		return false
 	}
 	return true
-}
-
-// allocate finds a free pool address: one with no record at all if any is
-// left, else the one whose record expired longest ago.
-func (m *Manager) allocate(s *subnet, key string, now time.Time) netip.Addr {
-	var reuse netip.Addr
-	var reuseExp time.Time
-	for pi, p := range s.Pools {
-		n := uint32(p.Size())
-		first := u32(p.First)
-		for i := uint32(0); i < n; i++ {
-			off := (s.cursor[pi] + i) % n
-			ip := addrOf(first + off)
-			if m.excluded[ip] || s.edge(ip) {
-				continue
-			}
-			if _, ok := s.resByIP[ip]; ok {
-				continue
-			}
-			if o := m.offers[ip]; o != nil && o.Active(now) {
-				continue
-			}
-			r := m.records[ip]
-			if r == nil {
-				s.cursor[pi] = off + 1
-				return ip
-			}
-			if !r.Active(now) && (!reuse.IsValid() || r.Expires.Before(reuseExp)) {
-				reuse, reuseExp = ip, r.Expires
-			}
-		}
-	}
-	return reuse
 }
 
 // edge reports the subnet's network and broadcast addresses, which no host

@@ -78,10 +78,7 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	}
 
 	if l := m.records[ip]; l != nil && m.cached(l, s, c, key, reserved && res.IP == ip, now) {
-		if o, ok := m.offerOf[ref]; ok {
-			delete(m.offers, o)
-			delete(m.offerOf, ref)
-		}
+		m.dropClientOffer(s, ref, ip, now)
 		granted := *l
 		return &granted, nil
 	}
@@ -93,6 +90,7 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 			rel := *r
 			rel.State, rel.Expires = Released, now
 			m.records[prev] = &rel
+			m.requeue(s, prev, now)
 			ops = m.putOps(ops, &rel)
 			stored = append(stored, &rel)
 		}
@@ -113,19 +111,26 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	}
 	m.records[ip] = l
 	m.byClient[ref] = ip
-	if o, ok := m.offerOf[ref]; ok {
-		delete(m.offers, o)
-		delete(m.offerOf, ref)
-	}
-	if o := m.offers[ip]; o != nil {
-		// Another client's lapsed offer; ours was removed just above.
-		delete(m.offers, ip)
-		delete(m.offerOf, clientRef{s.Prefix, o.owner()})
-	}
+	m.dropClientOffer(s, ref, ip, now)
+	m.dropOffer(s, ip) // another client's lapsed offer; ours was dropped just above
+	m.requeue(s, ip, now)
 	ops = m.putOps(ops, l)
 	granted := *l
 	m.submit(write{ops: ops, done: func(err error) { then(granted, err) }}, append(stored, l)...)
 	return nil, nil
+}
+
+// dropClientOffer drops the offer held for ref, now that it REQUESTed ip;
+// the offered address, if another, is free again. m.mu is held.
+func (m *Manager) dropClientOffer(s *subnet, ref clientRef, ip netip.Addr, now time.Time) {
+	o, ok := m.offerOf[ref]
+	if !ok {
+		return
+	}
+	m.dropOffer(s, o)
+	if o != ip {
+		m.requeue(s, o, now)
+	}
 }
 
 // cached reports whether l, ip's record, can answer c's request as it is:
@@ -198,6 +203,9 @@ func (m *Manager) Release(ctx context.Context, c Client, ip netip.Addr) error {
 	rel := *r
 	rel.State, rel.Expires = Released, m.now()
 	m.records[ip] = &rel
+	if s := m.subnetOf(ip); s != nil {
+		m.requeue(s, ip, rel.Expires)
+	}
 	done, ch := waiter()
 	m.submit(write{ops: m.putOps(nil, &rel), done: done}, &rel)
 	m.mu.Unlock()
@@ -249,12 +257,10 @@ func (m *Manager) quarantine(ip netip.Addr, by MAC) (<-chan error, error) {
 	if old != nil {
 		m.forget(clientRef{s.Prefix, old.owner()}, ip)
 	}
-	if o := m.offers[ip]; o != nil {
-		delete(m.offers, ip)
-		delete(m.offerOf, clientRef{s.Prefix, o.owner()})
-	}
+	m.dropOffer(s, ip)
 	d := &Lease{IP: ip, Subnet: s.Prefix, MAC: by, State: Declined, Start: now, Expires: now.Add(m.cfg.DeclineHold)}
 	m.records[ip] = d
+	m.requeue(s, ip, now)
 	done, ch := waiter()
 	m.submit(write{ops: m.putOps(nil, d), done: done}, d)
 	return ch, nil
@@ -302,13 +308,8 @@ func (m *Manager) Reclaim() int {
 		return 0
 	}
 	now := m.now()
-	for ip, o := range m.offers {
-		if !o.Active(now) {
-			delete(m.offers, ip)
-			if s := m.subnetOf(ip); s != nil && m.offerOf[clientRef{s.Prefix, o.owner()}] == ip {
-				delete(m.offerOf, clientRef{s.Prefix, o.owner()})
-			}
-		}
+	for _, s := range m.subnets {
+		m.lapse(s, now)
 	}
 	var ops []op
 	n := 0

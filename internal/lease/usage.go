@@ -18,6 +18,15 @@ type SubnetUsage struct {
 	// present, zeros included. An address counts once: while an offer for
 	// it is held it is offered, whatever its old record says.
 	Leases map[State]int `json:"leases"`
+	// Exhausted counts the offers refused since start because nothing in
+	// the pools was free (counted, not read: it is a history).
+	Exhausted uint64 `json:"exhausted"`
+	// OffersTaken counts held offers given to another client because the
+	// pools were full (the oldest first), and OffersDropped those dropped
+	// because more than Config.MaxOffers were held: both are what a flood
+	// of DISCOVERs costs the clients that do not REQUEST at once.
+	OffersTaken   uint64 `json:"offers_taken"`
+	OffersDropped uint64 `json:"offers_dropped"`
 }
 
 // Usage returns the usage of every configured subnet, in configuration
@@ -30,15 +39,18 @@ func (m *Manager) Usage() []SubnetUsage {
 	index := make(map[netip.Prefix]int, len(m.subnets))
 	for i, s := range m.subnets {
 		out[i] = SubnetUsage{Subnet: s.Prefix, PoolAddresses: m.poolAddresses(s),
-			Reservations: len(s.Reservations), Leases: make(map[State]int, len(States))}
+			Reservations: len(s.Reservations), Leases: make(map[State]int, len(States)),
+			Exhausted: s.exhausted, OffersTaken: s.offersTaken, OffersDropped: s.offersDropped}
 		for _, st := range States {
 			out[i].Leases[st] = 0
 		}
 		index[s.Prefix] = i
 	}
-	for ip, o := range m.offers {
-		if s := m.subnetOf(ip); s != nil && o.Active(now) {
-			out[index[s.Prefix]].Leases[Offered]++
+	for i, s := range m.subnets {
+		for o := s.offers.oldest; o != nil; o = o.newer {
+			if o.Active(now) {
+				out[i].Leases[Offered]++
+			}
 		}
 	}
 	for ip, r := range m.records {

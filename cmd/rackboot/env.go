@@ -3,19 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"rackboot/internal/api"
+	"rackboot/internal/bootfs"
 	"rackboot/internal/config"
 	"rackboot/internal/firmware"
 	"rackboot/internal/httpd"
 	"rackboot/internal/menu"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
+	"rackboot/internal/store/boltstore"
 )
 
 // bootEnv is what both `serve` and `menu` need: the iPXE builds, the data
@@ -23,8 +25,7 @@ import (
 type bootEnv struct {
 	cfg    config.Config
 	builds firmware.Set // iPXE builds and memtest images, by the name clients ask for
-	root   *os.Root     // the data directory; symlinks out of it are refused
-	files  fs.FS        // builds over the data directory: what TFTP and HTTP serve
+	files  *bootfs.FS   // what TFTP and HTTP serve: builds, platforms, public files
 	menu   menu.Options // all but BaseURL, which comes from each request
 	log    *slog.Logger
 	// machines gives each machine its own menu and records it (serve only;
@@ -33,14 +34,7 @@ type bootEnv struct {
 }
 
 func newBootEnv(cfg config.Config, log *slog.Logger) (*bootEnv, error) {
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "smartos"), 0o755); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	root, err := os.OpenRoot(cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	e := &bootEnv{cfg: cfg, root: root, log: log}
+	e := &bootEnv{cfg: cfg, log: log}
 	e.builds = firmware.Find(firmware.SearchPath(cfg.IPXEDir))
 	if len(e.builds) == 0 {
 		log.Warn(firmware.Hint)
@@ -78,11 +72,33 @@ func newBootEnv(cfg config.Config, log *slog.Logger) (*bootEnv, error) {
 		e.builds[name] = file
 		e.menu.Memtest[fw] = name
 	}
-	e.files = e.builds.Overlay(root.FS())
+	files, err := bootfs.New(e.builds,
+		bootfs.Mount{Prefix: smartos.PlatformsSubdir, Dir: filepath.Join(cfg.DataDir, smartos.PlatformsSubdir)},
+		bootfs.Mount{Dir: filepath.Join(cfg.DataDir, bootfs.PublicDir)})
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	e.files = files
+	warnUnserved(cfg.DataDir, log)
 	return e, nil
 }
 
-func (e *bootEnv) Close() error { return e.root.Close() }
+// warnUnserved names the files at the top of the data directory that are no
+// longer served: every file there was, secrets included, until bootfs.
+func warnUnserved(dataDir string, log *slog.Logger) {
+	names, err := bootfs.Unserved(dataDir, []string{smartos.PlatformsSubdir, bootfs.PublicDir},
+		api.TokenFile, boltstore.FileName, boltstore.PidFileName, serveFile)
+	if err != nil {
+		log.Warn("cannot list the data directory", "dir", dataDir, "err", err)
+		return
+	}
+	for _, n := range names {
+		log.Warn("not served to the boot network: only platforms and "+bootfs.PublicDir+"/ are",
+			"file", filepath.Join(dataDir, n), "hint", "move it to "+filepath.Join(dataDir, bootfs.PublicDir)+" to serve it")
+	}
+}
+
+func (e *bootEnv) Close() error { return e.files.Close() }
 
 // rootShadow is the root_shadow for SmartOS: the configured hash, or one made
 // from the configured password at start (a new salt each start is fine:

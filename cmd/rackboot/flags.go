@@ -86,7 +86,7 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	d := config.Default()
 	fs.StringVar(&f.path, "config", "", "YAML configuration file (keys below)")
 	fs.StringVar(&f.iface, "interface", "", "network interface the machines boot on")
-	fs.StringVar(&f.dataDir, "data-dir", d.DataDir, "data directory: platforms under smartos/<build>/platform/, served over HTTP")
+	fs.StringVar(&f.dataDir, "data-dir", d.DataDir, "data directory: platforms under smartos/<build>/platform/ and your files under public/ are served; the store and API token beside them are not")
 	fs.StringVar(&f.httpAddr, "http-addr", d.HTTPAddr, "HTTP listen address")
 	fs.StringVar(&f.tftpAddr, "tftp-addr", d.TFTPAddr, "TFTP listen address")
 	fs.StringVar(&f.advertise, "advertise", "", "IPv4 address clients reach rackboot on (default: the interface's first)")

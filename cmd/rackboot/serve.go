@@ -33,8 +33,9 @@ func serveCommand() *cobra.Command {
   proxyDHCP (UDP 67 and 4011)  tells PXE firmware which iPXE build to load and tells
                                iPXE the URL of its menu; it never hands out addresses,
                                so it works beside the network's own DHCP server
-  TFTP (UDP 69)                the iPXE builds (undionly.kpxe, snponly.efi, ...) and
-                               the data directory, read-only
+  TFTP (UDP 69)                the iPXE builds (undionly.kpxe, snponly.efi, ...), the
+                               platforms and <data-dir>/public/, read-only; never the
+                               rest of the data directory (token, store)
   HTTP (--http-addr)           /boot.ipxe, the menu generated from the platforms in
                                <data-dir>/smartos/<build>/platform/, and the files
 
@@ -90,6 +91,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	env.machines = mach
+	mach.metrics.FilesRefused(env.files.Refused)
 	steps := bootLog{log: log.With("svc", "boot"), sightings: sightings, machines: mach}
 	tftpSrv := &tftp.Server{
 		Root:       env.files,

@@ -8,7 +8,6 @@
 package firmware
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -97,23 +96,3 @@ func (s Set) Open(name string) (fs.File, error) {
 const Hint = "no iPXE builds found: install them (Debian/Ubuntu: apt-get install ipxe; " +
 	"Fedora: dnf install ipxe-bootimgs-x86; FreeBSD: pkg install ipxe) or put " +
 	"undionly.kpxe and snponly.efi in a directory given with --ipxe-dir"
-
-// Overlay is an fs.FS that serves the builds of s by their canonical names
-// and everything else from under. Builds win, so that a stray file in the
-// data directory cannot replace the iPXE a client is given.
-func (s Set) Overlay(under fs.FS) fs.FS { return overlay{s, under} }
-
-type overlay struct {
-	builds Set
-	under  fs.FS
-}
-
-func (o overlay) Open(name string) (fs.File, error) {
-	if f, err := o.builds.Open(name); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return f, err
-	}
-	if o.under == nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
-	}
-	return o.under.Open(name)
-}

@@ -1,12 +1,10 @@
 package firmware
 
 import (
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
-	"testing/fstest"
 )
 
 func write(t *testing.T, dir, name, body string) {
@@ -49,32 +47,5 @@ func TestFindPrefersEarlierDirsAndKnowsAliases(t *testing.T) {
 	}
 	if s.Has("ipxe.pxe") {
 		t.Error("a directory was taken for a build")
-	}
-}
-
-func TestOverlay(t *testing.T) {
-	dir := t.TempDir()
-	write(t, dir, "undionly.kpxe", "ipxe")
-	under := fstest.MapFS{
-		"undionly.kpxe":        {Data: []byte("impostor")},
-		"smartos/1/platform/x": {Data: []byte("data")},
-	}
-	o := Find([]string{dir}).Overlay(under)
-	for name, want := range map[string]string{"undionly.kpxe": "ipxe", "smartos/1/platform/x": "data"} {
-		f, err := o.Open(name)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		b, _ := io.ReadAll(f)
-		f.Close()
-		if string(b) != want {
-			t.Errorf("%s: %q, want %q", name, b, want)
-		}
-	}
-	if _, err := o.Open("../etc/passwd"); err == nil {
-		t.Error("invalid path opened")
-	}
-	if _, err := o.Open("missing"); !os.IsNotExist(err) {
-		t.Errorf("missing: %v", err)
 	}
 }

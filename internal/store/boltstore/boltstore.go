@@ -28,9 +28,9 @@ import (
 // FileName is the database's name inside the data dir.
 const FileName = "rackboot.db"
 
-// pidFileName records which process holds the database, so that a second
+// PidFileName records which process holds the database, so that a second
 // rackboot can say who is in the way.
-const pidFileName = FileName + ".pid"
+const PidFileName = FileName + ".pid"
 
 var (
 	bucketKV   = []byte("kv")
@@ -107,7 +107,7 @@ func Open(dataDir string, opt Options) (*Store, error) {
 
 // holder describes the process named in the pid file, or says it is unknown.
 func holder(dataDir string) string {
-	b, err := os.ReadFile(filepath.Join(dataDir, pidFileName))
+	b, err := os.ReadFile(filepath.Join(dataDir, PidFileName))
 	if err != nil {
 		return "pid unknown"
 	}
@@ -120,11 +120,11 @@ func holder(dataDir string) string {
 
 // writePID records this process as the holder, atomically.
 func writePID(dataDir string) error {
-	tmp := filepath.Join(dataDir, pidFileName+".tmp")
+	tmp := filepath.Join(dataDir, PidFileName+".tmp")
 	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dataDir, pidFileName))
+	return os.Rename(tmp, filepath.Join(dataDir, PidFileName))
 }
 
 // Path is the database file's path.
@@ -140,7 +140,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.hub.close()
 	if holder(s.dataDir) == "pid "+strconv.Itoa(os.Getpid()) {
-		os.Remove(filepath.Join(s.dataDir, pidFileName))
+		os.Remove(filepath.Join(s.dataDir, PidFileName))
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)

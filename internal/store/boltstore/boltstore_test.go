@@ -60,7 +60,7 @@ func TestOpenLockedByAnother(t *testing.T) {
 		t.Fatalf("Open after the holder closed: %v", err)
 	}
 	s2.Close()
-	if _, err := os.Stat(filepath.Join(dir, pidFileName)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, PidFileName)); !os.IsNotExist(err) {
 		t.Fatalf("pid file left after Close: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"rackboot/internal/bootargs"
 	"strings"
 
 	"rackboot/internal/api"
@@ -57,7 +58,7 @@ func newBootEnv(cfg config.Config, log *slog.Logger) (*bootEnv, error) {
 	}
 	e.menu.KernelDebugger = smartos.KernelDebugger(cfg.SmartOS.KernelDebugger) // validated by config
 	for _, kv := range cfg.SmartOS.BootArgs {
-		e.menu.BootArgs = append(e.menu.BootArgs, smartos.KV{Key: kv.Key, Value: kv.Value})
+		e.menu.BootArgs = append(e.menu.BootArgs, bootargs.KV{Key: kv.Key, Value: kv.Value})
 	}
 	for fw, file := range map[pxe.Firmware]string{pxe.BIOS: cfg.Memtest.BIOS, pxe.UEFI: cfg.Memtest.EFI} {
 		if file == "" {

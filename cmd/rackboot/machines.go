@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"rackboot/internal/bootargs"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -266,13 +267,13 @@ and the machine falls back to its rules and the configuration.
 				}
 				p.Labels[k] = nil
 			}
-			var kvs []machines.KV
+			var kvs []bootargs.KV
 			for _, a := range bootArgs {
 				k, v, ok := strings.Cut(a, "=")
 				if !ok {
 					return fmt.Errorf("--boot-arg %q: write name=value", a)
 				}
-				kvs = append(kvs, machines.KV{Key: k, Value: v})
+				kvs = append(kvs, bootargs.KV{Key: k, Value: v})
 			}
 			if len(kvs) > 0 {
 				p.BootArgs = machines.Value(kvs)

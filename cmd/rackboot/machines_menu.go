@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"rackboot/internal/bootargs"
 	"time"
 
 	"rackboot/internal/api"
@@ -29,7 +30,7 @@ func machineOptions(base menu.Options, mc machines.Machine, eff machines.Effecti
 		m.Default = menu.ItemID(eff.BootOnce, defaultOf(base, def))
 	}
 	for _, kv := range eff.BootArgs {
-		m.BootArgs = append(m.BootArgs, smartos.KV{Key: kv.Key, Value: kv.Value})
+		m.BootArgs = append(m.BootArgs, bootargs.KV{Key: kv.Key, Value: kv.Value})
 	}
 	return base.ForMachine(m)
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"rackboot/internal/bootargs"
 	"strings"
 	"sync"
 	"testing"
@@ -147,7 +148,7 @@ func TestMachineMenuRules(t *testing.T) {
 	ctx := context.Background()
 	r := menuRequest()
 	reg.Update(ctx, r.MAC.String(), true, func(mc *machines.Machine) error {
-		mc.BootArgs = []machines.KV{{Key: "hostname", Value: "cn1"}}
+		mc.BootArgs = []bootargs.KV{{Key: "hostname", Value: "cn1"}}
 		return nil
 	})
 	script, err := m.menu(ctx, baseMenu(), r, builder(r), false)

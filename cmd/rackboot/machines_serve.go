@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"rackboot/internal/bootargs"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ func machineRules(in []config.MachineRule) ([]machines.Rule, error) {
 		mr := machines.Rule{Name: r.Name, MACPrefix: strings.ToLower(r.MACPrefix), Labels: r.Labels,
 			Settings: machines.Settings{Default: r.Default, RootShadow: r.RootShadow, SkipMenu: r.SkipMenu}}
 		for _, kv := range r.BootArgs {
-			mr.BootArgs = append(mr.BootArgs, machines.KV{Key: kv.Key, Value: kv.Value})
+			mr.BootArgs = append(mr.BootArgs, bootargs.KV{Key: kv.Key, Value: kv.Value})
 		}
 		if r.RootPassword != "" {
 			h, err := smartos.HashPassword(r.RootPassword)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func newMachineServer(t *testing.T) *machineServer {
 	srv := &Server{Token: tokens.Token, OpenReads: true}
 	m := &Machines{
 		Registry: ms.reg,
-		Rules:    []machines.Rule{{Name: "qemu", MACPrefix: "52:54:00", Settings: machines.Settings{BootArgs: []machines.KV{{Key: "rack", Value: "7"}}}}},
+		Rules:    []machines.Rule{{Name: "qemu", MACPrefix: "52:54:00", Settings: machines.Settings{BootArgs: []bootargs.KV{{Key: "rack", Value: "7"}}}}},
 		Events:   ms.log,
 		Done:     ms.done,
 		Check: func(_ context.Context, _ string, e machines.Effective) error {
@@ -119,7 +120,7 @@ func TestMachinesCRUDAndValidation(t *testing.T) {
 	}
 	v, err := c.PatchMachine(ctx, "52-54-00-12-34-56", machines.Patch{
 		Name: machines.Value("cn1"), Labels: map[string]*string{"rack": ptr("7")}, RootPassword: "pw",
-		BootArgs: machines.Value([]machines.KV{{Key: "hostname", Value: "cn1"}}), SkipMenu: machines.Value(true),
+		BootArgs: machines.Value([]bootargs.KV{{Key: "hostname", Value: "cn1"}}), SkipMenu: machines.Value(true),
 	})
 	if err != nil {
 		t.Fatal(err)

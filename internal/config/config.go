@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
 	"time"
@@ -66,10 +67,6 @@ type Memtest struct {
 	EFI  string `yaml:"efi"`
 }
 
-// KV is one extra SmartOS -B pair. In YAML, boot_args is a mapping whose
-// order is kept: `boot_args: {hostname: cn1, admin_nic: "aa:bb:..."}`.
-type KV struct{ Key, Value string }
-
 // Duration is a time.Duration written as Go writes it ("30s", "1m30s").
 type Duration time.Duration
 
@@ -86,7 +83,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // BootArgs is an ordered list of -B pairs, written in YAML as a mapping
 // (`boot_args: {hostname: cn1}`) whose order is kept.
-type BootArgs []KV
+type BootArgs []bootargs.KV
 
 func (b *BootArgs) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
@@ -94,7 +91,7 @@ func (b *BootArgs) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*b = nil
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		*b = append(*b, KV{n.Content[i].Value, n.Content[i+1].Value})
+		*b = append(*b, bootargs.KV{Key: n.Content[i].Value, Value: n.Content[i+1].Value})
 	}
 	return nil
 }

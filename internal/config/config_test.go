@@ -36,7 +36,7 @@ smartos:
 	if time.Duration(c.Menu.Timeout) != 5*time.Second || c.Menu.Title != "Rack 4" {
 		t.Errorf("menu: %+v", c.Menu)
 	}
-	want := BootArgs{{"hostname", "cn1"}, {"admin_nic", "00:11:22:33:44:55"}}
+	want := BootArgs{{Key: "hostname", Value: "cn1"}, {Key: "admin_nic", Value: "00:11:22:33:44:55"}}
 	if len(c.SmartOS.BootArgs) != 2 || c.SmartOS.BootArgs[0] != want[0] || c.SmartOS.BootArgs[1] != want[1] {
 		t.Errorf("boot_args order lost: %v", c.SmartOS.BootArgs)
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
 	"time"
@@ -53,16 +54,10 @@ type Machine struct {
 // Settings are what an operator or a rule can decide for a machine. An
 // empty field leaves the decision to the rules, then to the configuration.
 type Settings struct {
-	Default    string `json:"default,omitempty"`     // menu item id, or a platform build
-	BootArgs   []KV   `json:"boot_args,omitempty"`   // extra SmartOS -B pairs, merged by key
-	RootShadow string `json:"root_shadow,omitempty"` // SmartOS root_shadow
-	SkipMenu   *bool  `json:"skip_menu,omitempty"`   // boot the default at once
-}
-
-// KV is one -B pair.
-type KV struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Default    string        `json:"default,omitempty"`     // menu item id, or a platform build
+	BootArgs   []bootargs.KV `json:"boot_args,omitempty"`   // extra SmartOS -B pairs, merged by key
+	RootShadow string        `json:"root_shadow,omitempty"` // SmartOS root_shadow
+	SkipMenu   *bool         `json:"skip_menu,omitempty"`   // boot the default at once
 }
 
 // BootSummary is one finished boot, as kept in the store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"rackboot/internal/bootargs"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ func yes() *bool { v := true; return &v }
 
 func TestPatchNullVersusAbsent(t *testing.T) {
 	m := Machine{MAC: mac, Name: "cn1", Labels: map[string]string{"rack": "7", "role": "cn"},
-		Settings: Settings{Default: "smartos", SkipMenu: yes(), BootArgs: []KV{{"hostname", "cn1"}, {"admin_nic", "x"}}}}
+		Settings: Settings{Default: "smartos", SkipMenu: yes(), BootArgs: []bootargs.KV{{Key: "hostname", Value: "cn1"}, {Key: "admin_nic", Value: "x"}}}}
 	var p Patch
 	body := `{"name": null, "labels": {"role": null, "row": "b"}, "skip_menu": null,
 		"boot_args": [{"key": "hostname", "value": "cn2"}, {"key": "new", "value": "1"}], "remove_boot_args": ["admin_nic"]}`
@@ -44,7 +45,7 @@ func TestPatchNullVersusAbsent(t *testing.T) {
 	if len(m.Labels) != 2 || m.Labels["rack"] != "7" || m.Labels["row"] != "b" {
 		t.Errorf("labels %v", m.Labels)
 	}
-	want := []KV{{"hostname", "cn2"}, {"new", "1"}}
+	want := []bootargs.KV{{Key: "hostname", Value: "cn2"}, {Key: "new", Value: "1"}}
 	if got, _ := json.Marshal(m.BootArgs); string(got) != mustJSON(want) {
 		t.Errorf("boot args %s, want %s", got, mustJSON(want))
 	}
@@ -64,8 +65,8 @@ func TestValidate(t *testing.T) {
 		{MAC: mac, Labels: map[string]string{"rack": "a b"}},
 		{MAC: mac, BootOnce: "smartos noimport"},
 		{MAC: mac, Settings: Settings{Default: "-x"}},
-		{MAC: mac, Settings: Settings{BootArgs: []KV{{"1bad", "x"}}}},
-		{MAC: mac, Settings: Settings{BootArgs: []KV{{"a", "1"}, {"a", "2"}}}},
+		{MAC: mac, Settings: Settings{BootArgs: []bootargs.KV{{Key: "1bad", Value: "x"}}}},
+		{MAC: mac, Settings: Settings{BootArgs: []bootargs.KV{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}}}},
 		{MAC: mac, Settings: Settings{RootShadow: "plaintext"}},
 	}
 	for _, m := range bad {
@@ -74,7 +75,7 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	good := Machine{MAC: mac, Name: "cn1.rack7", Labels: map[string]string{"rack": "7"}, BootOnce: "smartos-noimport",
-		Settings: Settings{Default: "smartos-20250214T000000Z", RootShadow: "$5$abc$def", BootArgs: []KV{{"ttyb-mode", `"115200,8,n,1,-"`}}}}
+		Settings: Settings{Default: "smartos-20250214T000000Z", RootShadow: "$5$abc$def", BootArgs: []bootargs.KV{{Key: "ttyb-mode", Value: `"115200,8,n,1,-"`}}}}
 	if err := good.Validate(); err != nil {
 		t.Error(err)
 	}
@@ -85,8 +86,8 @@ func TestValidate(t *testing.T) {
 
 func TestResolveRules(t *testing.T) {
 	rules := []Rule{
-		{Name: "all", Settings: Settings{Default: "smartos", BootArgs: []KV{{"a", "1"}, {"b", "1"}}}},
-		{Name: "qemu", MACPrefix: "52:54:00", Settings: Settings{SkipMenu: yes(), BootArgs: []KV{{"b", "2"}}}},
+		{Name: "all", Settings: Settings{Default: "smartos", BootArgs: []bootargs.KV{{Key: "a", Value: "1"}, {Key: "b", Value: "1"}}}},
+		{Name: "qemu", MACPrefix: "52:54:00", Settings: Settings{SkipMenu: yes(), BootArgs: []bootargs.KV{{Key: "b", Value: "2"}}}},
 		{Name: "rack7", Labels: map[string]string{"rack": "7"}, Settings: Settings{Default: "memtest"}},
 		{Name: "other", MACPrefix: "aa:bb", Settings: Settings{Default: "exit"}},
 	}
@@ -96,7 +97,7 @@ func TestResolveRules(t *testing.T) {
 		}
 	}
 	m := Machine{MAC: mac, Labels: map[string]string{"rack": "7"}, BootOnce: "shell",
-		Settings: Settings{BootArgs: []KV{{"c", "3"}, {"a", "9"}}}}
+		Settings: Settings{BootArgs: []bootargs.KV{{Key: "c", Value: "3"}, {Key: "a", Value: "9"}}}}
 	e := Resolve(m, rules)
 	if strings.Join(e.Rules, ",") != "all,qemu,rack7" {
 		t.Errorf("rules %v", e.Rules)
@@ -104,7 +105,7 @@ func TestResolveRules(t *testing.T) {
 	if e.Default != "memtest" || e.SkipMenu == nil || !*e.SkipMenu || e.BootOnce != "shell" {
 		t.Errorf("effective %+v", e)
 	}
-	if mustJSON(e.BootArgs) != mustJSON([]KV{{"a", "9"}, {"b", "2"}, {"c", "3"}}) {
+	if mustJSON(e.BootArgs) != mustJSON([]bootargs.KV{{Key: "a", Value: "9"}, {Key: "b", Value: "2"}, {Key: "c", Value: "3"}}) {
 		t.Errorf("boot args %v", e.BootArgs)
 	}
 	// The machine's own setting wins over the rules.

@@ -2,6 +2,7 @@ package machines
 
 import (
 	"encoding/json"
+	"rackboot/internal/bootargs"
 	"slices"
 )
 
@@ -47,9 +48,9 @@ type Patch struct {
 	Default  Opt[string]        `json:"default,omitzero"`
 	BootOnce Opt[string]        `json:"boot_once,omitzero"`
 	// BootArgs merges by key into the machine's pairs; null removes them all.
-	BootArgs       Opt[[]KV]   `json:"boot_args,omitzero"`
-	RemoveBootArgs []string    `json:"remove_boot_args,omitempty"`
-	RootShadow     Opt[string] `json:"root_shadow,omitzero"`
+	BootArgs       Opt[[]bootargs.KV] `json:"boot_args,omitzero"`
+	RemoveBootArgs []string           `json:"remove_boot_args,omitempty"`
+	RootShadow     Opt[string]        `json:"root_shadow,omitzero"`
 	// RootPassword is hashed by the server into RootShadow.
 	RootPassword string    `json:"root_password,omitempty"`
 	SkipMenu     Opt[bool] `json:"skip_menu,omitzero"`
@@ -83,10 +84,10 @@ func (p Patch) Apply(m *Machine) {
 	case p.BootArgs.Null:
 		m.BootArgs = nil
 	case p.BootArgs.Set:
-		m.BootArgs = MergeBootArgs(m.BootArgs, p.BootArgs.V)
+		m.BootArgs = bootargs.Merge(m.BootArgs, p.BootArgs.V)
 	}
 	if len(p.RemoveBootArgs) > 0 {
-		m.BootArgs = slices.DeleteFunc(m.BootArgs, func(kv KV) bool { return slices.Contains(p.RemoveBootArgs, kv.Key) })
+		m.BootArgs = slices.DeleteFunc(m.BootArgs, func(kv bootargs.KV) bool { return slices.Contains(p.RemoveBootArgs, kv.Key) })
 	}
 	switch {
 	case p.SkipMenu.Null:

@@ -2,6 +2,7 @@ package machines
 
 import (
 	"fmt"
+	"rackboot/internal/bootargs"
 	"strings"
 )
 
@@ -84,27 +85,6 @@ func merge(base, over Settings) Settings {
 		v := *over.SkipMenu
 		base.SkipMenu = &v
 	}
-	base.BootArgs = MergeBootArgs(base.BootArgs, over.BootArgs)
+	base.BootArgs = bootargs.Merge(base.BootArgs, over.BootArgs)
 	return base
-}
-
-// MergeBootArgs returns base with over's pairs applied: a key already in
-// base gets over's value in its place, a new key is appended.
-func MergeBootArgs(base, over []KV) []KV {
-	if len(over) == 0 {
-		return base
-	}
-	out := append([]KV(nil), base...)
-	for _, kv := range over {
-		found := false
-		for i := range out {
-			if out[i].Key == kv.Key {
-				out[i].Value, found = kv.Value, true
-			}
-		}
-		if !found {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package menu
 
 import (
+	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 
@@ -21,8 +22,8 @@ func TestBuildRefusesBadOptions(t *testing.T) {
 		{"expansion in base URL", func(o *Options) { o.BaseURL = "http://${next-server}:8080" }, "base URL"},
 		{"console", func(o *Options) { o.Console = "com1" }, "console"},
 		{"root shadow", func(o *Options) { o.RootShadow = "hunter2" }, "root_shadow"},
-		{"comma in boot arg", func(o *Options) { o.BootArgs = []smartos.KV{{Key: "a", Value: "b,c"}} }, "comma"},
-		{"reserved boot arg", func(o *Options) { o.BootArgs = []smartos.KV{{Key: "console", Value: "ttya"}} }, "Console"},
+		{"comma in boot arg", func(o *Options) { o.BootArgs = []bootargs.KV{{Key: "a", Value: "b,c"}} }, "comma"},
+		{"reserved boot arg", func(o *Options) { o.BootArgs = []bootargs.KV{{Key: "console", Value: "ttya"}} }, "Console"},
 		{"title comment", func(o *Options) { o.Title = "Rack #7" }, "title"},
 		{"memtest path", func(o *Options) { o.Memtest = map[pxe.Firmware]string{pxe.BIOS: "../etc/passwd"} }, "memtest"},
 		{"memtest space", func(o *Options) { o.Memtest = map[pxe.Firmware]string{pxe.BIOS: "mem test.bin"} }, "memtest"},

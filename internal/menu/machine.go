@@ -1,19 +1,18 @@
 package menu
 
 import (
+	"rackboot/internal/bootargs"
 	"strings"
-
-	"rackboot/internal/smartos"
 )
 
 // Machine is what one machine's registry entry (its own settings and the
 // rules that match it) changes in its menu. The zero value changes nothing.
 type Machine struct {
-	Name       string       // shown after the menu title
-	Default    string       // item id (see ItemID); "" keeps Options.Default
-	BootArgs   []smartos.KV // merged over Options.BootArgs by key: a machine's value wins
-	RootShadow string       // "" keeps Options.RootShadow
-	SkipMenu   bool         // boot the default at once (the menu only flashes)
+	Name       string        // shown after the menu title
+	Default    string        // item id (see ItemID); "" keeps Options.Default
+	BootArgs   []bootargs.KV // merged over Options.BootArgs by key: a machine's value wins
+	RootShadow string        // "" keeps Options.RootShadow
+	SkipMenu   bool          // boot the default at once (the menu only flashes)
 }
 
 // ForMachine returns o with m's choices applied.
@@ -35,19 +34,7 @@ func (o Options) ForMachine(m Machine) Options {
 		o.Timeout = 0
 	}
 	if len(m.BootArgs) > 0 {
-		args := append([]smartos.KV(nil), o.BootArgs...)
-		for _, kv := range m.BootArgs {
-			replaced := false
-			for i := range args {
-				if args[i].Key == kv.Key {
-					args[i].Value, replaced = kv.Value, true
-				}
-			}
-			if !replaced {
-				args = append(args, kv)
-			}
-		}
-		o.BootArgs = args
+		o.BootArgs = bootargs.Merge(o.BootArgs, m.BootArgs)
 	}
 	return o
 }

@@ -1,11 +1,11 @@
 package menu
 
 import (
+	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 
 	"rackboot/internal/pxe"
-	"rackboot/internal/smartos"
 )
 
 func TestItemID(t *testing.T) {
@@ -31,11 +31,11 @@ func TestItemID(t *testing.T) {
 // name reach its menu, over the configuration's.
 func TestForMachine(t *testing.T) {
 	o := baseOptions()
-	o.BootArgs = []smartos.KV{{Key: "hostname", Value: "default"}, {Key: "rbk", Value: "1"}}
+	o.BootArgs = []bootargs.KV{{Key: "hostname", Value: "default"}, {Key: "rbk", Value: "1"}}
 	m := Machine{
 		Name:       "cn7",
 		Default:    ItemID("noimport", "20130405T010449Z"),
-		BootArgs:   []smartos.KV{{Key: "hostname", Value: "cn7"}, {Key: "admin_nic", Value: "52:54:00:12:34:56"}},
+		BootArgs:   []bootargs.KV{{Key: "hostname", Value: "cn7"}, {Key: "admin_nic", Value: "52:54:00:12:34:56"}},
 		RootShadow: seedShadow,
 		SkipMenu:   true,
 	}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
 	"time"
@@ -59,12 +60,12 @@ type Options struct {
 	// "rackboot platform default" takes effect at once. nil, "", or a build
 	// not offered: the newest build.
 	CatalogDefault func() string
-	BaseURL        string       // "http://10.0.0.1:8080": every kernel and module URL is built from it
-	Console        string       // SmartOS console=: text, ttya, ttyb, ttyc, ttyd or vga; "" is text
-	OSConsole      string       // SmartOS os_console=, "" for none
-	RootShadow     string       // SmartOS root_shadow; "" leaves the platform's own
-	Standalone     bool         // standalone=true
-	BootArgs       []smartos.KV // extra -B properties, in this order
+	BaseURL        string        // "http://10.0.0.1:8080": every kernel and module URL is built from it
+	Console        string        // SmartOS console=: text, ttya, ttyb, ttyc, ttyd or vga; "" is text
+	OSConsole      string        // SmartOS os_console=, "" for none
+	RootShadow     string        // SmartOS root_shadow; "" leaves the platform's own
+	Standalone     bool          // standalone=true
+	BootArgs       []bootargs.KV // extra -B properties, in this order
 	// KernelDebugger puts kmdb's flags (-k, -kd) on every SmartOS kernel
 	// line; the options menu starts from it.
 	KernelDebugger smartos.KernelDebugger

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestGolden(t *testing.T) {
 		{"root-shadow", func(o *Options) { o.RootShadow = seedShadow }, twoBuilds, pxe.ArchBIOS},
 		{"extra-boot-args", func(o *Options) {
 			o.Console = "ttyb"
-			o.BootArgs = []smartos.KV{{Key: "ttyb-mode", Value: `"115200,8,n,1,-"`}, {Key: "hostname", Value: "cn1"}}
+			o.BootArgs = []bootargs.KV{{Key: "ttyb-mode", Value: `"115200,8,n,1,-"`}, {Key: "hostname", Value: "cn1"}}
 		}, twoBuilds, pxe.ArchBIOS},
 		{"memtest-absent", func(o *Options) { o.Memtest = nil }, twoBuilds, pxe.ArchBIOS},
 		{"kernel-debugger", func(o *Options) {

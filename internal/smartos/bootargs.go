@@ -3,15 +3,10 @@ package smartos
 import (
 	"errors"
 	"fmt"
+	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
 )
-
-// KV is one extra -B property, such as {"hostname", "cn1"}.
-type KV struct {
-	Key   string
-	Value string
-}
 
 // BootArgs is the -B property list of the SmartOS kernel line:
 //
@@ -22,12 +17,12 @@ type KV struct {
 // The list also crosses iPXE, which splits its command lines on whitespace
 // with no quoting, so no part of it may contain whitespace.
 type BootArgs struct {
-	Console    string // text, ttya, ttyb, ttyc, ttyd or vga; "" leaves the platform's default
-	OSConsole  string // os_console: the console once the OS runs, if not Console
-	RootShadow string // crypt(3) hash for root, see HashPassword; "" keeps the platform's
-	NoImport   bool   // noimport=true: do not import the zpool (rescue)
-	Standalone bool   // standalone=true: no Triton head node; keep local config
-	Extra      []KV   // more properties, written in this order after the others
+	Console    string        // text, ttya, ttyb, ttyc, ttyd or vga; "" leaves the platform's default
+	OSConsole  string        // os_console: the console once the OS runs, if not Console
+	RootShadow string        // crypt(3) hash for root, see HashPassword; "" keeps the platform's
+	NoImport   bool          // noimport=true: do not import the zpool (rescue)
+	Standalone bool          // standalone=true: no Triton head node; keep local config
+	Extra      []bootargs.KV // more properties, written in this order after the others
 }
 
 // Consoles are the values console= and os_console= accept.
@@ -79,7 +74,7 @@ func validConsole(c string) bool {
 }
 
 // checkExtra checks one extra property.
-func checkExtra(kv KV) error {
+func checkExtra(kv bootargs.KV) error {
 	if !propName.MatchString(kv.Key) {
 		return fmt.Errorf("boot argument name %q: use letters, digits, '_', '.' and '-', starting with a letter", kv.Key)
 	}
@@ -126,29 +121,29 @@ func (b BootArgs) String() string { return JoinProps(b.Props()) }
 // Props returns the properties String writes, in its order, for a caller
 // that replaces a value (a menu putting an iPXE setting in place of
 // noimport's true).
-func (b BootArgs) Props() []KV {
-	var p []KV
+func (b BootArgs) Props() []bootargs.KV {
+	var p []bootargs.KV
 	if b.Console != "" {
-		p = append(p, KV{"console", b.Console})
+		p = append(p, bootargs.KV{Key: "console", Value: b.Console})
 	}
 	if b.OSConsole != "" {
-		p = append(p, KV{"os_console", b.OSConsole})
+		p = append(p, bootargs.KV{Key: "os_console", Value: b.OSConsole})
 	}
 	if b.RootShadow != "" {
-		p = append(p, KV{"root_shadow", "'" + b.RootShadow + "'"})
+		p = append(p, bootargs.KV{Key: "root_shadow", Value: "'" + b.RootShadow + "'"})
 	}
-	p = append(p, KV{"smartos", "true"})
+	p = append(p, bootargs.KV{Key: "smartos", Value: "true"})
 	if b.NoImport {
-		p = append(p, KV{"noimport", "true"})
+		p = append(p, bootargs.KV{Key: "noimport", Value: "true"})
 	}
 	if b.Standalone {
-		p = append(p, KV{"standalone", "true"})
+		p = append(p, bootargs.KV{Key: "standalone", Value: "true"})
 	}
 	return append(p, b.Extra...)
 }
 
 // JoinProps writes properties as a -B list: "name=value,name=value".
-func JoinProps(props []KV) string {
+func JoinProps(props []bootargs.KV) string {
 	p := make([]string, len(props))
 	for i, kv := range props {
 		p[i] = kv.Key + "=" + kv.Value

@@ -1,6 +1,7 @@
 package smartos
 
 import (
+	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 )
@@ -21,7 +22,7 @@ func TestBootArgsString(t *testing.T) {
 		{"bare", BootArgs{}, "smartos=true"},
 		{"everything", BootArgs{
 			Console: "ttyb", OSConsole: "ttya", NoImport: true, Standalone: true,
-			Extra: []KV{{"ttyb-mode", `"115200,8,n,1,-"`}, {"hostname", "cn1"}, {"admin_nic", "00:0c:29:e9:7b:8f"}},
+			Extra: []bootargs.KV{{Key: "ttyb-mode", Value: `"115200,8,n,1,-"`}, {Key: "hostname", Value: "cn1"}, {Key: "admin_nic", Value: "00:0c:29:e9:7b:8f"}},
 		}, `console=ttyb,os_console=ttya,smartos=true,noimport=true,standalone=true,ttyb-mode="115200,8,n,1,-",hostname=cn1,admin_nic=00:0c:29:e9:7b:8f`},
 	}
 	for _, tt := range tests {
@@ -45,17 +46,17 @@ func TestBootArgsValidate(t *testing.T) {
 		{"console", BootArgs{Console: "com1"}, "console \"com1\""},
 		{"os_console", BootArgs{OSConsole: "serial"}, "os_console"},
 		{"shadow", BootArgs{RootShadow: "secret"}, "root_shadow"},
-		{"comma", BootArgs{Extra: []KV{{"a", "b,c"}}}, "comma"},
-		{"quote", BootArgs{Extra: []KV{{"a", "it's"}}}, "quote"},
-		{"quote inside quotes", BootArgs{Extra: []KV{{"a", `"x"y"`}}}, "inside"},
-		{"lone quote", BootArgs{Extra: []KV{{"a", `"`}}}, "quote"},
-		{"space", BootArgs{Extra: []KV{{"a", "b c"}}}, "whitespace"},
-		{"quoted space", BootArgs{Extra: []KV{{"a", "'b c'"}}}, "whitespace"},
-		{"empty value", BootArgs{Extra: []KV{{"a", ""}}}, "empty"},
-		{"bad key", BootArgs{Extra: []KV{{"a=b", "c"}}}, "name"},
-		{"key with comma", BootArgs{Extra: []KV{{"a,b", "c"}}}, "name"},
-		{"reserved", BootArgs{Extra: []KV{{"noimport", "true"}}}, "set NoImport"},
-		{"duplicate", BootArgs{Extra: []KV{{"a", "1"}, {"a", "2"}}}, "twice"},
+		{"comma", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: "b,c"}}}, "comma"},
+		{"quote", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: "it's"}}}, "quote"},
+		{"quote inside quotes", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: `"x"y"`}}}, "inside"},
+		{"lone quote", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: `"`}}}, "quote"},
+		{"space", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: "b c"}}}, "whitespace"},
+		{"quoted space", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: "'b c'"}}}, "whitespace"},
+		{"empty value", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: ""}}}, "empty"},
+		{"bad key", BootArgs{Extra: []bootargs.KV{{Key: "a=b", Value: "c"}}}, "name"},
+		{"key with comma", BootArgs{Extra: []bootargs.KV{{Key: "a,b", Value: "c"}}}, "name"},
+		{"reserved", BootArgs{Extra: []bootargs.KV{{Key: "noimport", Value: "true"}}}, "set NoImport"},
+		{"duplicate", BootArgs{Extra: []bootargs.KV{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}}}, "twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,14 +66,14 @@ func TestBootArgsValidate(t *testing.T) {
 			}
 		})
 	}
-	ok := BootArgs{Console: "vga", Extra: []KV{{"zfs.arc_max", "0x40000000"}, {"x", "'a,b'"}, {"ipxe", "${net0/mac}"}}}
+	ok := BootArgs{Console: "vga", Extra: []bootargs.KV{{Key: "zfs.arc_max", Value: "0x40000000"}, {Key: "x", Value: "'a,b'"}, {Key: "ipxe", Value: "${net0/mac}"}}}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("valid args refused: %v", err)
 	}
 }
 
 func TestPropsAndKernelDebugger(t *testing.T) {
-	b := BootArgs{Console: "ttyb", NoImport: true, Extra: []KV{{"hostname", "cn1"}}}
+	b := BootArgs{Console: "ttyb", NoImport: true, Extra: []bootargs.KV{{Key: "hostname", Value: "cn1"}}}
 	props := b.Props()
 	if got := JoinProps(props); got != b.String() || got != "console=ttyb,smartos=true,noimport=true,hostname=cn1" {
 		t.Errorf("props %q, String %q", got, b.String())

@@ -91,6 +91,22 @@ var safeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // urlPath is a relative URL path we are willing to put on a kernel line.
 var urlPath = regexp.MustCompile(`^[A-Za-z0-9._~+-]+(/[A-Za-z0-9._~+-]+)*$`)
 
+// Errors Check and Build return, for errors.Is; the error's own text says
+// more.
+var (
+	// ErrUnknownDefault: the default item is not in the menu (a build not
+	// imported yet, say); the menu falls back to the newest build.
+	ErrUnknownDefault = errors.New("menu default is not a menu item")
+	// ErrBootArgs: the SmartOS -B pairs would not boot.
+	ErrBootArgs = errors.New("bad SmartOS boot arguments")
+)
+
+// kindError is an error that is also one of the sentinels above.
+type kindError struct{ kind, err error }
+
+func (e kindError) Error() string   { return e.err.Error() }
+func (e kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
 // Check validates o against the platforms now on disk, for the caller to
 // run at start: it fails where Build would, and also when Default names a
 // build or item that does not exist.
@@ -113,7 +129,7 @@ func Check(o Options, platforms []smartos.Platform) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("menu default %q is not a menu item; use one of: %s", o.Default, strings.Join(valid, ", "))
+	return kindError{ErrUnknownDefault, fmt.Errorf("menu default %q is not a menu item; use one of: %s", o.Default, strings.Join(valid, ", "))}
 }
 
 // validate checks what does not depend on the platforms or the client.
@@ -125,7 +141,7 @@ func (o Options) validate() error {
 		return fmt.Errorf("menu title %q: %w", o.Title, err)
 	}
 	if err := o.bootArgs(false).Validate(); err != nil {
-		return fmt.Errorf("SmartOS boot arguments: %w", err)
+		return kindError{ErrBootArgs, fmt.Errorf("SmartOS boot arguments: %w", err)}
 	}
 	if _, err := smartos.ParseKernelDebugger(string(o.KernelDebugger)); err != nil {
 		return err

@@ -1,0 +1,103 @@
+// Package observe turns what the boot protocols report into a boot
+// timeline: a log line per boot step, metrics, and an events.Event per
+// step, naming the machine (by the MAC of its menu request, or of the DHCP
+// sighting at its address). It has one hook per protocol; they run on the
+// protocols' goroutines and never touch the disk: they publish to the
+// in-memory events.Log, and the machines.Recorder writes the registry on
+// its own goroutine.
+package observe
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"rackboot/internal/boot"
+	"rackboot/internal/events"
+	"rackboot/internal/machines"
+	"rackboot/internal/metrics"
+)
+
+// Options are what an Observer is built from.
+type Options struct {
+	Log       *slog.Logger
+	Version   string          // for rackboot_build_info
+	Sightings *boot.Sightings // who is at which address, from DHCP and menu requests
+	Files     fs.FS           // what HTTP serves: file sizes, and whether a hash is there
+	// Registry, when set, gets every event written to it in batches by a
+	// machines.Recorder until Close; nil: events stay in memory.
+	Registry *machines.Registry
+}
+
+// Observer is the boot timeline: Events and Metrics, fed by its hooks
+// (DHCP, TFTP, HTTP, HTTPProgress, MenuServed).
+type Observer struct {
+	Events  *events.Log
+	Metrics *metrics.Metrics
+
+	log       *slog.Logger
+	sightings *boot.Sightings
+	files     fs.FS
+	recorded  chan struct{} // closed when the Recorder has written its last batch
+}
+
+// New returns an Observer, with its recorder running if o.Registry is set.
+func New(o Options) *Observer {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ob := &Observer{log: log.With("svc", "boot"), sightings: o.Sightings, files: o.Files, recorded: make(chan struct{})}
+	if ob.sightings == nil {
+		ob.sightings = new(boot.Sightings)
+	}
+	ob.Events = events.NewLog(events.Options{OnBootEnd: ob.bootEnded})
+	ob.Metrics = metrics.New(o.Version, ob.Events.InProgress)
+	if o.Registry == nil {
+		close(ob.recorded)
+		return ob
+	}
+	rec := &machines.Recorder{Registry: o.Registry, Logger: ob.log}
+	sub := ob.Events.Subscribe("", 16384)
+	go func() {
+		defer close(ob.recorded)
+		// It ends when Close closes the log: the subscription ends and the
+		// recorder writes what it holds.
+		rec.Run(context.Background(), sub.C)
+		sub.Close()
+	}()
+	return ob
+}
+
+// Close ends the timeline: live subscribers are let go, and the recorder
+// writes its last batch before Close returns (so before the store closes).
+func (o *Observer) Close() {
+	o.Events.Close()
+	<-o.recorded
+}
+
+func (o *Observer) bootEnded(b events.Boot) {
+	o.Metrics.BootEnded(b)
+	slowest, took := b.Slowest()
+	o.log.Info("boot ended", "mac", b.MAC, "result", b.Result, "stage", b.Stage, "duration", b.Duration().Round(time.Millisecond),
+		"slowest_stage", slowest, "slowest_took", took.Round(time.Millisecond), "bytes", b.Bytes)
+}
+
+// who names the machine at a client address, from what DHCP (or its menu
+// request) showed there.
+func (o *Observer) who(ip netip.Addr) (mac, arch string) {
+	if s, ok := o.sightings.Lookup(ip); ok {
+		return s.MAC.String(), s.Arch.String()
+	}
+	return "", ""
+}
+
+// whoAttrs is who as log attributes.
+func (o *Observer) whoAttrs(ip netip.Addr) []any {
+	if mac, arch := o.who(ip); mac != "" {
+		return []any{"mac", mac, "arch", arch}
+	}
+	return []any{"mac", "unknown"}
+}

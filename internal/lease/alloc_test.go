@@ -126,6 +126,12 @@ func TestOffersFloodSmallPool(t *testing.T) {
 	if l := e.ack(p, genuine, o.IP); l.State != Bound {
 		t.Errorf("genuine client's lease: %+v", l)
 	}
+	// The first flood client's offer was taken ten times over; its late
+	// REQUEST still wins over the flood's offers, which hold nothing.
+	first := addrOf(u32(p.Addr()) + 1)
+	if l := e.ack(p, nthClient(0), first); l.IP != first {
+		t.Errorf("REQUEST after the offer was taken: %+v", l)
+	}
 }
 
 // TestOffersCapped: a /8 pool, far bigger than any flood, holds at most

@@ -72,10 +72,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	defer env.Close()
 
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	rawLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	httpLn := httpd.LimitListener(rawLn, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerClient, log.With("svc", "http"))
 	bootCfg := boot.Config{
 		ServerIP:    adv,
 		HTTPBase:    httpBase(adv, httpLn.Addr()),
@@ -98,6 +99,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Override:   boot.LoopBreaker(sightings, bootCfg),
 		Logger:     log.With("svc", "tftp"),
 		OnTransfer: steps.tftp,
+
+		MaxTransfers:          cfg.TFTP.MaxTransfers,
+		MaxTransfersPerClient: cfg.TFTP.MaxTransfersPerClient,
 	}
 	dhcpSrv := &dhcp.ProxyServer{
 		Interface: iface,
@@ -135,7 +139,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Dashboard:  dashboard.Handler(),
 		Metrics:    mach.metrics.Handler(),
 	}
-	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := web.HTTPServer() // timeouts and header cap; connections capped by httpLn
 
 	log.Info("rackboot serving", "version", version, "interface", iface, "advertise", adv,
 		"dhcp", cfg.DHCP.Mode, "tftp", cfg.TFTPAddr, "http", httpLn.Addr().String(),

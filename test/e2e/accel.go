@@ -25,7 +25,7 @@ type AccelChoice struct {
 // String is the line the harness logs: "accelerator tcg: <reason>".
 func (c AccelChoice) String() string {
 	if c.Err != nil {
-		return fmt.Sprintf("accelerator %s: %v", c.Accel, c.Err)
+		return fmt.Sprintf("accelerator not chosen: %v", c.Err)
 	}
 	return fmt.Sprintf("accelerator %s: %s", c.Accel, c.Reason)
 }

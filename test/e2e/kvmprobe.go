@@ -89,7 +89,7 @@ func probeFirmware(fw Firmware, accel, dir string, timeout time.Duration) probeR
 		"-serial", "file:"+serial,
 	)
 	argv = append(argv, fwArgs...)
-	if _, err := exec.LookPath("unshare"); err == nil && os.Geteuid() == 0 {
+	if canUnshareNet() {
 		argv = append([]string{"unshare", "--net", "--"}, argv...)
 	}
 	var stderr strings.Builder
@@ -141,6 +141,12 @@ func probeFirmware(fw Firmware, accel, dir string, timeout time.Duration) probeR
 		}
 	}
 }
+
+// canUnshareNet reports whether `unshare --net` works here (root, and not
+// refused by a container's seccomp or capabilities).
+var canUnshareNet = sync.OnceValue(func() bool {
+	return os.Geteuid() == 0 && exec.Command("unshare", "--net", "--", "true").Run() == nil
+})
 
 func roundSec(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }
 

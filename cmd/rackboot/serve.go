@@ -19,6 +19,7 @@ import (
 	"rackboot/internal/dhcp"
 	"rackboot/internal/firmware"
 	"rackboot/internal/httpd"
+	"rackboot/internal/metrics"
 	"rackboot/internal/tftp"
 	dashboard "rackboot/web"
 )
@@ -121,7 +122,12 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	svc.leaseMetrics(mach.metrics) // dhcp.mode full only: leases_serve.go
+	svc.leaseMetrics(mach.metrics)                    // dhcp.mode full only: leases_serve.go
+	mach.metrics.Limits(func() metrics.LimitFigures { // what the flood caps did
+		t, h := tftpSrv.Stats(), httpLn.Stats()
+		return metrics.LimitFigures{TFTPRefused: t.Refused, TFTPShed: t.Shed, TFTPActive: t.Active,
+			HTTPRefused: h.Refused, HTTPOpen: int64(h.Open)}
+	})
 
 	unannounce, err := announceServe(cfg.DataDir, httpLn.Addr()) // serve.json: how the CLI finds us (platform_server.go)
 	if err != nil {

@@ -122,8 +122,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	svc.leaseMetrics(mach.metrics)                    // dhcp.mode full only: leases_serve.go
-	mach.metrics.Limits(func() metrics.LimitFigures { // what the flood caps did
+	svc.leaseMetrics(mach.metrics) // dhcp.mode full only: leases_serve.go
+	// What the flood caps did (DESIGN: what bounds each protocol under a flood).
+	mach.metrics.Limits(func() metrics.LimitFigures {
 		t, h := tftpSrv.Stats(), httpLn.Stats()
 		return metrics.LimitFigures{TFTPRefused: t.Refused, TFTPShed: t.Shed, TFTPActive: t.Active,
 			HTTPRefused: h.Refused, HTTPOpen: int64(h.Open)}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,7 +16,8 @@ import (
 
 // The benchmark network: 10.128.0.0/9, the server at .0.1 and perfdhcp (as
 // a relay agent) at .0.2, so that leases come from 10.129.0.0 up: eight
-// million addresses, more than any run hands out.
+// million addresses, more than any run hands out; or, oversubscribed, the
+// first overPool of them (-over-pool).
 const (
 	subnet    = "10.128.0.0/9"
 	serverIP  = "10.128.0.1"
@@ -25,18 +27,27 @@ const (
 	netmask   = "255.128.0.0"
 )
 
-// lab is two namespaces joined by a veth, and a work directory.
+// lab is two namespaces joined by a veth, a work directory, and the last
+// address of the pool its server leases from poolFirst.
 type lab struct {
 	srvNS, cliNS string
 	srvIf, cliIf string
 	dir          string
+	poolLast     string
 }
 
-func newLab(name string) (*lab, error) {
+// lastOfPool is the last address of a pool of n addresses from poolFirst.
+func lastOfPool(n int) string {
+	a := netip.MustParseAddr(poolFirst).As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) + uint32(n) - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
+}
+
+func newLab(name, last string) (*lab, error) {
 	var b [3]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	l := &lab{srvNS: "rbdb-" + id + "-s", cliNS: "rbdb-" + id + "-c", srvIf: "rbds" + id, cliIf: "rbdc" + id}
+	l := &lab{srvNS: "rbdb-" + id + "-s", cliNS: "rbdb-" + id + "-c", srvIf: "rbds" + id, cliIf: "rbdc" + id, poolLast: last}
 	dir, err := os.MkdirTemp("", "rackboot-bench-dhcp-"+name+"-")
 	if err != nil {
 		return nil, err
@@ -75,7 +86,7 @@ func (l *lab) close(keep bool) {
 func (l *lab) waitReady(ctx context.Context) error {
 	var last error
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
-		s, err := l.perfdhcp(ctx, 20, 1)
+		s, err := l.perfdhcp(ctx, 20, 1, allClients)
 		if err == nil && s.Acks > 0 {
 			return nil
 		}

@@ -8,11 +8,16 @@
 //
 //	go run ./bench/dhcp -rackboot bin/rackboot -write BENCHMARKS.md
 //
-// Per server it measures the 4-way exchanges (DISCOVER, OFFER, REQUEST,
-// ACK) per second at saturation, and the highest offered rate that
-// perfdhcp sees answered without a single drop. perfdhcp sends as a relay
-// agent (giaddr = its own address), so the server leases in the relay's
-// subnet and answers by unicast.
+// Per server it measures, in two regimes, the 4-way exchanges (DISCOVER,
+// OFFER, REQUEST, ACK) per second at saturation: "normal", 16 million
+// simulated clients and a pool of 8 million addresses, where it also
+// searches for the highest offered rate that perfdhcp sees answered
+// without a single drop; and "oversubscribed", more clients than the pool
+// has addresses (100 000 for 65 000 by default), where the pool fills up
+// and every DISCOVER from a client without a lease finds nothing free, as
+// in a DISCOVER flood. perfdhcp sends as a relay agent (giaddr = its own
+// address), so the server leases in the relay's subnet and answers by
+// unicast.
 //
 // The namespaces (server and client, joined by one veth) are made for the
 // run and removed after it; nothing touches the host's interfaces. The
@@ -27,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +52,17 @@ type options struct {
 	keaThreads int
 	rounds     int
 	keep       bool
+	regimes    []string
+	over       overOptions
 }
+
+// overOptions is the oversubscribed regime: clients > pool.
+type overOptions struct {
+	clients, pool, rate, secs int
+}
+
+// allClients is perfdhcp's client range in the normal regime.
+const allClients = 16000000
 
 func main() {
 	log.SetFlags(0)
@@ -66,28 +82,36 @@ func main() {
 	// server is measured in several rounds, the order reversed every other
 	// round, and its best round counts.
 	rounds := make([][]result, 0, o.rounds)
+	overRounds := make([][]result, 0, o.rounds)
 	start := time.Now()
 	for i := range o.rounds {
 		order := append([]string{}, o.servers...)
 		if i%2 == 1 {
 			slices.Reverse(order)
 		}
-		var round []result
+		var round, overRound []result
 		for _, name := range order {
-			if ctx.Err() != nil {
-				break
+			for _, regime := range o.regimes {
+				if ctx.Err() != nil {
+					break
+				}
+				log.Printf("round %d of %d: %s, %s", i+1, o.rounds, name, regime)
+				bench, into := benchServer, &round
+				if regime == "oversubscribed" {
+					bench, into = benchOversubscribed, &overRound
+				}
+				r, err := bench(ctx, o, name)
+				if err != nil {
+					log.Printf("%s: %v", name, err)
+					r.Err = err.Error()
+				}
+				*into = append(*into, r)
 			}
-			log.Printf("round %d of %d: %s", i+1, o.rounds, name)
-			r, err := benchServer(ctx, o, name)
-			if err != nil {
-				log.Printf("%s: %v", name, err)
-				r.Err = err.Error()
-			}
-			round = append(round, r)
 		}
-		rounds = append(rounds, round)
+		rounds, overRounds = append(rounds, round), append(overRounds, overRound)
 	}
-	rep := report{Start: start, End: time.Now(), Results: best(o.servers, rounds), Rounds: rounds, Opts: o}
+	rep := report{Start: start, End: time.Now(), Results: best(o.servers, rounds), Rounds: rounds,
+		Over: best(o.servers, overRounds), OverRounds: overRounds, Opts: o}
 	md := rep.markdown()
 	fmt.Println(md)
 	if o.write != "" {
@@ -100,7 +124,7 @@ func main() {
 
 func parseFlags() options {
 	var o options
-	var servers, rates string
+	var servers, rates, regimes string
 	flag.StringVar(&o.rackboot, "rackboot", "bin/rackboot", "the rackboot binary to measure")
 	flag.StringVar(&o.before, "rackboot-before", "", "another rackboot binary, measured as server rackboot-before (e.g. before an optimization)")
 	flag.StringVar(&o.write, "write", "", "replace the DHCP section of this markdown file (BENCHMARKS.md) with the results")
@@ -112,8 +136,22 @@ func parseFlags() options {
 	flag.IntVar(&o.keaThreads, "kea-threads", 0, "Kea multi-threading with this many threads (0: Kea 2.2's default, single-threaded)")
 	flag.IntVar(&o.rounds, "rounds", 2, "measure every server this many times (the best round counts)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	flag.StringVar(&regimes, "regimes", "normal,oversubscribed", "regimes to measure: normal (16 million clients, 8 million addresses), oversubscribed (-over-clients for -over-pool addresses)")
+	flag.IntVar(&o.over.clients, "over-clients", 100000, "oversubscribed regime: perfdhcp's simulated clients")
+	flag.IntVar(&o.over.pool, "over-pool", 65000, "oversubscribed regime: addresses in the pool")
+	flag.IntVar(&o.over.rate, "over-rate", 20000, "oversubscribed regime: perfdhcp -r")
+	flag.IntVar(&o.over.secs, "over-secs", 15, "oversubscribed regime: length of the run")
 	flag.Parse()
 	o.servers = strings.Split(servers, ",")
+	for _, r := range strings.Split(regimes, ",") {
+		if r != "normal" && r != "oversubscribed" {
+			log.Fatalf("-regimes: %q is not normal or oversubscribed", r)
+		}
+		o.regimes = append(o.regimes, r)
+	}
+	if o.over.clients <= o.over.pool {
+		log.Fatalf("-over-clients %d must exceed -over-pool %d", o.over.clients, o.over.pool)
+	}
 	if o.before != "" && !slices.Contains(o.servers, "rackboot-before") {
 		o.servers = append([]string{"rackboot-before"}, o.servers...)
 	}
@@ -147,6 +185,7 @@ type result struct {
 	// answered every request in time.
 	ServerClean int
 	Steps       []step
+	Exhausted   string // oversubscribed: what the server said about its full pool
 	LoadBefore  string
 	LoadAfter   string
 	Err         string
@@ -164,32 +203,16 @@ type step struct {
 func benchServer(ctx context.Context, o options, name string) (r result, err error) {
 	r = result{Server: name, LoadBefore: loadavg()}
 	defer func() { r.LoadAfter = loadavg() }()
-	l, err := newLab(name)
+	l, srv, err := startLab(ctx, o, name, poolLast)
 	if err != nil {
 		return r, err
 	}
 	defer l.close(o.keep)
-	srv, err := startServer(ctx, o, l, name)
-	if err != nil {
-		return r, err
-	}
 	defer srv.stop()
 	r.Version, r.Durable = srv.version, srv.durable
-	if err := l.waitReady(ctx); err != nil {
-		return r, fmt.Errorf("%s does not answer: %w\n%s", name, err, srv.output())
-	}
-	log.Printf("%s: saturation, %d s at %d/s offered (load %s)", name, o.satSecs, o.satRate, loadavg())
-	cpu0 := srv.cpuSeconds()
-	sat, err := l.perfdhcp(ctx, o.satRate, o.satSecs)
-	if err != nil {
+	if err := saturate(ctx, l, srv, &r, o.satRate, o.satSecs, allClients); err != nil {
 		return r, err
 	}
-	cpu := srv.cpuSeconds() - cpu0
-	r.Saturation, r.SatDrops, r.SatLatency, r.SatBufDrops = sat.Rate, sat.dropPercent(), sat.AckDelay, sat.ClientBufDrops
-	if sat.Acks > 0 {
-		r.CPUPer1000 = cpu / float64(sat.Acks) * 1000
-	}
-	log.Printf("%s: %.0f exchanges/s at saturation, %.1f%% dropped, %.1f ms REQUEST-ACK", name, sat.Rate, r.SatDrops, sat.AckDelay)
 
 	fails := 0
 	for _, rate := range o.rates {
@@ -197,7 +220,7 @@ func benchServer(ctx context.Context, o options, name string) (r result, err err
 			return r, ctx.Err()
 		}
 		cpu0 := srv.cpuSeconds()
-		s, err := l.perfdhcp(ctx, rate, o.stepSecs)
+		s, err := l.perfdhcp(ctx, rate, o.stepSecs, allClients)
 		if err != nil {
 			return r, err
 		}
@@ -220,6 +243,75 @@ func benchServer(ctx context.Context, o options, name string) (r result, err err
 		}
 	}
 	return r, nil
+}
+
+// benchOversubscribed measures one server on a fresh lab whose pool has
+// fewer addresses than perfdhcp has clients: once the pool is full, a
+// DISCOVER from a client without a lease finds nothing free.
+func benchOversubscribed(ctx context.Context, o options, name string) (r result, err error) {
+	r = result{Server: name, LoadBefore: loadavg()}
+	defer func() { r.LoadAfter = loadavg() }()
+	l, srv, err := startLab(ctx, o, name, lastOfPool(o.over.pool))
+	if err != nil {
+		return r, err
+	}
+	defer l.close(o.keep)
+	defer srv.stop()
+	r.Version, r.Durable = srv.version, srv.durable
+	err = saturate(ctx, l, srv, &r, o.over.rate, o.over.secs, o.over.clients)
+	kealog, _ := os.ReadFile(filepath.Join(l.dir, "kea.log"))
+	r.Exhausted = exhaustionLines(srv.output() + string(kealog))
+	return r, err
+}
+
+// startLab makes a lab whose pool ends at last and starts the named
+// server in it, answering.
+func startLab(ctx context.Context, o options, name, last string) (*lab, *server, error) {
+	l, err := newLab(name, last)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := startServer(ctx, o, l, name)
+	if err != nil {
+		l.close(o.keep)
+		return nil, nil, err
+	}
+	if err := l.waitReady(ctx); err != nil {
+		srv.stop()
+		l.close(o.keep)
+		return nil, nil, fmt.Errorf("%s does not answer: %w\n%s", name, err, srv.output())
+	}
+	return l, srv, nil
+}
+
+// saturate runs perfdhcp at rate for secs against srv and fills r's
+// saturation figures.
+func saturate(ctx context.Context, l *lab, srv *server, r *result, rate, secs, clients int) error {
+	log.Printf("%s: saturation, %d s at %d/s offered, %d clients (load %s)", r.Server, secs, rate, clients, loadavg())
+	cpu0 := srv.cpuSeconds()
+	sat, err := l.perfdhcp(ctx, rate, secs, clients)
+	if err != nil {
+		return err
+	}
+	cpu := srv.cpuSeconds() - cpu0
+	r.Saturation, r.SatDrops, r.SatLatency, r.SatBufDrops = sat.Rate, sat.dropPercent(), sat.AckDelay, sat.ClientBufDrops
+	if sat.Acks > 0 {
+		r.CPUPer1000 = cpu / float64(sat.Acks) * 1000
+	}
+	log.Printf("%s: %.0f exchanges/s at saturation, %.1f%% dropped, %.1f ms REQUEST-ACK", r.Server, sat.Rate, r.SatDrops, sat.AckDelay)
+	return nil
+}
+
+// exhaustionLines counts the lines of a server's output that say its pool
+// is full, by each server's own words.
+func exhaustionLines(out string) string {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "pool exhausted") || strings.Contains(line, "ALLOC_FAIL") || strings.Contains(line, "no address available") {
+			n++
+		}
+	}
+	return strconv.Itoa(n)
 }
 
 // best picks each server's best round: the highest saturation rate, and

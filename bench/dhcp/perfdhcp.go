@@ -34,13 +34,13 @@ func (p perfResult) dropPercent() float64 {
 }
 
 // perfdhcp runs Kea's perfdhcp in the client namespace: rate exchanges
-// per second offered for secs seconds, from up to 16 million simulated
+// per second offered for secs seconds, from up to clients simulated
 // clients (random MACs), each exchange a DORA.
-func (l *lab) perfdhcp(ctx context.Context, rate, secs int) (perfResult, error) {
+func (l *lab) perfdhcp(ctx context.Context, rate, secs, clients int) (perfResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
 	defer cancel()
 	cli0, srv0 := rcvbufErrors(l.cliNS), rcvbufErrors(l.srvNS)
-	args := []string{"netns", "exec", l.cliNS, "perfdhcp", "-4", "-r", strconv.Itoa(rate), "-R", "16000000",
+	args := []string{"netns", "exec", l.cliNS, "perfdhcp", "-4", "-r", strconv.Itoa(rate), "-R", strconv.Itoa(clients),
 		"-p", strconv.Itoa(secs), "-l", l.cliIf, serverIP}
 	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
 	// perfdhcp exits 3 when packets were dropped: not an error here.

@@ -15,6 +15,8 @@ type report struct {
 	Start, End time.Time
 	Results    []result // each server's best round
 	Rounds     [][]result
+	Over       []result // the same, oversubscribed
+	OverRounds [][]result
 	Opts       options
 }
 
@@ -28,24 +30,67 @@ const (
 func (r report) markdown() string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Run %s to %s (UTC) on %s, %d CPUs, Linux; perfdhcp from kea-admin, as a relay agent, 16 million simulated clients.\n",
+	fmt.Fprintf(&b, "Run %s to %s (UTC) on %s, %d CPUs, Linux; perfdhcp from kea-admin, as a relay agent.\n",
 		r.Start.UTC().Format("2006-01-02 15:04"), r.End.UTC().Format("15:04"), host, runtime.NumCPU())
-	fmt.Fprintf(&b, "Saturation: %d s at %d/s offered. Zero-drop search: %d s per rate, rates %v, stopping after two rates the server did not keep up with. "+
+	if len(r.Results) > 0 {
+		r.normal(&b)
+	}
+	if len(r.Over) > 0 {
+		r.oversubscribed(&b)
+	}
+	return b.String()
+}
+
+// normal is the table of the normal regime: 16 million clients, 8 million addresses.
+func (r report) normal(b *strings.Builder) {
+	fmt.Fprintf(b, "\n**Normal**: 16 million simulated clients, a pool of 8 million addresses. Saturation: %d s at %d/s offered. Zero-drop search: %d s per rate, rates %v, stopping after two rates the server did not keep up with. "+
 		"%d rounds, the order reversed every other round; each server's best round is shown.\n\n",
 		r.Opts.satSecs, r.Opts.satRate, r.Opts.stepSecs, r.Opts.rates, r.Opts.rounds)
-	fmt.Fprintf(&b, "| server | leases stored | exchanges/s at saturation | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges, saturated / at %d/s | highest rate with 0 drops | highest rate the server kept up with | load average before → after |\n", r.Opts.rates[0])
+	fmt.Fprintf(b, "| server | leases stored | exchanges/s at saturation | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges, saturated / at %d/s | highest rate with 0 drops | highest rate the server kept up with | load average before → after |\n", r.Opts.rates[0])
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, x := range r.Results {
 		if x.Err != "" {
-			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | | %s → %s |\n", x.Server, x.Durable, firstOf(x.Err), x.LoadBefore, x.LoadAfter)
+			fmt.Fprintf(b, "| %s | %s | failed: %s | | | | | | %s → %s |\n", x.Server, x.Durable, firstOf(x.Err), x.LoadBefore, x.LoadAfter)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s (%s) | %s | **%.0f** | %.1f %% (%d replies lost in perfdhcp's buffer) | %.1f ms | %.2f s / %.2f s | **%s** | %s | %s → %s |\n",
+		fmt.Fprintf(b, "| %s (%s) | %s | **%.0f** | %.1f %% (%d replies lost in perfdhcp's buffer) | %.1f ms | %.2f s / %.2f s | **%s** | %s | %s → %s |\n",
 			x.Server, x.Version, x.Durable, x.Saturation, x.SatDrops, x.SatBufDrops, x.SatLatency, x.CPUPer1000, x.CPULow, rateOrNone(x.ZeroDrop),
 			rateOrNone(x.ServerClean), x.LoadBefore, x.LoadAfter)
 	}
-	b.WriteString("\nEvery round (saturation exchanges/s, load average before):\n\n")
-	for i, round := range r.Rounds {
+	everyRound(b, r.Rounds)
+	b.WriteString("\nZero-drop search of the best round (offered/s: achieved/s, drops perfdhcp counted, of which its own socket buffer overflowing):\n\n")
+	for _, x := range r.Results {
+		var steps []string
+		for _, s := range x.Steps {
+			steps = append(steps, fmt.Sprintf("%d: %.0f, %d (%d)", s.Rate, s.Achieved, s.Drops, s.BufDrops))
+		}
+		fmt.Fprintf(b, "- %s: %s\n", x.Server, strings.Join(steps, "; "))
+	}
+}
+
+// oversubscribed is the table of the oversubscribed regime.
+func (r report) oversubscribed(b *strings.Builder) {
+	ov := r.Opts.over
+	fmt.Fprintf(b, "\n**Oversubscribed**: %d simulated clients for a pool of %d addresses, %d s at %d/s offered, a fresh server each round. "+
+		"Once the pool is full, a DISCOVER from a client without a lease finds nothing free, as in a DISCOVER flood.\n\n",
+		ov.clients, ov.pool, ov.secs, ov.rate)
+	b.WriteString("| server | exchanges/s | DISCOVERs without ACK | REQUEST→ACK | server CPU per 1000 exchanges | \"pool full\" log lines | load average before → after |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
+	for _, x := range r.Over {
+		if x.Err != "" {
+			fmt.Fprintf(b, "| %s | failed: %s | | | | | %s → %s |\n", x.Server, firstOf(x.Err), x.LoadBefore, x.LoadAfter)
+			continue
+		}
+		fmt.Fprintf(b, "| %s | **%.0f** | %.1f %% (%d replies lost in perfdhcp's buffer) | %.1f ms | %.2f s | %s | %s → %s |\n",
+			x.Server, x.Saturation, x.SatDrops, x.SatBufDrops, x.SatLatency, x.CPUPer1000, x.Exhausted, x.LoadBefore, x.LoadAfter)
+	}
+	everyRound(b, r.OverRounds)
+}
+
+// everyRound lists each round's saturation figures.
+func everyRound(b *strings.Builder, rounds [][]result) {
+	b.WriteString("\nEvery round (exchanges/s at saturation, load average before):\n\n")
+	for i, round := range rounds {
 		var parts []string
 		for _, x := range round {
 			if x.Err != "" {
@@ -54,17 +99,8 @@ func (r report) markdown() string {
 			}
 			parts = append(parts, fmt.Sprintf("%s %.0f (load %s)", x.Server, x.Saturation, x.LoadBefore))
 		}
-		fmt.Fprintf(&b, "- round %d: %s\n", i+1, strings.Join(parts, "; "))
+		fmt.Fprintf(b, "- round %d: %s\n", i+1, strings.Join(parts, "; "))
 	}
-	b.WriteString("\nZero-drop search of the best round (offered/s: achieved/s, drops perfdhcp counted, of which its own socket buffer overflowing):\n\n")
-	for _, x := range r.Results {
-		var steps []string
-		for _, s := range x.Steps {
-			steps = append(steps, fmt.Sprintf("%d: %.0f, %d (%d)", s.Rate, s.Achieved, s.Drops, s.BufDrops))
-		}
-		fmt.Fprintf(&b, "- %s: %s\n", x.Server, strings.Join(steps, "; "))
-	}
-	return b.String()
 }
 
 func rateOrNone(r int) string {

@@ -85,7 +85,7 @@ dhcp:
   subnets:
     - subnet: %s
       pools: [%s-%s]
-`, l.srvIf, filepath.Join(l.dir, "rackboot"), subnet, poolFirst, poolLast)
+`, l.srvIf, filepath.Join(l.dir, "rackboot"), subnet, poolFirst, l.poolLast)
 		if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 			return nil, err
 		}
@@ -113,7 +113,7 @@ dhcp:
   %s
   "subnet4": [{"id": 1, "subnet": %q, "pools": [{"pool": "%s - %s"}]}],
   "loggers": [{"name": "kea-dhcp4", "output_options": [{"output": %q}], "severity": "WARN"}]
-}}`, l.srvIf, filepath.Join(l.dir, "kea-leases4.csv"), mt, subnet, poolFirst, poolLast, filepath.Join(l.dir, "kea.log"))
+}}`, l.srvIf, filepath.Join(l.dir, "kea-leases4.csv"), mt, subnet, poolFirst, l.poolLast, filepath.Join(l.dir, "kea.log"))
 		if err := os.WriteFile(conf, []byte(json), 0o644); err != nil {
 			return nil, err
 		}
@@ -130,7 +130,7 @@ dhcp:
 		args = []string{"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
 			"--interface=" + l.srvIf, "--bind-interfaces", "--user=root", "--group=root",
 			"--pid-file=" + filepath.Join(l.dir, "dnsmasq.pid"), "--dhcp-leasefile=" + filepath.Join(l.dir, "dnsmasq.leases"),
-			fmt.Sprintf("--dhcp-range=%s,%s,%s,1h", poolFirst, poolLast, netmask), "--dhcp-lease-max=16000000", "--dhcp-authoritative",
+			fmt.Sprintf("--dhcp-range=%s,%s,%s,1h", poolFirst, l.poolLast, netmask), "--dhcp-lease-max=16000000", "--dhcp-authoritative",
 			// Neither rackboot nor Kea pings an address before offering it
 			// by default; dnsmasq does, one ping at a time, which alone
 			// keeps it under a few exchanges per second. And no log line

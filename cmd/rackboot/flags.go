@@ -66,6 +66,13 @@ unknown key or a bad value is an error that names the key):
     efi: /boot/memtest86+x64.efi
   api:
     open_reads: true           # GET /api/v1/... and the dashboard without the token
+  tftp:                        # bounds under a flood of requests (0: the default)
+    max_transfers: 2048        # at once; then the oldest whose client never answered is
+                               # cancelled, else the request is refused
+    max_transfers_per_client: 8
+  http:
+    max_connections: 2048      # at once; more wait in the kernel's backlog
+    max_connections_per_client: 32   # more from one address are closed at once
   machines:
     rules:                     # group defaults; every match applies in order, a
       - name: rack7            # machine's own settings (rackboot machines set) win

@@ -60,7 +60,8 @@ func (s *services) leaseMetrics(mt *metrics.Metrics) {
 			for state, n := range u.Leases {
 				byState[string(state)] = n
 			}
-			f.Subnets = append(f.Subnets, metrics.SubnetLeases{Subnet: u.Subnet.String(), PoolAddresses: u.PoolAddresses, ByState: byState})
+			f.Subnets = append(f.Subnets, metrics.SubnetLeases{Subnet: u.Subnet.String(), PoolAddresses: u.PoolAddresses, ByState: byState,
+				Exhausted: u.Exhausted, OffersTaken: u.OffersTaken, OffersDropped: u.OffersDropped})
 		}
 		return f
 	})

@@ -19,6 +19,7 @@ import (
 	"rackboot/internal/dhcp"
 	"rackboot/internal/firmware"
 	"rackboot/internal/httpd"
+	"rackboot/internal/metrics"
 	"rackboot/internal/tftp"
 	dashboard "rackboot/web"
 )
@@ -72,10 +73,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	defer env.Close()
 
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	rawLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	httpLn := httpd.LimitListener(rawLn, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerClient, log.With("svc", "http"))
 	bootCfg := boot.Config{
 		ServerIP:    adv,
 		HTTPBase:    httpBase(adv, httpLn.Addr()),
@@ -98,6 +100,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Override:   boot.LoopBreaker(sightings, bootCfg),
 		Logger:     log.With("svc", "tftp"),
 		OnTransfer: steps.tftp,
+
+		MaxTransfers:          cfg.TFTP.MaxTransfers,
+		MaxTransfersPerClient: cfg.TFTP.MaxTransfersPerClient,
 	}
 	dhcpSrv := &dhcp.ProxyServer{
 		Interface: iface,
@@ -118,6 +123,12 @@ func serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	svc.leaseMetrics(mach.metrics) // dhcp.mode full only: leases_serve.go
+	// What the flood caps did (DESIGN: what bounds each protocol under a flood).
+	mach.metrics.Limits(func() metrics.LimitFigures {
+		t, h := tftpSrv.Stats(), httpLn.Stats()
+		return metrics.LimitFigures{TFTPRefused: t.Refused, TFTPShed: t.Shed, TFTPActive: t.Active,
+			HTTPRefused: h.Refused, HTTPOpen: int64(h.Open)}
+	})
 
 	unannounce, err := announceServe(cfg.DataDir, httpLn.Addr()) // serve.json: how the CLI finds us (platform_server.go)
 	if err != nil {
@@ -135,7 +146,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		Dashboard:  dashboard.Handler(),
 		Metrics:    mach.metrics.Handler(),
 	}
-	httpSrv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := web.HTTPServer() // timeouts and header cap; connections capped by httpLn
 
 	log.Info("rackboot serving", "version", version, "interface", iface, "advertise", adv,
 		"dhcp", cfg.DHCP.Mode, "tftp", cfg.TFTPAddr, "http", httpLn.Addr().String(),

@@ -40,6 +40,8 @@ type Config struct {
 	Machines  Machines `yaml:"machines"` // machines.go
 	API       API      `yaml:"api"`
 	Store     Store    `yaml:"store"` // store.go
+	TFTP      TFTP     `yaml:"tftp"`  // limits.go
+	HTTP      HTTP     `yaml:"http"`  // limits.go
 }
 
 // Menu configures the generated iPXE menu.
@@ -167,6 +169,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Machines.validate(); err != nil { // machines.go
+		return err
+	}
+	if err := c.TFTP.validate(); err != nil { // limits.go
+		return err
+	}
+	if err := c.HTTP.validate(); err != nil { // limits.go
 		return err
 	}
 	if err := c.Store.validate(); err != nil { // store.go

@@ -82,6 +82,7 @@ type FullServer struct {
 	rogueMu    sync.Mutex
 	rogues     map[netip.Addr]*Rogue
 	lastWarned map[netip.Addr]time.Time
+	exhausted  exhaustion
 }
 
 // Handled is the outcome of a RELEASE or DECLINE: acted on, nothing to send.

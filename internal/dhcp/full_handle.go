@@ -160,7 +160,7 @@ func (s *FullServer) discover(ctx context.Context, req *Packet, r reply, c lease
 	}
 	if err != nil {
 		if errors.Is(err, lease.ErrPoolExhausted) {
-			s.logger().Warn("DHCP pool exhausted: no address to offer", "subnet", sub.Prefix, "mac", c.MAC.String())
+			s.poolExhausted(sub.Prefix, c.MAC.String(), time.Now())
 		}
 		return r.ignore("no offer: " + err.Error())
 	}

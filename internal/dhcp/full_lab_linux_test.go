@@ -50,6 +50,7 @@ func newFullLab(t *testing.T) *fullLab {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2's ip command")
 	}
+	sweepStaleNetns(t)
 	var rnd [3]byte
 	rand.Read(rnd[:])
 	x := rnd[0]
@@ -59,7 +60,7 @@ func newFullLab(t *testing.T) *fullLab {
 		prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 251, x, 0}), 24),
 		remote: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 252, x, 0}), 24),
 	}
-	l.srvNS = "rbf-" + l.id + "-srv"
+	l.srvNS = netnsName("rbf-", l.id, "srv")
 	l.bridge = "rbb" + l.id
 	t.Cleanup(l.close)
 	if out, err := exec.Command("ip", "netns", "add", l.srvNS).CombinedOutput(); err != nil {
@@ -104,7 +105,7 @@ func (l *fullLab) close() {
 func (l *fullLab) addHost(name string) (ns, ifname string) {
 	l.t.Helper()
 	l.nhosts++
-	ns = "rbf-" + l.id + "-" + name
+	ns = netnsName("rbf-", l.id, name)
 	ifname = fmt.Sprintf("rbh%s%d", l.id, l.nhosts)
 	peer := fmt.Sprintf("rbp%s%d", l.id, l.nhosts)
 	l.ip("netns", "add", ns)
@@ -128,7 +129,7 @@ func (l *fullLab) addRelayedHost() (ns, ifname string) {
 	upAddr := netip.AddrFrom4([4]byte{10, 251, l.srvIP.As4()[2], 254})
 	downAddr := l.remote.Addr().Next()
 	l.ip("-n", rns, "addr", "add", upAddr.String()+"/24", "dev", up)
-	ns = "rbf-" + l.id + "-far"
+	ns = netnsName("rbf-", l.id, "far")
 	ifname = "rbr" + l.id + "c"
 	down := "rbr" + l.id + "r"
 	l.ip("netns", "add", ns)

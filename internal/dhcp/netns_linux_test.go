@@ -37,13 +37,14 @@ func setupNetns(t *testing.T) *testNet {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2's ip command")
 	}
+	sweepStaleNetns(t)
 	var rnd [3]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		t.Fatal(err)
 	}
 	id := hex.EncodeToString(rnd[:])
 	n := &testNet{
-		srvNS: "rbtest-" + id + "-s", cliNS: "rbtest-" + id + "-c",
+		srvNS: netnsName("rbtest-", id, "s"), cliNS: netnsName("rbtest-", id, "c"),
 		srvIf: "rbs" + id, cliIf: "rbc" + id,
 		srvIP: netip.AddrFrom4([4]byte{10, 250, rnd[0], 1}),
 		cliIP: netip.AddrFrom4([4]byte{10, 250, rnd[0], 2}),

@@ -27,8 +27,13 @@ import (
 //     head that became free longest ago, so a client coming back soon still
 //     usually finds its old address.
 //  4. offers: the offers held, oldest first. When nothing above is left,
-//     the oldest offer not yet REQUESTed is taken from its client (who
-//     gets a NAK if it REQUESTs it later, and starts over).
+//     the oldest offer not yet REQUESTed is taken from its client. The
+//     new offer is marked taken, and a taken offer does not hold its
+//     address against REQUESTs: the first client to REQUEST it gets it
+//     (bind), the one it was taken from included, as when Kea (before
+//     2.6) and dnsmasq hold no offers at all. A flood's clients never
+//     REQUEST, so a real client's REQUEST wins however fast the flood
+//     takes offers; the loser of a race gets a NAK and starts over.
 //
 // Queues are checked lazily: an entry is looked at when popped, and dropped
 // if its address was taken in the meantime (a client asked for it by name,
@@ -117,6 +122,9 @@ func (b *bitset) set(ip uint32, v bool) {
 type heldOffer struct {
 	Lease
 	older, newer *heldOffer
+	// taken: the address was taken from another client's offer because
+	// the pools were full; the first REQUEST for it wins (bind).
+	taken bool
 }
 
 // offerList is a subnet's held offers, oldest first. Offers all hold for
@@ -154,10 +162,11 @@ func (l *offerList) remove(o *heldOffer) {
 
 // allocate finds a free pool address of s for a new offer, in the order
 // described at the top of this file, or returns the zero Addr when every
-// pool address is bound, quarantined, reserved or excluded. m.mu is held.
-func (m *Manager) allocate(s *subnet, now time.Time) netip.Addr {
+// pool address is bound, quarantined, reserved or excluded. taken says
+// the address was another client's offer. m.mu is held.
+func (m *Manager) allocate(s *subnet, now time.Time) (ip netip.Addr, taken bool) {
 	if ip := m.fresh(s, now); ip.IsValid() {
-		return ip
+		return ip, false
 	}
 	m.lapse(s, now)
 	nanos := now.UnixNano()
@@ -172,13 +181,14 @@ func (m *Manager) allocate(s *subnet, now time.Time) netip.Addr {
 		m.probes++
 		ip := addrOf(q.pop().ip)
 		if m.usableFor(s, ip, "", now, true) {
-			return ip
+			return ip, false
 		}
 		if r := m.records[ip]; r != nil && r.Active(now) {
 			m.requeue(s, ip, now) // renewed, or bound again: ready later
 		}
 	}
-	return m.takeOldestOffer(s)
+	ip = m.takeOldestOffer(s)
+	return ip, ip.IsValid()
 }
 
 // fresh walks the pools' never-used addresses from where the last walk

@@ -126,6 +126,13 @@ func TestOffersFloodSmallPool(t *testing.T) {
 	if l := e.ack(p, genuine, o.IP); l.State != Bound {
 		t.Errorf("genuine client's lease: %+v", l)
 	}
+	// Client 253 was offered the last address, which was taken from it
+	// nine times over since; its late REQUEST still wins over the flood's
+	// offers, which hold nothing.
+	last := addrOf(u32(p.Addr()) + 254)
+	if l := e.ack(p, nthClient(253), last); l.IP != last {
+		t.Errorf("REQUEST after the offer was taken: %+v", l)
+	}
 }
 
 // TestOffersCapped: a /8 pool, far bigger than any flood, holds at most

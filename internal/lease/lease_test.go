@@ -147,13 +147,19 @@ func TestOfferOrder(t *testing.T) {
 	if o := e.offer(net1, cl(3), ip("10.1.0.13")); o.IP != ip("10.1.0.13") {
 		t.Errorf("requested .13, got %v", o.IP)
 	}
-	// The pool is full of offers: a fourth client gets the oldest one,
-	// and its first client can no longer REQUEST it.
+	// The pool is full of offers: a fourth client gets the oldest one.
+	// That taken offer holds nothing: the first REQUEST wins.
 	if o := e.offer(net1, cl(4), ip("10.1.0.10")); o.IP != ip("10.1.0.10") {
 		t.Errorf("fourth client %v, want the oldest offer .10", o.IP)
 	}
-	if _, err := e.m.Ack(ctx, net1, cl(1), ip("10.1.0.10")); !errors.Is(err, ErrNotAvailable) {
-		t.Errorf("REQUEST of a taken offer: %v, want not available", err)
+	if o := e.offer(net1, cl(5), netip.Addr{}); o.IP != ip("10.1.0.12") {
+		t.Errorf("fifth client %v, want the next oldest offer .12", o.IP)
+	}
+	if _, err := e.m.Ack(ctx, net1, cl(2), ip("10.1.0.12")); err != nil {
+		t.Errorf("REQUEST of an offer taken from it: %v, want the lease", err)
+	}
+	if _, err := e.m.Ack(ctx, net1, cl(5), ip("10.1.0.12")); !errors.Is(err, ErrNotAvailable) {
+		t.Errorf("REQUEST of an address leased meanwhile: %v, want not available", err)
 	}
 	// The reservation wins, with its host name, whatever is asked.
 	if o := e.offer(net1, Client{MAC: resMAC}, ip("10.1.0.13")); o.IP != ip("10.1.0.5") || !o.Reserved || o.Hostname != "cn5" || o.New {
@@ -164,8 +170,8 @@ func TestOfferOrder(t *testing.T) {
 	if o := e.offer(net1, cl(4), netip.Addr{}); !o.IP.IsValid() {
 		t.Errorf("after the hold: %+v", o)
 	}
-	// Nothing was stored.
-	if kvs, _ := e.st.List(ctx, ""); len(kvs) != 0 {
+	// Nothing was stored but the one lease.
+	if kvs, _ := e.st.List(ctx, ""); len(kvs) != 1 {
 		t.Errorf("offers reached the store: %v", kvs)
 	}
 }
@@ -391,7 +397,7 @@ func TestGroupCommit(t *testing.T) {
 			}
 			l, err := e.m.Ack(ctx, net2, c, o.IP)
 			if errors.Is(err, ErrNotAvailable) {
-				return // the pool was full of offers: a later client took ours
+				return // the pool was full: a later client took our offer and REQUESTed it first
 			}
 			if err != nil {
 				t.Error(err)

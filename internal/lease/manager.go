@@ -308,7 +308,7 @@ func (m *Manager) Offer(subnet netip.Prefix, c Client, requested netip.Addr) (Of
 	ref := clientRef{s.Prefix, key}
 	res, reserved := s.resByMAC[macString(c.MAC)]
 	var ip netip.Addr
-	isNew := false
+	isNew, taken := false, false
 	switch {
 	case reserved && m.reservationFree(res, key, now):
 		ip = res.IP
@@ -319,7 +319,7 @@ func (m *Manager) Offer(subnet netip.Prefix, c Client, requested netip.Addr) (Of
 	case m.usableFor(s, requested, key, now, true):
 		ip, isNew = requested, true
 	default:
-		ip = m.allocate(s, now)
+		ip, taken = m.allocate(s, now)
 		if !ip.IsValid() {
 			s.exhausted++
 			return Offer{}, fmt.Errorf("subnet %v: %w", s.Prefix, ErrPoolExhausted)
@@ -337,7 +337,7 @@ func (m *Manager) Offer(subnet netip.Prefix, c Client, requested netip.Addr) (Of
 	o := &heldOffer{Lease: Lease{
 		IP: ip, Subnet: s.Prefix, MAC: MAC(c.MAC), ClientID: clientID(c), Hostname: c.Hostname,
 		State: Offered, Start: now, Expires: now.Add(m.cfg.OfferHold), Relay: c.Relay,
-	}}
+	}, taken: taken}
 	if o.Reserved = reserved && ip == res.IP; o.Reserved && res.Hostname != "" {
 		o.Hostname = res.Hostname
 	}

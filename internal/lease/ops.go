@@ -64,6 +64,12 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	now := m.now()
 	key := c.key()
 	ref := clientRef{s.Prefix, key}
+	if o := m.offers[ip]; o != nil && o.taken && o.owner() != key {
+		// An offer taken when the pools were full holds nothing against
+		// a REQUEST: the first client to ask gets the address (alloc.go).
+		m.dropOffer(s, ip)
+		m.requeue(s, ip, now)
+	}
 	res, reserved := s.resByMAC[macString(c.MAC)]
 	switch {
 	case reserved && res.IP == ip:

@@ -18,6 +18,10 @@ type SubnetLeases struct {
 	Subnet        string         // "10.0.0.0/24"
 	PoolAddresses int            // what its pools can hand out
 	ByState       map[string]int // addresses by lease state now: bound, offered, declined, ...
+	// Counters since start: DISCOVERs refused because the pools were
+	// full; held offers given to another client when full, or dropped
+	// over the cap on held offers (a DISCOVER flood shows in all three).
+	Exhausted, OffersTaken, OffersDropped uint64
 }
 
 // Leases adds the lease metrics (dhcp.mode full), read from figures at
@@ -25,6 +29,9 @@ type SubnetLeases struct {
 //
 //	rackboot_dhcp_leases{subnet,state}       gauge
 //	rackboot_dhcp_pool_addresses{subnet}     gauge
+//	rackboot_dhcp_pool_exhausted_total{subnet} counter
+//	rackboot_dhcp_offers_taken_total{subnet}   counter
+//	rackboot_dhcp_offers_dropped_total{subnet} counter
 //	rackboot_lease_commits_total             counter
 //	rackboot_lease_writes_total              counter
 //	rackboot_lease_commit_seconds_total      counter
@@ -39,6 +46,15 @@ func (m *Metrics) Leases(figures func() LeaseFigures) {
 		pool: prometheus.NewDesc("rackboot_dhcp_pool_addresses",
 			"Addresses the subnet's pools can hand out (not the network, broadcast, excluded or reserved ones).",
 			[]string{"subnet"}, nil),
+		exhausted: prometheus.NewDesc("rackboot_dhcp_pool_exhausted_total",
+			"DISCOVERs that got no offer because every pool address of the subnet was leased, quarantined or offered.",
+			[]string{"subnet"}, nil),
+		taken: prometheus.NewDesc("rackboot_dhcp_offers_taken_total",
+			"Offers held for a client that had not REQUESTed yet and given to another client because the pools were full (oldest first).",
+			[]string{"subnet"}, nil),
+		dropped: prometheus.NewDesc("rackboot_dhcp_offers_dropped_total",
+			"Held offers dropped, oldest first, because the subnet held more than its cap of offers.",
+			[]string{"subnet"}, nil),
 		commits: prometheus.NewDesc("rackboot_lease_commits_total",
 			"Store transactions run by the lease group committer (each one fsync).", nil, nil),
 		writes: prometheus.NewDesc("rackboot_lease_writes_total",
@@ -52,10 +68,11 @@ func (m *Metrics) Leases(figures func() LeaseFigures) {
 type leaseCollector struct {
 	figures                                func() LeaseFigures
 	leases, pool, commits, writes, seconds *prometheus.Desc
+	exhausted, taken, dropped              *prometheus.Desc
 }
 
 func (c *leaseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.leases, c.pool, c.commits, c.writes, c.seconds} {
+	for _, d := range []*prometheus.Desc{c.leases, c.pool, c.commits, c.writes, c.seconds, c.exhausted, c.taken, c.dropped} {
 		ch <- d
 	}
 }
@@ -64,6 +81,9 @@ func (c *leaseCollector) Collect(ch chan<- prometheus.Metric) {
 	f := c.figures()
 	for _, s := range f.Subnets {
 		ch <- prometheus.MustNewConstMetric(c.pool, prometheus.GaugeValue, float64(s.PoolAddresses), s.Subnet)
+		ch <- prometheus.MustNewConstMetric(c.exhausted, prometheus.CounterValue, float64(s.Exhausted), s.Subnet)
+		ch <- prometheus.MustNewConstMetric(c.taken, prometheus.CounterValue, float64(s.OffersTaken), s.Subnet)
+		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.OffersDropped), s.Subnet)
 		for state, n := range s.ByState {
 			ch <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(n), s.Subnet, state)
 		}

@@ -31,7 +31,8 @@ func TestLeaseMetrics(t *testing.T) {
 
 	figures := LeaseFigures{
 		Subnets: []SubnetLeases{
-			{Subnet: "10.0.0.0/24", PoolAddresses: 100, ByState: map[string]int{"bound": 12, "offered": 3, "declined": 1, "expired": 0}},
+			{Subnet: "10.0.0.0/24", PoolAddresses: 100, ByState: map[string]int{"bound": 12, "offered": 3, "declined": 1, "expired": 0},
+				Exhausted: 7, OffersTaken: 5, OffersDropped: 2},
 			{Subnet: "10.0.7.0/25", PoolAddresses: 126, ByState: map[string]int{"bound": 0, "released": 4}},
 		},
 		Commits: 40, Writes: 250, CommitSeconds: 0.5,
@@ -49,6 +50,11 @@ func TestLeaseMetrics(t *testing.T) {
 		"# TYPE rackboot_dhcp_pool_addresses gauge",
 		`rackboot_dhcp_pool_addresses{subnet="10.0.0.0/24"} 100`,
 		`rackboot_dhcp_pool_addresses{subnet="10.0.7.0/25"} 126`,
+		"# TYPE rackboot_dhcp_pool_exhausted_total counter",
+		`rackboot_dhcp_pool_exhausted_total{subnet="10.0.0.0/24"} 7`,
+		`rackboot_dhcp_pool_exhausted_total{subnet="10.0.7.0/25"} 0`,
+		`rackboot_dhcp_offers_taken_total{subnet="10.0.0.0/24"} 5`,
+		`rackboot_dhcp_offers_dropped_total{subnet="10.0.0.0/24"} 2`,
 		"# TYPE rackboot_lease_commits_total counter",
 		"rackboot_lease_commits_total 40",
 		"# TYPE rackboot_lease_writes_total counter",

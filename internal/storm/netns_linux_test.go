@@ -289,7 +289,8 @@ func newTestNet(t *testing.T) *testNet {
 		t.Fatal(err)
 	}
 	id := hex.EncodeToString(rnd[:])
-	n := &testNet{srv: "rbstorm-" + id + "-s", dhcp: "rbstorm-" + id + "-d", cli: "rbstorm-" + id + "-c",
+	sweepStaleNetns(t)
+	n := &testNet{srv: netnsName("rbstorm-", id, "s"), dhcp: netnsName("rbstorm-", id, "d"), cli: netnsName("rbstorm-", id, "c"),
 		prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 211, rnd[0], 0}), 24)}
 	n.server = n.addr(1)
 	t.Cleanup(func() {

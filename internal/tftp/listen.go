@@ -9,9 +9,11 @@ import (
 )
 
 // requestConn reads requests from the server's well-known port and reports the
-// local address each was sent to, when known.
+// local address each was sent to, when known. writeTo answers a request from
+// that port and address without a socket of its own (refusals).
 type requestConn interface {
 	readRequest(b []byte) (n int, peer netip.AddrPort, local netip.Addr, err error)
+	writeTo(b []byte, peer netip.AddrPort, local netip.Addr) error
 }
 
 // newRequestConn wraps the listening socket. A socket bound to one address
@@ -43,6 +45,11 @@ type plainConn struct {
 func (c plainConn) readRequest(b []byte) (int, netip.AddrPort, netip.Addr, error) {
 	n, from, err := c.conn.ReadFrom(b)
 	return n, addrPortOf(from), c.local, err
+}
+
+func (c plainConn) writeTo(b []byte, peer netip.AddrPort, _ netip.Addr) error {
+	_, err := c.conn.WriteTo(b, net.UDPAddrFromAddrPort(peer))
+	return err
 }
 
 // newDstConn asks for destination addresses on uc, or returns nil if the
@@ -77,6 +84,20 @@ func (c dst4Conn) readRequest(b []byte) (int, netip.AddrPort, netip.Addr, error)
 	return n, addrPortOf(from), local.Unmap(), err
 }
 
+// writeTo sends from local when it can be a source (not a broadcast the
+// request was sent to), else lets the kernel choose.
+func (c dst4Conn) writeTo(b []byte, peer netip.AddrPort, local netip.Addr) error {
+	var cm *ipv4.ControlMessage
+	if usableSource(local, peer) {
+		cm = &ipv4.ControlMessage{Src: local.AsSlice()}
+	}
+	_, err := c.p.WriteTo(b, cm, net.UDPAddrFromAddrPort(peer))
+	if err != nil && cm != nil {
+		_, err = c.p.WriteTo(b, nil, net.UDPAddrFromAddrPort(peer))
+	}
+	return err
+}
+
 type dst6Conn struct{ p *ipv6.PacketConn }
 
 func (c dst6Conn) readRequest(b []byte) (int, netip.AddrPort, netip.Addr, error) {
@@ -87,6 +108,31 @@ func (c dst6Conn) readRequest(b []byte) (int, netip.AddrPort, netip.Addr, error)
 		local, _ = netip.AddrFromSlice(cm.Dst)
 	}
 	return n, addrPortOf(from), local.Unmap(), err
+}
+
+func (c dst6Conn) writeTo(b []byte, peer netip.AddrPort, local netip.Addr) error {
+	var cm *ipv6.ControlMessage
+	if usableSource(local, peer) {
+		cm = &ipv6.ControlMessage{Src: local.AsSlice()}
+	}
+	to := net.UDPAddrFromAddrPort(peer)
+	if peer.Addr().Is4() {
+		// A dual-stack socket sends to IPv4 clients at ::ffff:a.b.c.d.
+		to = net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom16(peer.Addr().As16()), peer.Port()))
+		if cm != nil {
+			cm.Src = netip.AddrFrom16(local.As16()).AsSlice()
+		}
+	}
+	_, err := c.p.WriteTo(b, cm, to)
+	if err != nil && cm != nil {
+		_, err = c.p.WriteTo(b, nil, to)
+	}
+	return err
+}
+
+// usableSource: local can be the source of a reply to peer.
+func usableSource(local netip.Addr, peer netip.AddrPort) bool {
+	return local.IsValid() && !local.IsUnspecified() && !local.IsMulticast() && local.Is4() == peer.Addr().Is4()
 }
 
 // addrPortOf converts a socket address, unmapping ::ffff:a.b.c.d to a.b.c.d.
@@ -112,7 +158,7 @@ func listenTransfer(local netip.Addr, peer netip.AddrPort) (*net.UDPConn, error)
 	if peer.Addr().Is4() {
 		network = "udp4"
 	}
-	if local.IsValid() && !local.IsUnspecified() && !local.IsMulticast() && local.Is4() == peer.Addr().Is4() {
+	if usableSource(local, peer) {
 		c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
 		if err == nil {
 			return c, nil

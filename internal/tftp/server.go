@@ -38,7 +38,21 @@ type Server struct {
 	MaxBlockSize  int           // caps the client's blksize; default 1468 (fits a 1500 MTU)
 	MaxWindowSize int           // caps the client's windowsize; default 64
 
-	stats counters
+	// MaxTransfers caps the transfers running at once, and
+	// MaxTransfersPerClient those from one client address; zero means
+	// DefaultMaxTransfers and DefaultMaxTransfersPerClient. When a cap is
+	// hit, the oldest transfer whose client never answered is cancelled to
+	// make room (a flood of requests never answers); if every transfer
+	// under the cap has answered, the new request is refused with an ERROR.
+	// Neither is reported to OnTransfer; Stats counts them.
+	MaxTransfers          int
+	MaxTransfersPerClient int
+
+	stats      counters
+	limitsInit sync.Once
+	limits     *limiter
+	limitLog   limitLog
+	now        func() time.Time // nil: time.Now; tests fake the clock
 }
 
 // Transfer describes one request, reported to OnTransfer when it ends.
@@ -62,10 +76,18 @@ type Stats struct {
 	Declined  int64 // clients that answered an OACK with ERROR: PXE ROMs do so to learn a size (tsize)
 	Malformed int64 // packets on the server port that were not a valid request
 	Bytes     int64 // file bytes acknowledged by clients
+
+	// Refused counts requests refused because a cap on transfers was hit
+	// and no transfer under it could be shed; Shed counts transfers
+	// cancelled, before their client ever answered, to make room for a
+	// newer request. Neither is counted in Failed.
+	Refused int64
+	Shed    int64
+	Active  int64 // transfers running now (not a count since start)
 }
 
 type counters struct {
-	requests, transfers, failed, declined, malformed, bytes atomic.Int64
+	requests, transfers, failed, declined, malformed, bytes, refused, shed atomic.Int64
 }
 
 // Stats returns the server's counters.
@@ -77,7 +99,32 @@ func (s *Server) Stats() Stats {
 		Declined:  s.stats.declined.Load(),
 		Malformed: s.stats.malformed.Load(),
 		Bytes:     s.stats.bytes.Load(),
+		Refused:   s.stats.refused.Load(),
+		Shed:      s.stats.shed.Load(),
+		Active:    int64(s.limiter().activeCount()),
 	}
+}
+
+// limiter returns the caps on transfers, made on first use from the fields.
+func (s *Server) limiter() *limiter {
+	s.limitsInit.Do(func() {
+		total, perClient := s.MaxTransfers, s.MaxTransfersPerClient
+		if total <= 0 {
+			total = DefaultMaxTransfers
+		}
+		if perClient <= 0 {
+			perClient = DefaultMaxTransfersPerClient
+		}
+		s.limits = newLimiter(total, min(perClient, total))
+	})
+	return s.limits
+}
+
+func (s *Server) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
 }
 
 var discard = slog.New(slog.DiscardHandler)
@@ -136,12 +183,14 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 		if err != nil {
 			return fmt.Errorf("tftp: read request on %s: %w", conn.LocalAddr(), err)
 		}
-		s.dispatch(ctx, &wg, buf[:n], peer, local)
+		s.dispatch(ctx, &wg, rc, buf[:n], peer, local)
 	}
 }
 
 // dispatch parses one packet from the server port and starts its transfer.
-func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, pkt []byte, peer netip.AddrPort, local netip.Addr) {
+// It runs on the reading goroutine: a request refused here costs one reply
+// from the request socket, no goroutine and no socket of its own.
+func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, rc requestConn, pkt []byte, peer netip.AddrPort, local netip.Addr) {
 	if !peer.IsValid() || peer.Port() == 0 {
 		s.stats.malformed.Add(1)
 		return
@@ -158,10 +207,49 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, pkt []byte, p
 	s.stats.requests.Add(1)
 	s.logger().Debug("tftp: request", "client", peer, "file", req.file, "mode", req.mode,
 		"write", req.op == opWRQ, "options", optionList(req.opts).String())
-	wg.Go(func() { s.handle(ctx, req, peer, local) })
+	sl, tctx := s.admit(ctx, rc, peer, local)
+	if sl == nil {
+		return
+	}
+	wg.Go(func() {
+		defer s.limiter().release(sl)
+		s.handle(tctx, sl, req, peer, local)
+	})
 }
 
-// replyError answers a request that starts no transfer, from a new TID.
+// admit takes a place under the caps for a request from peer, shedding the
+// oldest transfers that never answered if a cap is hit, and returns it with
+// the transfer's context. It returns a nil slot if the request was refused.
+func (s *Server) admit(ctx context.Context, rc requestConn, peer netip.AddrPort, local netip.Addr) (*slot, context.Context) {
+	tctx, cancel := context.WithCancelCause(ctx)
+	a := s.limiter().admit(peer.Addr(), cancel)
+	for _, v := range a.victims {
+		v.cancel(errShed)
+	}
+	s.stats.shed.Add(int64(len(a.victims)))
+	refused := 0
+	if a.slot == nil {
+		cancel(nil)
+		refused = 1
+		s.stats.refused.Add(1)
+		// An ERROR rather than silence: the client is told at once instead
+		// of waiting out its timeouts. It comes from the request port, not
+		// a new TID (RFC 1350 §4), so that a refusal costs no socket; the
+		// client has no TID yet and takes the first reply's port.
+		_ = rc.writeTo(encodeError(codeUndefined, "server busy: "+a.why+"; try again later"), peer, local)
+	}
+	if refused+len(a.victims) > 0 {
+		s.limitLog.note(s.logger(), peer.Addr(), a.why, refused, len(a.victims), s.limiter().activeCount())
+	}
+	if a.slot == nil {
+		return nil, nil
+	}
+	return a.slot, tctx
+}
+
+// replyError answers a request that starts no transfer, from a new TID
+// (RFC 1350 §4). It is for rare mistakes; refusals under a flood reply from
+// the request port instead (admit), so that they cost no socket.
 func (s *Server) replyError(local netip.Addr, peer netip.AddrPort, code uint16, msg string) {
 	c, err := listenTransfer(local, peer)
 	if err != nil {
@@ -173,9 +261,10 @@ func (s *Server) replyError(local netip.Addr, peer netip.AddrPort, code uint16, 
 }
 
 // handle runs one request to its end and reports it.
-func (s *Server) handle(ctx context.Context, req request, peer netip.AddrPort, local netip.Addr) {
+func (s *Server) handle(ctx context.Context, sl *slot, req request, peer netip.AddrPort, local netip.Addr) {
 	t := &transfer{
 		srv:  s,
+		slot: sl,
 		peer: peer,
 		rec: Transfer{Client: peer, File: req.file, BlockSize: defaultBlockSize,
 			WindowSize: 1, Start: time.Now()},
@@ -196,6 +285,11 @@ func (s *Server) finish(rec Transfer) {
 		log = log.With("overridden", true)
 	}
 	switch {
+	case errors.Is(rec.Err, errShed):
+		// Counted when shed, and logged at a bounded rate (limitLog): a
+		// flood brings thousands a second. Not a boot step: not reported.
+		log.Debug("tftp: transfer shed", "err", rec.Err)
+		return
 	case rec.Err == nil:
 		s.stats.transfers.Add(1)
 		log.Info("tftp: transfer done")

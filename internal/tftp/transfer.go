@@ -24,6 +24,7 @@ var (
 // transfer is one request being served on its own socket.
 type transfer struct {
 	srv     *Server
+	slot    *slot // its place under the caps; nil in tests that build a transfer alone
 	conn    *net.UDPConn
 	peer    netip.AddrPort
 	rec     Transfer
@@ -32,6 +33,7 @@ type transfer struct {
 	// fixedTimeout: the client asked for its timeout (RFC 2349), so every
 	// retransmission waits exactly that long; otherwise waits back off.
 	fixedTimeout bool
+	answered     bool // the client has sent something on our TID
 	rbuf         [2048]byte
 }
 
@@ -58,6 +60,9 @@ func (t *transfer) wait(try int) time.Duration {
 
 // run serves req on a new socket until it ends or ctx is done.
 func (t *transfer) run(ctx context.Context, req request, local netip.Addr) error {
+	if ctx.Err() != nil { // shed before it started
+		return t.stopped(ctx)
+	}
 	conn, err := listenTransfer(local, t.peer)
 	if err != nil {
 		return fmt.Errorf("open transfer socket: %w", err)
@@ -68,9 +73,18 @@ func (t *transfer) run(ctx context.Context, req request, local netip.Addr) error
 	t.conn = conn
 	err = t.serve(req)
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("server stopping: %w", ctx.Err())
+		return t.stopped(ctx)
 	}
 	return err
+}
+
+// stopped is the error of a transfer whose context ended: shed, or the
+// server stopping.
+func (t *transfer) stopped(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errShed) {
+		return cause
+	}
+	return fmt.Errorf("server stopping: %w", ctx.Err())
 }
 
 func (t *transfer) serve(req request) error {
@@ -139,7 +153,19 @@ func (t *transfer) recv(deadline time.Time) (reply, error) {
 			continue
 		}
 		if r, ok := parseReply(t.rbuf[:n]); ok {
+			t.markAnswered()
 			return r, nil
+		}
+	}
+}
+
+// markAnswered takes the transfer off the list of those that may be shed:
+// its client is real, it answers.
+func (t *transfer) markAnswered() {
+	if !t.answered {
+		t.answered = true
+		if t.slot != nil {
+			t.srv.limiter().answered(t.slot)
 		}
 	}
 }
@@ -203,14 +229,20 @@ func (s *sender) run() error {
 		if err != nil {
 			return err
 		}
-		progressed, err := s.awaitAck(hi, s.t.wait(tries))
+		got, err := s.awaitAck(hi, s.t.srv.clock(), s.t.wait(tries))
 		switch {
 		case err != nil:
 			return err
 		case s.done():
 			return nil
-		case progressed:
+		case got == ackProgress:
 			tries = 0
+			continue
+		case got == ackLateDuplicate:
+			// Not a try of ours: the client is alive and timing out
+			// itself, and it counts its own tries.
+			s.t.srv.logger().Debug("tftp: client repeated its ACK: resending at once", "client", s.t.peer,
+				"file", s.t.rec.File, "block", s.acked+1)
 			continue
 		}
 		if tries++; tries > s.t.retries {
@@ -244,27 +276,49 @@ func (s *sender) sendWindow() (hi int64, err error) {
 	return hi, nil
 }
 
-// awaitAck waits up to wait for an ACK of a block in (acked, hi] and reports
-// whether one came. ACKs of older blocks, duplicates included, are ignored:
-// answering them would resend data twice over (the Sorcerer's Apprentice bug,
-// RFC 1123 §4.2.3.1); the timeout recovers instead.
-func (s *sender) awaitAck(hi int64, wait time.Duration) (bool, error) {
+// ackResult is what awaitAck saw.
+type ackResult int
+
+const (
+	ackNone          ackResult = iota // nothing before the deadline: our timeout
+	ackProgress                       // an ACK of a block of the window
+	ackLateDuplicate                  // the last ACK again, a timeout or more after we sent the window
+)
+
+// awaitAck waits up to wait for an ACK of a block in (acked, hi], the window
+// sent at sentAt.
+//
+// A duplicate of the last ACK is the client saying it timed out waiting for
+// the window: its copy was lost. Answered every time, duplicates double the
+// traffic with each round (the Sorcerer's Apprentice bug, RFC 1123 §4.2.3.1),
+// so one that comes less than a timeout after our send is ignored: it is the
+// client's answer to a packet we already resent, or a reordered copy. One that
+// comes later is answered at once by resending the window (RFC 7440 §4 lets a
+// sender resend its window on a timeout; the client's is the one that fired).
+// Waiting for our own timer instead, which backs off to 8 s as RFC 1123
+// §4.2.3.2 asks, let EDK2 (7 timeouts of 4 s) give up on a lossy link: it
+// resent its ACK twice per retransmission of ours.
+func (s *sender) awaitAck(hi int64, sentAt time.Time, wait time.Duration) (ackResult, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		r, err := s.t.recv(deadline)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return false, nil
+			return ackNone, nil
 		}
 		if err != nil {
-			return false, err
+			return ackNone, err
 		}
 		if r.err != nil {
-			return false, r.err
+			return ackNone, r.err
 		}
 		// 16-bit block numbers wrap; count forward from the last ACKed one.
-		if d := int64(r.block - uint16(s.acked)); d >= 1 && d <= hi-s.acked {
+		d := int64(r.block - uint16(s.acked))
+		switch {
+		case d >= 1 && d <= hi-s.acked:
 			s.acked += d
-			return true, nil
+			return ackProgress, nil
+		case d == 0 && s.t.srv.clock().Sub(sentAt) > s.t.timeout:
+			return ackLateDuplicate, nil
 		}
 	}
 }

@@ -90,14 +90,16 @@ func TestTestKernelDirect(t *testing.T) {
 		}
 	}
 	serial := filepath.Join(dir, "serial")
+	e2e.RequireAccel(t) // the KVM probe, if it runs, is not part of the minute below
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, e2e.QEMUBinary, "-machine", "pc", "-accel", e2e.Accel(),
+	args := append([]string{"-machine", "pc"}, e2e.AccelArgs()...)
+	cmd := exec.CommandContext(ctx, e2e.QEMUBinary, append(args,
 		"-m", "128", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none",
 		"-kernel", kernel, "-append", "-B console=text,root_shadow='$5$x$y',smartos=true",
 		"-initrd", "m0 type=rootfs name=ramdisk,m1,m2",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-		"-serial", "file:"+serial)
+		"-serial", "file:"+serial)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 33 {

@@ -242,19 +242,17 @@ func bootBIOSWithMonitor(ctx context.Context, t *testing.T, lab *e2e.Lab, name s
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	sock := filepath.Join(sockDir, "hmp")
-	argv := []string{e2e.QEMUBinary,
-		"-name", "rbe2e-" + name, "-accel", e2e.Accel(), "-smp", "1", "-display", "none",
-		"-monitor", "unix:" + sock + ",server,nowait",
+	e2e.RequireAccel(t)
+	argv := append([]string{e2e.QEMUBinary, "-name", "rbe2e-" + name}, e2e.AccelArgs()...)
+	argv = append(argv, "-smp", "1", "-display", "none",
+		"-monitor", "unix:"+sock+",server,nowait",
 		"-no-reboot",
 		"-netdev", fmt.Sprintf("tap,id=n0,ifname=%s,script=no,downscript=no", tap),
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-		"-serial", "file:" + serial,
+		"-serial", "file:"+serial,
 		"-machine", "pc,graphics=off", "-m", "512", "-boot", "n",
 		"-device", fmt.Sprintf("virtio-net-pci,netdev=n0,mac=%s,bootindex=1", mac),
-	}
-	if e2e.KVMUsable() {
-		argv = append(argv, "-cpu", "host")
-	}
+	)
 	vm := &e2e.VM{Name: name, Firmware: e2e.BIOS, MAC: mac, Tap: tap, Console: &e2e.Console{Path: serial}, Started: time.Now()}
 	vm.Proc = lab.Start(t, lab.Server, "qemu-"+name, argv...)
 	lab.AddLog(name+" serial console", serial, true)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -64,25 +63,6 @@ type VM struct {
 	Proc     *Process
 }
 
-// KVMUsable reports whether /dev/kvm can be opened; otherwise QEMU runs under
-// TCG (software emulation), several times slower.
-var KVMUsable = sync.OnceValue(func() bool {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
-})
-
-// Accel returns the accelerator QEMU will use: "kvm" or "tcg".
-func Accel() string {
-	if KVMUsable() {
-		return "kvm"
-	}
-	return "tcg"
-}
-
 // RandomMAC returns a locally administered unicast MAC in QEMU's 52:54:00 range.
 func RandomMAC() string {
 	b := make([]byte, 3)
@@ -97,13 +77,18 @@ func RandomMAC() string {
 func RunBIOS(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath string) *VM {
 	t.Helper()
 	RequireCommands(t, QEMUBinary)
-	args := []string{
+	return startVM(ctx, t, lab, BIOS, tap, mac, serialPath, biosArgs(mac))
+}
+
+// biosArgs is the BIOS client's machine: SeaBIOS and the NIC n0 with QEMU's
+// default option ROM (iPXE). The KVM probe boots the same machine.
+func biosArgs(mac string) []string {
+	return []string{
 		"-machine", "pc,graphics=off",
 		"-m", "512",
 		"-boot", "n",
 		"-device", fmt.Sprintf("virtio-net-pci,netdev=n0,mac=%s,bootindex=1", mac),
 	}
-	return startVM(ctx, t, lab, BIOS, tap, mac, serialPath, args)
 }
 
 // RunUEFI boots a UEFI PXE client (OVMF, q35) on tap. The NIC has an empty
@@ -116,14 +101,20 @@ func RunUEFI(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath s
 	if err := copyFile(OVMFVars, vars); err != nil {
 		t.Fatalf("copy OVMF variables: %v", err)
 	}
-	args := []string{
+	return startVM(ctx, t, lab, UEFI, tap, mac, serialPath, uefiArgs(mac, vars))
+}
+
+// uefiArgs is the UEFI client's machine: OVMF with its variables in vars (a
+// private copy) and the NIC n0 without an option ROM. The KVM probe boots the
+// same machine.
+func uefiArgs(mac, vars string) []string {
+	return []string{
 		"-machine", "q35",
 		"-m", "512",
 		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMFCode,
 		"-drive", "if=pflash,format=raw,unit=1,file=" + vars,
 		"-device", fmt.Sprintf("virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=1", mac),
 	}
-	return startVM(ctx, t, lab, UEFI, tap, mac, serialPath, args)
 }
 
 // Boot is the short form: a new tap, a random MAC, the console in the lab's
@@ -147,10 +138,10 @@ func (l *Lab) Boot(ctx context.Context, t testing.TB, fw Firmware, name string) 
 
 func startVM(ctx context.Context, t testing.TB, lab *Lab, fw Firmware, tap, mac, serialPath string, fwArgs []string) *VM {
 	t.Helper()
+	RequireAccel(t)
 	name := strings.TrimSuffix(filepath.Base(serialPath), ".serial")
-	argv := append([]string{QEMUBinary,
-		"-name", "rbe2e-" + name,
-		"-accel", Accel(),
+	argv := append([]string{QEMUBinary, "-name", "rbe2e-" + name}, AccelArgs()...)
+	argv = append(argv,
 		"-smp", "1",
 		"-display", "none",
 		"-monitor", "none",
@@ -158,11 +149,9 @@ func startVM(ctx context.Context, t testing.TB, lab *Lab, fw Firmware, tap, mac,
 		"-netdev", fmt.Sprintf("tap,id=n0,ifname=%s,script=no,downscript=no", tap),
 		// The test kernel powers off through this port: QEMU exits (v<<1)|1.
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-		"-serial", "file:" + serialPath,
-	}, fwArgs...)
-	if KVMUsable() {
-		argv = append(argv, "-cpu", "host")
-	}
+		"-serial", "file:"+serialPath,
+	)
+	argv = append(argv, fwArgs...)
 	_ = os.Remove(serialPath)
 	vm := &VM{Name: name, Firmware: fw, MAC: mac, Tap: tap, Console: &Console{Path: serialPath}}
 	logPath := serialPath + ".qemu.log"

@@ -21,7 +21,7 @@ TEST_DEPS += genisoimage xorriso
 .PHONY: build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/rackboot
+	$(GO) build -ldflags "-X rackboot/internal/version.Version=$(VERSION)" -o $(BIN) ./cmd/rackboot
 
 serve: deps-run build
 	./$(BIN) serve $(if $(IFACE),--interface $(IFACE))

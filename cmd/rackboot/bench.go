@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 func benchCommand() *cobra.Command {
@@ -32,29 +30,6 @@ production network you do not own: a storm is a burst of DHCP traffic.`,
 	}
 	cmd.AddCommand(benchStormCommand(), benchTFTPCommand(), benchHTTPCommand())
 	return cmd
-}
-
-// outputFlag is --output text|json.
-type outputFlag struct{ format string }
-
-func (o *outputFlag) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.format, "output", "o", "text", "text or json")
-}
-
-func (o *outputFlag) check() error {
-	if o.format != "text" && o.format != "json" {
-		return fmt.Errorf("--output %q: want text or json", o.format)
-	}
-	return nil
-}
-
-func (o *outputFlag) write(w io.Writer, v interface{ WriteText(io.Writer) error }) error {
-	if o.format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	return v.WriteText(w)
 }
 
 func parseSchedule(flag, s string) ([]time.Duration, error) {

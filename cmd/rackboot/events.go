@@ -31,7 +31,7 @@ per line.`,
   rackboot events --mac 52:54:00:12:34:56 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}

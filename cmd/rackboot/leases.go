@@ -13,14 +13,15 @@ import (
 	"rackboot/internal/api"
 	"rackboot/internal/config"
 	"rackboot/internal/lease"
-	"rackboot/internal/store/boltstore"
+	"rackboot/internal/server"
 )
 
 // leasesCommand is `rackboot leases`: the DHCP leases of dhcp.mode full.
 func leasesCommand() *cobra.Command {
 	var (
-		dataDir, server, token, output string
-		state, mac, subnet             string
+		dataDir, server, token string
+		state, mac, subnet     string
+		output                 outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "leases",
@@ -37,8 +38,8 @@ While rackboot serve runs on the data directory, the list comes from its API
   rackboot leases --mac 52:54:00:12:34:56 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("--output %q: want table or json", output)
+			if err := output.check(); err != nil {
+				return err
 			}
 			q := url.Values{}
 			for k, v := range map[string]string{"state": state, "mac": mac, "subnet": subnet} {
@@ -50,8 +51,8 @@ While rackboot serve runs on the data directory, the list comes from its API
 			if err != nil {
 				return userError(err)
 			}
-			if output == "json" {
-				return printJSON(cmd.OutOrStdout(), ls)
+			if output.json() {
+				return writeJSON(cmd.OutOrStdout(), ls)
 			}
 			if len(ls) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "no leases (from %s)\n", where)
@@ -64,7 +65,7 @@ While rackboot serve runs on the data directory, the list comes from its API
 	fs.StringVar(&dataDir, "data-dir", config.Default().DataDir, "data directory of rackboot serve")
 	fs.StringVar(&server, "server", "", "ask this rackboot's API, like http://10.0.0.5 (default: the serve on --data-dir, else its store)")
 	fs.StringVar(&token, "token", "", "API token (default: $RACKBOOT_TOKEN, else the data directory's api-token)")
-	fs.StringVarP(&output, "output", "o", "table", "table or json")
+	output.register(fs)
 	fs.StringVar(&state, "state", "", "only leases in this state: bound, expired, released or declined")
 	fs.StringVar(&mac, "mac", "", "only this client's leases")
 	fs.StringVar(&subnet, "subnet", "", "only leases in this network, like 10.0.0.0/24")
@@ -73,21 +74,16 @@ While rackboot serve runs on the data directory, the list comes from its API
 
 // listLeases asks --server, else the serve running on dataDir, else reads
 // the store.
-func listLeases(ctx context.Context, dataDir, server, token string, q url.Values) ([]lease.Lease, string, error) {
-	if server == "" {
-		if info, ok := findServer(ctx, dataDir); ok {
-			server = info.APIURL
-		}
-	}
-	if server != "" {
-		c := &api.Client{Base: server, Token: readToken(token, dataDir)}
+func listLeases(ctx context.Context, dataDir, serverURL, token string, q url.Values) ([]lease.Lease, string, error) {
+	if c, _, found := api.Discover(ctx, dataDir, serverURL, token, ""); found {
 		ls, err := c.Leases(ctx, q)
-		return ls, "rackboot serve at " + server, err
+		return ls, "rackboot serve at " + c.Base, err
 	}
-	st, err := boltstore.Open(dataDir, boltstore.Options{Timeout: 3 * time.Second})
+	cfg := config.Default()
+	cfg.DataDir = dataDir
+	st, err := server.OpenStore(cfg, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w\n(if rackboot serve runs on this data directory, it names its API in %s/%s; "+
-			"or pass --server http://host:port)", err, dataDir, serveFile)
+		return nil, "", storeHeld(err, dataDir)
 	}
 	defer st.Close()
 	all, err := lease.List(ctx, st)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"rackboot/internal/bootargs"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"rackboot/internal/api"
+	"rackboot/internal/bootargs"
 	"rackboot/internal/events"
 	"rackboot/internal/machines"
 )
@@ -48,7 +48,7 @@ configuration's machines.rules (see rackboot serve --help).`,
 }
 
 func machinesList(cmd *cobra.Command, f *clientFlags) error {
-	c, err := f.client()
+	c, err := f.client(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func machinesList(cmd *cobra.Command, f *clientFlags) error {
 		return err
 	}
 	if f.json() {
-		return printJSON(cmd.OutOrStdout(), list)
+		return writeJSON(cmd.OutOrStdout(), list)
 	}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MAC\tNAME\tARCH\tIP\tSTAGE\tLAST BOOT\tDEFAULT\tBOOT-ONCE")
@@ -119,7 +119,7 @@ func machinesShowCommand(f *clientFlags) *cobra.Command {
 		Short: "Show one machine: its settings, where they come from, its boots and its timeline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ func machinesShowCommand(f *clientFlags) *cobra.Command {
 				return err
 			}
 			if f.json() {
-				return printJSON(cmd.OutOrStdout(), struct {
+				return writeJSON(cmd.OutOrStdout(), struct {
 					api.MachineView
 					Events []events.Event `json:"events"`
 				}{m, evs})
@@ -291,7 +291,7 @@ and the machine falls back to its rules and the configuration.
 					return fmt.Errorf("--skip-menu %q: want yes, no or inherit", skipMenu)
 				}
 			}
-			c, err := f.client()
+			c, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -300,7 +300,7 @@ and the machine falls back to its rules and the configuration.
 				return err
 			}
 			if f.json() {
-				return printJSON(cmd.OutOrStdout(), m)
+				return writeJSON(cmd.OutOrStdout(), m)
 			}
 			writeMachine(cmd.OutOrStdout(), m, nil)
 			return nil
@@ -341,7 +341,7 @@ importing the zpool: a rescue boot).`,
 			case len(args) == 2:
 				item = args[1]
 			}
-			c, err := f.client()
+			c, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -350,7 +350,7 @@ importing the zpool: a rescue boot).`,
 				return err
 			}
 			if f.json() {
-				return printJSON(cmd.OutOrStdout(), m)
+				return writeJSON(cmd.OutOrStdout(), m)
 			}
 			if item == "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: no boot-once; its next boot boots %s\n", m.MAC, defaultItem(m))
@@ -378,7 +378,7 @@ func machinesRemoveCommand(f *clientFlags) *cobra.Command {
 		Short: "Forget a machine: its settings and history (it is registered again if it boots)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -398,7 +398,7 @@ func machinesMenuCommand(f *clientFlags) *cobra.Command {
 		Short: "Print the iPXE menu the machine would get now (its boot-once is not used up)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}

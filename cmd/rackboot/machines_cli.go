@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +14,8 @@ import (
 // clientFlags are the flags of the commands that work through a running
 // rackboot's API (machines, events, token).
 type clientFlags struct {
-	server, token, dataDir, output string
+	server, token, dataDir string
+	output                 outputFlag
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -24,36 +23,21 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.server, "server", "", "the rackboot to talk to, like http://10.0.0.5 (default: the one serve.json in the data directory names, else http://127.0.0.1)")
 	fs.StringVar(&f.token, "token", "", "API token for changes (default: $RACKBOOT_TOKEN, else the data directory's api-token)")
 	fs.StringVar(&f.dataDir, "data-dir", config.Default().DataDir, "data directory of a rackboot on this host (for serve.json and api-token)")
-	fs.StringVarP(&f.output, "output", "o", "table", "table or json")
+	f.output.register(fs)
 }
 
 // client returns the API client the flags describe.
-func (f *clientFlags) client() (*api.Client, error) {
-	if f.output != "table" && f.output != "json" {
-		return nil, fmt.Errorf("--output %q: want table or json", f.output)
+// client returns the API client the flags describe: --server, else the
+// serve running on --data-dir, else serve's default port on this host.
+func (f *clientFlags) client(ctx context.Context) (*api.Client, error) {
+	if err := f.output.check(); err != nil {
+		return nil, err
 	}
-	c := &api.Client{Base: f.server, Token: readToken(f.token, f.dataDir)}
-	if c.Base == "" {
-		c.Base = "http://127.0.0.1" // serve's default port on this host
-		if info, err := readServeInfo(f.dataDir); err == nil && info.APIURL != "" {
-			c.Base = info.APIURL
-		}
-	}
-	c.Base = strings.TrimSuffix(c.Base, "/")
-	if !strings.Contains(c.Base, "://") {
-		c.Base = "http://" + c.Base
-	}
+	c, _, _ := api.Discover(ctx, f.dataDir, f.server, f.token, "http://127.0.0.1")
 	return c, nil
 }
 
-func (f *clientFlags) json() bool { return f.output == "json" }
-
-// printJSON writes v indented.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func (f *clientFlags) json() bool { return f.output.json() }
 
 // tokenCommand is `rackboot token rotate`.
 func tokenCommand() *cobra.Command {
@@ -73,7 +57,7 @@ RACKBOOT_TOKEN. Without a running server, rotate replaces the token file
 in --data-dir directly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -90,7 +74,7 @@ in --data-dir directly.`,
 				return err
 			}
 			if f.json() {
-				return printJSON(cmd.OutOrStdout(), api.TokenResponse{Token: tok})
+				return writeJSON(cmd.OutOrStdout(), api.TokenResponse{Token: tok})
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), tok)
 			fmt.Fprintln(cmd.ErrOrStderr(), "rackboot: the old token no longer works; the new one is also in", filepath.Join(f.dataDir, api.TokenFile), "on the server")
@@ -105,10 +89,4 @@ in --data-dir directly.`,
 func isUnreachable(err error) bool {
 	_, answered := err.(*api.Error)
 	return !answered
-}
-
-// jsonLine is v as one line of JSON.
-func jsonLine(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	return append(b, '\n'), err
 }

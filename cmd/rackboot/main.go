@@ -12,10 +12,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-)
 
-// version is set at build time: -ldflags "-X main.version=...".
-var version = "dev"
+	"rackboot/internal/version"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -39,7 +38,7 @@ generated from the SmartOS platforms in the data directory, so iPXE never
 loads itself in a loop and needs no embedded script.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		Version:       version.Version,
 	}
 	root.AddCommand(serveCommand(), menuCommand())
 	root.AddCommand(platformCommand())

@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 
 	"github.com/spf13/cobra"
 
-	"rackboot/internal/httpd"
+	"rackboot/internal/menu"
 	"rackboot/internal/pxe"
+	"rackboot/internal/server"
 )
 
 func menuCommand() *cobra.Command {
@@ -39,22 +39,20 @@ data directory. Pipe it to a file to review it, or diff it after a change.`,
 			if err != nil {
 				return fmt.Errorf("--arch: %w", err)
 			}
-			env, err := newBootEnv(cfg, slog.New(slog.DiscardHandler))
+			r, err := server.Menu(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			defer env.Close()
-			env.menu.CatalogDefault = catalogDefault(cmd.Context(), cfg.DataDir) // platform_serve.go
 			if base == "" {
 				base = "http://" + cfg.Advertise
 				if cfg.Advertise == "" {
 					base = "http://rackboot.invalid"
 				}
 			}
-			if err := env.checkMenu(base); err != nil {
+			if err := r.CheckStart(base); err != nil {
 				return err
 			}
-			script, err := env.renderMenu(cmd.Context(), httpd.MenuRequest{MAC: hw, Arch: a, BaseURL: base})
+			script, err := r.Render(cmd.Context(), menu.Request{MAC: hw, Arch: a, BaseURL: base})
 			if err != nil {
 				return err
 			}

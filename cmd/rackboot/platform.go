@@ -20,7 +20,7 @@ type platformFlags struct {
 	mirror string
 	server string
 	token  string
-	output string
+	output outputFlag
 }
 
 func (f *platformFlags) register(cmd *cobra.Command) {
@@ -31,15 +31,15 @@ func (f *platformFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.mirror, "mirror", "", "SmartOS mirror base URL for \"latest\" (default: smartos.mirror, else "+shortMirror()+")")
 	fs.StringVar(&f.server, "server", "", "a running rackboot's URL (default: the one serve.json in the data directory names, if any)")
 	fs.StringVar(&f.token, "token", "", "API token for a running rackboot (default: $RACKBOOT_TOKEN, else the data directory's api-token)")
-	fs.StringVarP(&f.output, "output", "o", "text", "text or json")
+	f.output.register(fs)
 }
 
 func shortMirror() string { return "MNX's public mirror" }
 
 // open loads the configuration and picks where the work is done.
 func (f *platformFlags) open(cmd *cobra.Command) (platformBackend, config.Config, error) {
-	if f.output != "text" && f.output != "json" {
-		return nil, config.Config{}, fmt.Errorf("--output %q: want text or json", f.output)
+	if err := f.output.check(); err != nil {
+		return nil, config.Config{}, err
 	}
 	cfg, err := f.cfg.load(cmd)
 	if err != nil {
@@ -61,7 +61,7 @@ func (f *platformFlags) open(cmd *cobra.Command) (platformBackend, config.Config
 	return b, cfg, nil
 }
 
-func (f *platformFlags) json() bool { return f.output == "json" }
+func (f *platformFlags) json() bool { return f.output.json() }
 
 func platformCommand() *cobra.Command {
 	var f platformFlags

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"rackboot/internal/api"
+	"rackboot/internal/config"
+	"rackboot/internal/server"
 	"rackboot/internal/smartos"
-	"rackboot/internal/store/boltstore"
 )
 
 // platformBackend is where the platform commands do their work: the running
@@ -72,17 +72,14 @@ type backendOptions struct {
 // opened here (which waits a little for a lock held by another process).
 // where says which, for the user.
 func openPlatforms(ctx context.Context, o backendOptions) (b platformBackend, where string, err error) {
-	if o.server != "" {
-		return remotePlatforms{&api.Client{Base: o.server, Token: readToken(o.token, o.dataDir)}}, "rackboot serve at " + o.server, nil
+	if c, where, found := api.Discover(ctx, o.dataDir, o.server, o.token, ""); found {
+		return remotePlatforms{c}, where, nil
 	}
-	if info, ok := findServer(ctx, o.dataDir); ok {
-		c := &api.Client{Base: info.APIURL, Token: readToken(o.token, o.dataDir)}
-		return remotePlatforms{c}, fmt.Sprintf("rackboot serve (pid %d) at %s", info.PID, info.APIURL), nil
-	}
-	st, err := boltstore.Open(o.dataDir, boltstore.Options{Timeout: 3 * time.Second, Logger: o.log})
+	cfg := config.Default()
+	cfg.DataDir = o.dataDir
+	st, err := server.OpenStore(cfg, o.log)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w\n(if rackboot serve runs on this data directory, it names its API in %s/%s; "+
-			"or pass --server http://host:port)", err, o.dataDir, serveFile)
+		return nil, "", storeHeld(err, o.dataDir)
 	}
 	im := &smartos.Importer{DataDir: o.dataDir, Store: st, Mirror: o.mirror, Logger: o.log}
 	// This process holds the store, so no import runs elsewhere on this data
@@ -94,8 +91,15 @@ func openPlatforms(ctx context.Context, o backendOptions) (b platformBackend, wh
 		st.Close()
 		return nil, "", err
 	}
-	p := &api.Platforms{Importer: im, Boots: bootCounts(st)}
+	p := &api.Platforms{Importer: im, Boots: server.BootCounts(st)}
 	return localPlatforms{Platforms: p, close: st.Close}, "data directory " + o.dataDir, nil
+}
+
+// storeHeld explains a store that would not open: most often, a serve
+// holds it.
+func storeHeld(err error, dataDir string) error {
+	return fmt.Errorf("%w\n(if rackboot serve runs on this data directory, it names its API in %s/%s; "+
+		"or pass --server http://host:port)", err, dataDir, api.ServeFile)
 }
 
 // userError unwraps an API error to its message: the CLI prints what the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,12 +10,6 @@ import (
 	"rackboot/internal/api"
 	"rackboot/internal/progress"
 )
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 // timeFormat is how the platform commands show times, in local time.
 const timeFormat = "2006-01-02 15:04"

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,7 +14,7 @@ import (
 
 	"rackboot/internal/api"
 	"rackboot/internal/config"
-	"rackboot/internal/smartos"
+	"rackboot/internal/server"
 	"rackboot/internal/smartos/smartostest"
 	"rackboot/internal/store/boltstore"
 )
@@ -192,39 +190,31 @@ func TestPlatformCLIDirect(t *testing.T) {
 	}
 }
 
-// startServeAPI runs the API side of serve over real HTTP, wired as serve
-// wires it (mountPlatforms, serve.json), and returns its URL. The store
-// stays held by it, as in serve, so the CLI cannot open it itself.
-func startServeAPI(t *testing.T, dataDir string) (url string, st *boltstore.Store) {
+// startServeAPI builds a real server (server.New) on the data directory,
+// on loopback with DHCP off, and serves its HTTP handler where serve.json
+// says, as serve does; DHCP and TFTP are not run. The store stays held by
+// it, as in serve, so the CLI cannot open it itself.
+func startServeAPI(t *testing.T, dataDir string) (url string) {
 	t.Helper()
-	st, err := boltstore.Open(dataDir, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tokens, _, err := api.LoadTokens(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := config.Default()
 	cfg.DataDir = dataDir
-	env := &bootEnv{cfg: cfg}
-	s := &services{store: st, tokens: tokens, api: &api.Server{Token: tokens.Token, OpenReads: true}}
-	s.mountPlatforms(context.Background(), env, slog.New(slog.DiscardHandler))
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
-	mux.Handle("/api/", s.api)
-	ts := httptest.NewServer(mux)
+	cfg.Interface, cfg.Advertise = "lo", "127.0.0.1"
+	cfg.HTTPAddr, cfg.TFTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DHCP.Mode = config.DHCPOff
+	cfg.Memtest = config.Memtest{}
+	srv, err := server.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	unannounce, err := announceServe(dataDir, ts.Listener.Addr())
+	unannounce, err := api.Announce(dataDir, ts.Listener.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(unannounce)
-	if env.menu.CatalogDefault == nil {
-		t.Fatal("mountPlatforms did not give the menu the catalog's default")
-	}
-	return ts.URL, st
+	return ts.URL
 }
 
 // serve runs: the CLI finds it in serve.json and works through its API,
@@ -232,7 +222,7 @@ func startServeAPI(t *testing.T, dataDir string) (url string, st *boltstore.Stor
 func TestPlatformCLIThroughServer(t *testing.T) {
 	t.Setenv("RACKBOOT_TOKEN", "")
 	dataDir := t.TempDir()
-	url, _ := startServeAPI(t, dataDir)
+	url := startServeAPI(t, dataDir)
 	_, errOut, err := rackboot(t, "platform", "list", "--data-dir", dataDir)
 	if err != nil || !strings.Contains(errOut, "using rackboot serve (pid ") || !strings.Contains(errOut, url) {
 		t.Fatalf("list through serve: %v\n%s", err, errOut)
@@ -257,7 +247,7 @@ func TestPlatformCLIThroughServer(t *testing.T) {
 func TestStaleServeFile(t *testing.T) {
 	dataDir := t.TempDir()
 	stale := `{"pid": 999999999, "api_url": "http://127.0.0.1:1"}`
-	if err := os.WriteFile(filepath.Join(dataDir, serveFile), []byte(stale), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, api.ServeFile), []byte(stale), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, err := rackboot(t, "platform", "list", "--data-dir", dataDir)
@@ -265,35 +255,6 @@ func TestStaleServeFile(t *testing.T) {
 		t.Errorf("stale serve.json: %q %q", out, errOut)
 	}
 }
-
-func TestLocalURL(t *testing.T) {
-	for addr, want := range map[string]string{
-		"0.0.0.0:8080": "http://127.0.0.1:8080", "[::]:80": "http://[::1]:80", "10.0.0.5:80": "http://10.0.0.5:80",
-	} {
-		a, err := netResolveTCP(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := localURL(a); got != want {
-			t.Errorf("localURL(%s) = %s, want %s", addr, got, want)
-		}
-	}
-}
-
-func TestKernelBuild(t *testing.T) {
-	for p, want := range map[string]string{
-		"smartos/" + buildNew + "/" + smartos.KernelFile:  buildNew,
-		"/smartos/" + buildNew + "/" + smartos.KernelFile: buildNew,
-		"smartos/" + buildNew + "/" + smartos.ArchiveFile: "",
-		"memtest/memtest86+x64.bin":                       "",
-	} {
-		if got := kernelBuild(p); got != want {
-			t.Errorf("kernelBuild(%q) = %q, want %q", p, got, want)
-		}
-	}
-}
-
-func netResolveTCP(s string) (*net.TCPAddr, error) { return net.ResolveTCPAddr("tcp", s) }
 
 // `rackboot menu` shows the catalog's default, read from the store or asked
 // of the running server.

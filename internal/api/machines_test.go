@@ -8,11 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 	"time"
 
+	"rackboot/internal/bootargs"
 	"rackboot/internal/events"
 	"rackboot/internal/machines"
 	"rackboot/internal/store/boltstore"

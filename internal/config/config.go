@@ -9,12 +9,13 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"rackboot/internal/bootargs"
 )
 
 // DHCP modes.

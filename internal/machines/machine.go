@@ -15,10 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
 	"time"
+
+	"rackboot/internal/bootargs"
 )
 
 // KeyPrefix is the store namespace of machines.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"rackboot/internal/bootargs"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"rackboot/internal/bootargs"
 	"rackboot/internal/events"
 	"rackboot/internal/store/boltstore"
 )

@@ -2,8 +2,9 @@ package machines
 
 import (
 	"encoding/json"
-	"rackboot/internal/bootargs"
 	"slices"
+
+	"rackboot/internal/bootargs"
 )
 
 // Opt is a field of a Patch: absent (leave it), null (clear it, back to the

@@ -2,8 +2,9 @@ package machines
 
 import (
 	"fmt"
-	"rackboot/internal/bootargs"
 	"strings"
+
+	"rackboot/internal/bootargs"
 )
 
 // Rule gives a group of machines default settings. A rule matches a machine

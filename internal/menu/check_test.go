@@ -1,10 +1,10 @@
 package menu
 
 import (
-	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 
+	"rackboot/internal/bootargs"
 	"rackboot/internal/ipxe"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"

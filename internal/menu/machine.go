@@ -1,8 +1,9 @@
 package menu
 
 import (
-	"rackboot/internal/bootargs"
 	"strings"
+
+	"rackboot/internal/bootargs"
 )
 
 // Machine is what one machine's registry entry (its own settings and the

@@ -15,11 +15,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
 	"time"
 
+	"rackboot/internal/bootargs"
 	"rackboot/internal/ipxe"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"

@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
 	"time"
 
+	"rackboot/internal/bootargs"
 	"rackboot/internal/ipxe"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"

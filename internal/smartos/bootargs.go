@@ -3,9 +3,10 @@ package smartos
 import (
 	"errors"
 	"fmt"
-	"rackboot/internal/bootargs"
 	"regexp"
 	"strings"
+
+	"rackboot/internal/bootargs"
 )
 
 // BootArgs is the -B property list of the SmartOS kernel line:

@@ -1,9 +1,10 @@
 package smartos
 
 import (
-	"rackboot/internal/bootargs"
 	"strings"
 	"testing"
+
+	"rackboot/internal/bootargs"
 )
 
 // The root_shadow of the user's hand-written menu (netboot-smartos-blog).

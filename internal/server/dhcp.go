@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"rackboot/internal/boot"
+	"rackboot/internal/config"
+	"rackboot/internal/dhcp"
+	"rackboot/internal/lease"
+	"rackboot/internal/metrics"
+	"rackboot/internal/store"
+)
+
+// openLeases opens the lease manager of dhcp.mode full on st (nil in the
+// other modes). Our own addresses are never leased.
+func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr, log *slog.Logger) (*lease.Manager, error) {
+	if cfg.DHCP.Mode != config.DHCPFull {
+		return nil, nil
+	}
+	exclude := []netip.Addr{adv}
+	if ip, err := dhcp.InterfaceIPv4(iface); err == nil {
+		exclude = append(exclude, ip)
+	}
+	lc, _, err := fullDHCPConfig(cfg.DHCP, exclude, log.With("svc", "lease")) // dhcpconfig.go
+	if err != nil {
+		return nil, err
+	}
+	m, err := lease.Open(context.Background(), st, lc)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: %w", err)
+	}
+	if _, ok := m.SubnetFor(adv); !ok {
+		log.Warn("no dhcp.subnets entry contains the boot network's address: only clients behind DHCP relays will get addresses",
+			"interface", iface, "address", adv)
+	}
+	return m, nil
+}
+
+// dhcpServer is what Run runs for DHCP: in dhcp.mode full, the full DHCP
+// server over the lease manager; in the other modes, the proxy server
+// (which in mode off only watches). off says it is mode off.
+func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, bootCfg boot.Config, sightings *boot.Sightings) (serve func(context.Context) error, off bool) {
+	log := s.log.With("svc", "dhcp")
+	if s.leases == nil {
+		proxy := &dhcp.ProxyServer{
+			Interface: iface,
+			ServerIP:  adv,
+			Mode:      dhcp.ModeProxy,
+			Decide:    bootCfg.Decide,
+			Sightings: sightings,
+			Logger:    log,
+			OnEvent:   s.timeline.DHCP,
+		}
+		if cfg.DHCP.Mode == config.DHCPOff {
+			proxy.Mode = dhcp.ModeOff
+		}
+		return proxy.Serve, proxy.Mode == dhcp.ModeOff
+	}
+	_, nets, _ := fullDHCPConfig(cfg.DHCP, nil, nil) // openLeases checked it
+	rogue := cfg.DHCP.RogueDetection == nil || *cfg.DHCP.RogueDetection
+	full := &dhcp.FullServer{
+		Interface:      iface,
+		ServerIP:       adv,
+		Leases:         s.leases,
+		Networks:       nets,
+		Decide:         bootCfg.Decide,
+		Sightings:      sightings,
+		PingTimeout:    cfg.DHCP.PingCheck.Std(),
+		RogueDetection: rogue,
+		Logger:         log,
+		OnEvent:        s.timeline.DHCP,
+	}
+	return full.Serve, false
+}
+
+// leaseMetrics adds the lease figures to /metrics, in dhcp.mode full only.
+func (s *Server) leaseMetrics() {
+	m := s.leases
+	if m == nil {
+		return
+	}
+	s.timeline.Metrics.Leases(func() metrics.LeaseFigures {
+		st := m.Stats()
+		f := metrics.LeaseFigures{Commits: st.Commits, Writes: st.Writes, CommitSeconds: st.CommitTime.Seconds()}
+		for _, u := range m.Usage() {
+			byState := make(map[string]int, len(u.Leases))
+			for state, n := range u.Leases {
+				byState[string(state)] = n
+			}
+			f.Subnets = append(f.Subnets, metrics.SubnetLeases{Subnet: u.Subnet.String(), PoolAddresses: u.PoolAddresses, ByState: byState,
+				Exhausted: u.Exhausted, OffersTaken: u.OffersTaken, OffersDropped: u.OffersDropped})
+		}
+		return f
+	})
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+
+	"rackboot/internal/api"
+	"rackboot/internal/bootfs"
+	"rackboot/internal/config"
+	"rackboot/internal/firmware"
+	"rackboot/internal/pxe"
+	"rackboot/internal/smartos"
+	"rackboot/internal/store/boltstore"
+)
+
+// findBuilds finds the iPXE builds, and the memtest86+ images the
+// configuration names, which join them under memtest/ (memtest: the menu
+// paths, by firmware).
+func findBuilds(cfg config.Config, log *slog.Logger) (builds firmware.Set, memtest map[pxe.Firmware]string) {
+	builds = firmware.Find(firmware.SearchPath(cfg.IPXEDir))
+	if len(builds) == 0 {
+		log.Warn(firmware.Hint)
+	}
+	memtest = map[pxe.Firmware]string{}
+	for fw, file := range map[pxe.Firmware]string{pxe.BIOS: cfg.Memtest.BIOS, pxe.UEFI: cfg.Memtest.EFI} {
+		if file == "" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			log.Info("memtest86+ not offered", "firmware", fw, "file", file, "err", err,
+				"hint", "apt-get install memtest86+, or set memtest.bios / memtest.efi")
+			continue
+		}
+		name := path.Join("memtest", filepath.Base(file))
+		builds[name] = file
+		memtest[fw] = name
+	}
+	return builds, memtest
+}
+
+// serveFiles is the one file system TFTP and HTTP serve (bootfs: the
+// builds, the platforms, public/; never the secrets beside them).
+func serveFiles(cfg config.Config, builds firmware.Set, log *slog.Logger) (*bootfs.FS, error) {
+	files, err := bootfs.New(builds,
+		bootfs.Mount{Prefix: smartos.PlatformsSubdir, Dir: filepath.Join(cfg.DataDir, smartos.PlatformsSubdir)},
+		bootfs.Mount{Dir: filepath.Join(cfg.DataDir, bootfs.PublicDir)})
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	warnUnserved(cfg.DataDir, log)
+	return files, nil
+}
+
+// warnUnserved names the files at the top of the data directory that are no
+// longer served: every file there was, secrets included, until bootfs.
+func warnUnserved(dataDir string, log *slog.Logger) {
+	names, err := bootfs.Unserved(dataDir, []string{smartos.PlatformsSubdir, bootfs.PublicDir},
+		api.TokenFile, boltstore.FileName, boltstore.PidFileName, api.ServeFile)
+	if err != nil {
+		log.Warn("cannot list the data directory", "dir", dataDir, "err", err)
+		return
+	}
+	for _, n := range names {
+		log.Warn("not served to the boot network: only platforms and "+bootfs.PublicDir+"/ are",
+			"file", filepath.Join(dataDir, n), "hint", "move it to "+filepath.Join(dataDir, bootfs.PublicDir)+" to serve it")
+	}
+}

@@ -1,0 +1,219 @@
+// Package server assembles rackboot serve: the store, the machine
+// registry, the boot timeline (events and metrics), the menu renderer, the
+// leases of full DHCP mode and the protocol servers, in that order and in
+// one place (New), runs them (Run) and releases them (Close). A Server is
+// complete when New returns: nothing is filled in afterwards.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"rackboot/internal/api"
+	"rackboot/internal/boot"
+	"rackboot/internal/bootfs"
+	"rackboot/internal/config"
+	"rackboot/internal/dhcp"
+	"rackboot/internal/firmware"
+	"rackboot/internal/httpd"
+	"rackboot/internal/lease"
+	"rackboot/internal/machines"
+	"rackboot/internal/menu"
+	"rackboot/internal/metrics"
+	"rackboot/internal/observe"
+	"rackboot/internal/store"
+	"rackboot/internal/tftp"
+	"rackboot/internal/version"
+	dashboard "rackboot/web"
+)
+
+// Server is one rackboot serve.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    store.Store
+	files    *bootfs.FS
+	timeline *observe.Observer
+	menu     *menu.Renderer
+	leases   *lease.Manager // dhcp.mode full only; nil otherwise
+	dhcp     func(context.Context) error
+	dhcpOff  bool // dhcp.mode off: a held port 67 only costs the loop breaker
+	tftp     *tftp.Server
+	httpLn   *httpd.LimitedListener
+	http     *http.Server
+	handler  http.Handler  // what http serves: files, menu, API, dashboard, metrics
+	stopping chan struct{} // closed when Run's context ends: live event streams end
+	stopOnce sync.Once
+	started  []any // the start line's attributes
+}
+
+// New builds the whole server from cfg, which Validate has accepted. On
+// error, what it opened is closed again.
+func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, stopping: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	iface, adv, err := bootNetwork(cfg) // network.go
+	if err != nil {
+		return nil, err
+	}
+	builds, memtest := findBuilds(cfg, log) // files.go
+	if s.files, err = serveFiles(cfg, builds, log); err != nil {
+		return nil, err
+	}
+	if s.store, err = OpenStore(cfg, log); err != nil { // store.go
+		return nil, err
+	}
+	tokens, err := loadTokens(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	registry := &machines.Registry{Store: s.store}
+	sightings := new(boot.Sightings)
+	s.timeline = observe.New(observe.Options{Log: log, Version: version.Version, Sightings: sightings, Files: s.files, Registry: registry})
+	s.timeline.Metrics.FilesRefused(s.files.Refused)
+	importer := platforms(context.Background(), cfg, s.store, log)                                      // platforms.go
+	if s.menu, err = newMenu(cfg, log, memtest, registry, s.store, s.timeline.MenuServed); err != nil { // menu.go
+		return nil, err
+	}
+	if s.leases, err = openLeases(cfg, s.store, iface, adv, log); err != nil { // dhcp.go
+		return nil, err
+	}
+	s.leaseMetrics() // dhcp.go
+
+	rawLn, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.httpLn = httpd.LimitListener(rawLn, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerClient, log.With("svc", "http"))
+	bootCfg := boot.Config{
+		ServerIP:    adv,
+		HTTPBase:    httpBase(adv, s.httpLn.Addr()),
+		HasFile:     builds.Has,
+		FirmwareDir: strings.Join(firmware.SearchPath(cfg.IPXEDir), " or "),
+	}
+	if err := s.menu.CheckStart(bootCfg.HTTPBase); err != nil {
+		return nil, err
+	}
+	s.dhcp, s.dhcpOff = s.dhcpServer(cfg, iface, adv, bootCfg, sightings) // dhcp.go
+	s.tftp = &tftp.Server{
+		Root:       s.files,
+		Override:   boot.LoopBreaker(sightings, bootCfg),
+		Logger:     log.With("svc", "tftp"),
+		OnTransfer: s.timeline.TFTP,
+
+		MaxTransfers:          cfg.TFTP.MaxTransfers,
+		MaxTransfersPerClient: cfg.TFTP.MaxTransfersPerClient,
+	}
+	// What the flood caps did (DESIGN: what bounds each protocol under a flood).
+	s.timeline.Metrics.Limits(func() metrics.LimitFigures {
+		t, h := s.tftp.Stats(), s.httpLn.Stats()
+		return metrics.LimitFigures{TFTPRefused: t.Refused, TFTPShed: t.Shed, TFTPActive: t.Active,
+			HTTPRefused: h.Refused, HTTPOpen: int64(h.Open)}
+	})
+	web := &httpd.Server{
+		Files: s.files,
+		Menu: func(ctx context.Context, r httpd.MenuRequest) ([]byte, error) {
+			return s.menu.Render(ctx, menu.Request(r))
+		},
+		Logger: log.With("svc", "http"),
+		OnFile: s.timeline.HTTP,
+		API:    s.api(cfg, tokens, registry, importer), // api.go
+
+		OnProgress: s.timeline.HTTPProgress,
+		Dashboard:  dashboard.Handler(),
+		Metrics:    s.timeline.Metrics.Handler(),
+	}
+	s.handler = web.Handler()
+	s.http = web.HTTPServer() // timeouts and header cap; connections capped by httpLn
+	s.started = []any{"version", version.Version, "interface", iface, "advertise", adv,
+		"dhcp", cfg.DHCP.Mode, "tftp", cfg.TFTPAddr, "http", s.httpLn.Addr().String(),
+		"menu", bootCfg.HTTPBase + "/boot.ipxe", "data_dir", cfg.DataDir, "ipxe", builds.Names()}
+	return s, nil
+}
+
+// Handler is what the HTTP server serves: menu, files, API, dashboard,
+// metrics (and /healthz).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves DHCP, TFTP and HTTP until ctx ends or one of them fails; a
+// failure stops the others. While it runs, <data-dir>/serve.json tells
+// the CLI where the API is.
+func (s *Server) Run(ctx context.Context) error {
+	unannounce, err := api.Announce(s.cfg.DataDir, s.httpLn.Addr())
+	if err != nil {
+		return err
+	}
+	defer unannounce()
+	s.log.Info("rackboot serving", s.started...)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.runDHCP(ctx) })
+	g.Go(func() error { return s.tftp.ListenAndServe(ctx, s.cfg.TFTPAddr) })
+	g.Go(func() error { return s.runHTTP(ctx) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.log.Info("rackboot stopped")
+	return nil
+}
+
+func (s *Server) runDHCP(ctx context.Context) error {
+	err := s.dhcp(ctx)
+	if errors.Is(err, dhcp.ErrAddrInUse) && s.dhcpOff {
+		// Off mode only listens; a DHCP server on this host holding
+		// port 67 costs us the loop breaker, not the service.
+		s.log.Warn("cannot watch DHCP broadcasts: port 67 is held by another program; "+
+			"iPXE chainload loops will not be broken", "err", err)
+		return nil
+	}
+	return err
+}
+
+func (s *Server) runHTTP(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		s.stopOnce.Do(func() { close(s.stopping) }) // live event streams end first
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.http.Shutdown(shut)
+	}()
+	if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
+
+// Close releases what New opened, writers first: the boot timeline's
+// recorder and the lease manager finish their writes before the store
+// closes. Call it once, after Run has returned (or instead of Run).
+func (s *Server) Close() error {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	if s.httpLn != nil {
+		s.httpLn.Close() // Run was not called, or has closed it already
+	}
+	if s.timeline != nil {
+		s.timeline.Close()
+	}
+	if s.leases != nil {
+		s.leases.Close()
+	}
+	var err error
+	if s.store != nil {
+		err = s.store.Close()
+	}
+	if s.files != nil {
+		s.files.Close()
+	}
+	return err
+}

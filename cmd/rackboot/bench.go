@@ -54,12 +54,27 @@ func parseMACPrefix(s string) ([3]byte, error) {
 	return p, nil
 }
 
-// withTimeout bounds a bench run; 0 means no bound beyond the signal context.
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
+// runBench runs one bench, bounded by timeout (0: only by ctx), and
+// writes its report, even that of a run that failed part way.
+func runBench[R any, P interface {
+	*R
+	WriteText(io.Writer) error
+}](ctx context.Context, out *outputFlag, timeout time.Duration, what string, run func(context.Context) (P, error)) error {
+	cancel := context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 	}
-	return context.WithTimeout(ctx, d)
+	defer cancel()
+	rep, err := run(ctx)
+	if rep != nil {
+		if werr := out.write(os.Stdout, rep); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 func parseSource(s string) (netip.Addr, error) {

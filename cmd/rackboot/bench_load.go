@@ -1,8 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"os"
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,18 +37,9 @@ transfers are lockstep (RFC 1350), as PXE ROMs do.`,
 			if l.Local, err = parseSource(source); err != nil {
 				return err
 			}
-			ctx, cancel := withTimeout(cmd.Context(), timeout)
-			defer cancel()
-			rep, err := storm.RunTFTP(ctx, l)
-			if rep != nil {
-				if werr := out.write(os.Stdout, rep); werr != nil {
-					return werr
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("tftp load: %w", err)
-			}
-			return nil
+			return runBench(cmd.Context(), &out, timeout, "tftp load", func(ctx context.Context) (*storm.LoadReport, error) {
+				return storm.RunTFTP(ctx, l)
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -90,18 +80,9 @@ per-download percentiles and the aggregate throughput.`,
 			if l.Local, err = parseSource(source); err != nil {
 				return err
 			}
-			ctx, cancel := withTimeout(cmd.Context(), timeout)
-			defer cancel()
-			rep, err := storm.RunHTTP(ctx, l)
-			if rep != nil {
-				if werr := out.write(os.Stdout, rep); werr != nil {
-					return werr
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("http load: %w", err)
-			}
-			return nil
+			return runBench(cmd.Context(), &out, timeout, "http load", func(ctx context.Context) (*storm.LoadReport, error) {
+				return storm.RunHTTP(ctx, l)
+			})
 		},
 	}
 	fs := cmd.Flags()

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,18 +79,9 @@ and p99, failures by stage with an example error, and the bytes received.`,
 				return fmt.Errorf("say where the machines are: --interface NAME (an interface on the boot network; see `ip link`)")
 			}
 			cfg.Progress = stderrUnlessQuiet(quiet)
-			ctx, cancel := withTimeout(cmd.Context(), timeout)
-			defer cancel()
-			rep, err := storm.Run(ctx, cfg)
-			if rep != nil {
-				if werr := out.write(os.Stdout, rep); werr != nil {
-					return werr
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("storm: %w", err)
-			}
-			return nil
+			return runBench(cmd.Context(), &out, timeout, "storm", func(ctx context.Context) (*storm.Report, error) {
+				return storm.Run(ctx, cfg)
+			})
 		},
 	}
 	fs := cmd.Flags()

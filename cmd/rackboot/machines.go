@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"rackboot/internal/api"
 	"rackboot/internal/bootargs"
@@ -221,11 +222,14 @@ func eventLine(ev events.Event, withMAC bool) string {
 	return b.String()
 }
 
+// setFlags are the flags of `machines set`: what a patch may change.
+type setFlags struct {
+	name, def, rootPassword, rootShadow, skipMenu string
+	labels, unlabels, bootArgs, unsetArgs         []string
+}
+
 func machinesSetCommand(f *clientFlags) *cobra.Command {
-	var (
-		name, def, rootPassword, rootShadow, skipMenu string
-		labels, unlabels, bootArgs, unsetArgs         []string
-	)
+	var sf setFlags
 	cmd := &cobra.Command{
 		Use:   "set MAC",
 		Short: "Change a machine's settings (a new MAC is set up before its first boot)",
@@ -238,58 +242,9 @@ and the machine falls back to its rules and the configuration.
   --boot-arg k=v      extra SmartOS -B pair, merged by name (repeatable)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p machines.Patch
-			fl := cmd.Flags()
-			str := func(flag, v string) machines.Opt[string] {
-				if !fl.Changed(flag) {
-					return machines.Opt[string]{}
-				}
-				if v == "" {
-					return machines.Null[string]()
-				}
-				return machines.Value(v)
-			}
-			p.Name, p.Default, p.RootShadow = str("name", name), str("default", def), str("root-shadow", rootShadow)
-			p.RootPassword = rootPassword
-			for _, l := range labels {
-				k, v, ok := strings.Cut(l, "=")
-				if !ok {
-					return fmt.Errorf("--label %q: write key=value", l)
-				}
-				if p.Labels == nil {
-					p.Labels = map[string]*string{}
-				}
-				p.Labels[k] = &v
-			}
-			for _, k := range unlabels {
-				if p.Labels == nil {
-					p.Labels = map[string]*string{}
-				}
-				p.Labels[k] = nil
-			}
-			var kvs []bootargs.KV
-			for _, a := range bootArgs {
-				k, v, ok := strings.Cut(a, "=")
-				if !ok {
-					return fmt.Errorf("--boot-arg %q: write name=value", a)
-				}
-				kvs = append(kvs, bootargs.KV{Key: k, Value: v})
-			}
-			if len(kvs) > 0 {
-				p.BootArgs = machines.Value(kvs)
-			}
-			p.RemoveBootArgs = unsetArgs
-			if fl.Changed("skip-menu") {
-				switch skipMenu {
-				case "yes", "true":
-					p.SkipMenu = machines.Value(true)
-				case "no", "false":
-					p.SkipMenu = machines.Value(false)
-				case "inherit", "":
-					p.SkipMenu = machines.Null[bool]()
-				default:
-					return fmt.Errorf("--skip-menu %q: want yes, no or inherit", skipMenu)
-				}
+			p, err := sf.patch(cmd.Flags())
+			if err != nil {
+				return err
 			}
 			c, err := f.client(cmd.Context())
 			if err != nil {
@@ -307,16 +262,79 @@ and the machine falls back to its rules and the configuration.
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&name, "name", "", "a name for the machine (shown in its menu title)")
-	fl.StringVar(&def, "default", "", "the menu item it boots by default")
-	fl.StringArrayVar(&labels, "label", nil, "label key=value (repeatable); rules match on labels")
-	fl.StringArrayVar(&unlabels, "unlabel", nil, "remove the label with this key (repeatable)")
-	fl.StringArrayVar(&bootArgs, "boot-arg", nil, "SmartOS -B pair name=value (repeatable)")
-	fl.StringArrayVar(&unsetArgs, "unset-boot-arg", nil, "remove the machine's -B pair with this name (repeatable)")
-	fl.StringVar(&rootPassword, "root-password", "", "its own SmartOS root password (the server keeps only the hash)")
-	fl.StringVar(&rootShadow, "root-shadow", "", "its own SmartOS root_shadow hash")
-	fl.StringVar(&skipMenu, "skip-menu", "", "yes: boot the default at once; no; inherit: as the rules say")
+	fl.StringVar(&sf.name, "name", "", "a name for the machine (shown in its menu title)")
+	fl.StringVar(&sf.def, "default", "", "the menu item it boots by default")
+	fl.StringArrayVar(&sf.labels, "label", nil, "label key=value (repeatable); rules match on labels")
+	fl.StringArrayVar(&sf.unlabels, "unlabel", nil, "remove the label with this key (repeatable)")
+	fl.StringArrayVar(&sf.bootArgs, "boot-arg", nil, "SmartOS -B pair name=value (repeatable)")
+	fl.StringArrayVar(&sf.unsetArgs, "unset-boot-arg", nil, "remove the machine's -B pair with this name (repeatable)")
+	fl.StringVar(&sf.rootPassword, "root-password", "", "its own SmartOS root password (the server keeps only the hash)")
+	fl.StringVar(&sf.rootShadow, "root-shadow", "", "its own SmartOS root_shadow hash")
+	fl.StringVar(&sf.skipMenu, "skip-menu", "", "yes: boot the default at once; no; inherit: as the rules say")
 	return cmd
+}
+
+// patch is the change the flags the user set ask for; a flag left out
+// changes nothing, an empty one clears its setting.
+func (sf *setFlags) patch(fl *pflag.FlagSet) (machines.Patch, error) {
+	str := func(flag, v string) machines.Opt[string] {
+		switch {
+		case !fl.Changed(flag):
+			return machines.Opt[string]{}
+		case v == "":
+			return machines.Null[string]()
+		}
+		return machines.Value(v)
+	}
+	p := machines.Patch{Name: str("name", sf.name), Default: str("default", sf.def), RootShadow: str("root-shadow", sf.rootShadow),
+		RootPassword: sf.rootPassword, RemoveBootArgs: sf.unsetArgs}
+	var err error
+	if p.Labels, err = labelPatch(sf.labels, sf.unlabels); err != nil {
+		return p, err
+	}
+	var kvs []bootargs.KV
+	for _, a := range sf.bootArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return p, fmt.Errorf("--boot-arg %q: write name=value", a)
+		}
+		kvs = append(kvs, bootargs.KV{Key: k, Value: v})
+	}
+	if len(kvs) > 0 {
+		p.BootArgs = machines.Value(kvs)
+	}
+	if fl.Changed("skip-menu") {
+		switch sf.skipMenu {
+		case "yes", "true":
+			p.SkipMenu = machines.Value(true)
+		case "no", "false":
+			p.SkipMenu = machines.Value(false)
+		case "inherit", "":
+			p.SkipMenu = machines.Null[bool]()
+		default:
+			return p, fmt.Errorf("--skip-menu %q: want yes, no or inherit", sf.skipMenu)
+		}
+	}
+	return p, nil
+}
+
+// labelPatch is --label key=value (set) and --unlabel key (remove).
+func labelPatch(set, remove []string) (map[string]*string, error) {
+	if len(set)+len(remove) == 0 {
+		return nil, nil
+	}
+	out := map[string]*string{}
+	for _, l := range set {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, fmt.Errorf("--label %q: write key=value", l)
+		}
+		out[k] = &v
+	}
+	for _, k := range remove {
+		out[k] = nil
+	}
+	return out, nil
 }
 
 func machinesBootOnceCommand(f *clientFlags) *cobra.Command {

@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"rackboot/internal/api"
 	"rackboot/internal/config"
+	"rackboot/internal/progress"
 )
 
 // platformFlags are the flags every platform command takes.
@@ -50,12 +49,12 @@ func (f *platformFlags) open(cmd *cobra.Command) (platformBackend, config.Config
 	}
 	b, where, err := openPlatforms(cmd.Context(), backendOptions{
 		dataDir: cfg.DataDir, mirror: cfg.SmartOS.Mirror, server: f.server, token: f.token,
-		log: slog.New(warnHandler{w: cmd.ErrOrStderr()}),
+		log: slog.New(progress.WarnHandler(cmd.ErrOrStderr())),
 	})
 	if err != nil {
 		return nil, cfg, err
 	}
-	if _, remote := b.(remotePlatforms); remote {
+	if _, remote := b.(api.RemotePlatforms); remote {
 		fmt.Fprintf(cmd.ErrOrStderr(), "rackboot: using %s\n", where)
 	}
 	return b, cfg, nil
@@ -267,34 +266,3 @@ func platformPruneCommand(f *platformFlags) *cobra.Command {
 	cmd.MarkFlagRequired("keep")
 	return cmd
 }
-
-// warnHandler writes the importer's warnings for the user, one line each:
-// "warning: no checksum to verify ... (file=...)".
-type warnHandler struct {
-	w     io.Writer
-	attrs []slog.Attr
-}
-
-func (h warnHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-
-func (h warnHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString("rackboot: warning: " + r.Message)
-	var kv []string
-	add := func(a slog.Attr) bool { kv = append(kv, a.Key+"="+a.Value.String()); return true }
-	for _, a := range h.attrs {
-		add(a)
-	}
-	r.Attrs(add)
-	if len(kv) > 0 {
-		b.WriteString(" (" + strings.Join(kv, ", ") + ")")
-	}
-	_, err := fmt.Fprintln(h.w, b.String())
-	return err
-}
-
-func (h warnHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return warnHandler{w: h.w, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
-}
-
-func (h warnHandler) WithGroup(string) slog.Handler { return h }

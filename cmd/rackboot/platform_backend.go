@@ -34,30 +34,6 @@ type localPlatforms struct {
 
 func (l localPlatforms) Close() error { return l.close() }
 
-// remotePlatforms sends the work to a running server.
-type remotePlatforms struct{ c *api.Client }
-
-func (r remotePlatforms) List(ctx context.Context) ([]api.Platform, error) { return r.c.Platforms(ctx) }
-func (r remotePlatforms) Get(ctx context.Context, build string) (api.Platform, error) {
-	return r.c.Platform(ctx, build)
-}
-func (r remotePlatforms) Import(ctx context.Context, req api.ImportRequest, progress func(smartos.ProgressEvent)) (smartos.CatalogEntry, error) {
-	return r.c.ImportPlatform(ctx, req, progress)
-}
-func (r remotePlatforms) SetDefault(ctx context.Context, build string) error {
-	return r.c.SetDefaultPlatform(ctx, build)
-}
-func (r remotePlatforms) SetPinned(ctx context.Context, build string, pinned bool) error {
-	return r.c.SetPlatformPinned(ctx, build, pinned)
-}
-func (r remotePlatforms) Remove(ctx context.Context, build string, force bool) error {
-	return r.c.RemovePlatform(ctx, build, force)
-}
-func (r remotePlatforms) Prune(ctx context.Context, keep int) ([]string, error) {
-	return r.c.PrunePlatforms(ctx, keep)
-}
-func (r remotePlatforms) Close() error { return nil }
-
 // backendOptions say how to reach the platforms.
 type backendOptions struct {
 	dataDir string
@@ -73,7 +49,7 @@ type backendOptions struct {
 // where says which, for the user.
 func openPlatforms(ctx context.Context, o backendOptions) (b platformBackend, where string, err error) {
 	if c, where, found := api.Discover(ctx, o.dataDir, o.server, o.token, ""); found {
-		return remotePlatforms{c}, where, nil
+		return api.RemotePlatforms{Client: c}, where, nil
 	}
 	cfg := config.Default()
 	cfg.DataDir = o.dataDir

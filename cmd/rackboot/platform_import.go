@@ -120,7 +120,7 @@ func resolveSource(ctx context.Context, b platformBackend, cfg config.Config, sr
 	case strings.HasPrefix(src, "http://"), strings.HasPrefix(src, "https://"):
 		return src, nil
 	case src == "latest":
-		if _, remote := b.(remotePlatforms); remote && cfg.SmartOS.Mirror != "" {
+		if _, remote := b.(api.RemotePlatforms); remote && cfg.SmartOS.Mirror != "" {
 			im := &smartos.Importer{Mirror: cfg.SmartOS.Mirror}
 			return im.LatestURL(ctx)
 		}

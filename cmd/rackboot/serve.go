@@ -30,7 +30,7 @@ server already sends every client to rackboot for undionly.kpxe or snponly.efi:
 it still watches the DHCP broadcasts, and gives a client that already runs
 iPXE a script that chains to its menu instead of iPXE again, so there is no loop.
 
-` + configKeys,
+` + config.Reference,
 		Example: `  rackboot serve --interface eth1
   rackboot serve --config /etc/rackboot.yaml --dhcp-mode off`,
 		Args: cobra.NoArgs,

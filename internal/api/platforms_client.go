@@ -88,3 +88,30 @@ func (c *Client) PrunePlatforms(ctx context.Context, keep int) ([]string, error)
 	err := c.Do(ctx, http.MethodPost, "/platforms/prune", PruneRequest{Keep: keep}, &out)
 	return out.Removed, err
 }
+
+// RemotePlatforms is the platform operations of Platforms, done by a
+// running server through c: the CLI uses either, and prints the same.
+type RemotePlatforms struct{ Client *Client }
+
+func (r RemotePlatforms) List(ctx context.Context) ([]Platform, error) {
+	return r.Client.Platforms(ctx)
+}
+func (r RemotePlatforms) Get(ctx context.Context, build string) (Platform, error) {
+	return r.Client.Platform(ctx, build)
+}
+func (r RemotePlatforms) Import(ctx context.Context, req ImportRequest, progress func(smartos.ProgressEvent)) (smartos.CatalogEntry, error) {
+	return r.Client.ImportPlatform(ctx, req, progress)
+}
+func (r RemotePlatforms) SetDefault(ctx context.Context, build string) error {
+	return r.Client.SetDefaultPlatform(ctx, build)
+}
+func (r RemotePlatforms) SetPinned(ctx context.Context, build string, pinned bool) error {
+	return r.Client.SetPlatformPinned(ctx, build, pinned)
+}
+func (r RemotePlatforms) Remove(ctx context.Context, build string, force bool) error {
+	return r.Client.RemovePlatform(ctx, build, force)
+}
+func (r RemotePlatforms) Prune(ctx context.Context, keep int) ([]string, error) {
+	return r.Client.PrunePlatforms(ctx, keep)
+}
+func (r RemotePlatforms) Close() error { return nil }

@@ -239,7 +239,7 @@ func (s *Server) admit(ctx context.Context, rc requestConn, peer netip.AddrPort,
 		_ = rc.writeTo(encodeError(codeUndefined, "server busy: "+a.why+"; try again later"), peer, local)
 	}
 	if refused+len(a.victims) > 0 {
-		s.limitLog.note(s.logger(), peer.Addr(), a.why, refused, len(a.victims), s.limiter().activeCount())
+		s.limitLog.note(s.logger(), peer.Addr(), a.why, refused, len(a.victims), s.Stats)
 	}
 	if a.slot == nil {
 		return nil, nil

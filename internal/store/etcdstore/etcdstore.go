@@ -75,7 +75,7 @@ type Stats struct {
 type Store struct {
 	cli       *clientv3.Client
 	prefix    string
-	endpoints string // for messages
+	endpoints string        // for messages
 	timeout   time.Duration // of a request, retries included
 	attempt   time.Duration // of one try
 	maxOps    int

@@ -53,8 +53,8 @@ var errRetry = errors.New("etcd store: snapshot compacted, retry")
 
 // tx is one try of a Txn.
 type tx struct {
-	s   *Store
-	ctx context.Context
+	s     *Store
+	ctx   context.Context
 	rev   int64 // the snapshot revision every read is made at; 0 before the first
 	after int64 // a revision before the commit: what it writes comes later
 

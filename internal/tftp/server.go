@@ -27,8 +27,10 @@ type Server struct {
 	Override func(client netip.AddrPort, name string) (content []byte, ok bool)
 
 	// OnTransfer, when set, is called once when each request ends, whether
-	// the file was sent, refused or the transfer failed. It runs on the
-	// transfer's goroutine and should return quickly.
+	// the file was sent, refused or the transfer failed; not for requests
+	// refused or transfers shed under the caps below (Stats counts those: a
+	// flood would make each one a report). It runs on the transfer's
+	// goroutine and should return quickly.
 	OnTransfer func(Transfer)
 
 	Logger *slog.Logger // nil: discard

@@ -17,6 +17,8 @@ TEST_DEPS := $(RUN_DEPS) qemu-system-x86 ovmf ipxe-qemu dnsmasq tftpd-hpa tftp-h
 TEST_DEPS += isc-dhcp-client dhcpcd-base isc-dhcp-relay
 # SmartOS ISOs made at test time (internal/smartos iso_test.go).
 TEST_DEPS += genisoimage xorriso
+# A real etcd (3.4) for the etcd store's tests (internal/store/etcdstore).
+TEST_DEPS += etcd-server
 
 .PHONY: build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp
 
@@ -29,10 +31,10 @@ serve: deps-run build
 test: deps-test vet cross unit e2e
 
 unit:
-	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:
-	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -parallel 3 -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}
+	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -parallel 3 -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e: accel|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}
 
 vet:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo 'gofmt: files above need formatting'; exit 1; }
@@ -47,11 +49,12 @@ cross:
 deps-run:
 	@dpkg -s $(RUN_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(RUN_DEPS); }
 
-# The packaged dnsmasq and tftpd-hpa services would listen on the host: the
-# tests run their own copies inside network namespaces, so stop the services.
+# The packaged dnsmasq, tftpd-hpa and etcd services would listen on the host:
+# the tests run their own copies (in network namespaces, or etcd on free
+# loopback ports), so stop the services.
 deps-test:
 	@dpkg -s $(TEST_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_DEPS); \
-		for s in dnsmasq tftpd-hpa isc-dhcp-relay; do service $$s stop >/dev/null 2>&1 || true; done; }
+		for s in dnsmasq tftpd-hpa isc-dhcp-relay etcd; do service $$s stop >/dev/null 2>&1 || true; done; }
 
 # Every benchmark that writes BENCHMARKS.md (root: network namespaces).
 bench: bench-dhcp bench-storm

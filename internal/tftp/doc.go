@@ -4,7 +4,9 @@
 //
 // Each read request is served from its own UDP socket (a new transfer ID),
 // bound to the local address the request arrived on, in its own goroutine.
-// Write requests are refused. File names are relative to [Server.Root]:
+// Write requests are refused. Transfers are capped in total and per client
+// address ([Server.MaxTransfers]); at a cap the oldest transfer whose client
+// never answered is shed, so that a flood of requests holds bounded memory. File names are relative to [Server.Root]:
 // absolute names and ".." elements are refused, and a Root made with
 // os.OpenRoot(dir).FS() also refuses symlinks that leave dir.
 //

@@ -184,7 +184,7 @@ type limitLog struct {
 	refused, shed int64 // since the last line
 }
 
-func (g *limitLog) note(log *slog.Logger, client netip.Addr, why string, refused, shed int, active int) {
+func (g *limitLog) note(log *slog.Logger, client netip.Addr, why string, refused, shed int, stats func() Stats) {
 	g.mu.Lock()
 	g.refused += int64(refused)
 	g.shed += int64(shed)
@@ -196,7 +196,8 @@ func (g *limitLog) note(log *slog.Logger, client netip.Addr, why string, refused
 	r, s := g.refused, g.shed
 	g.last, g.refused, g.shed = now, 0, 0
 	g.mu.Unlock()
+	st := stats()
 	log.Warn("tftp: transfer limit reached: shedding transfers whose clients never answered, refusing requests when none is left to shed",
-		"client", client, "why", why, "refused", r, "shed", s, "active", active,
-		"next_report_in", limitLogEvery)
+		"client", client, "why", why, "refused", r, "shed", s, "active", st.Active,
+		"refused_total", st.Refused, "shed_total", st.Shed, "next_report_in", limitLogEvery)
 }

@@ -27,8 +27,10 @@ type Server struct {
 	Override func(client netip.AddrPort, name string) (content []byte, ok bool)
 
 	// OnTransfer, when set, is called once when each request ends, whether
-	// the file was sent, refused or the transfer failed. It runs on the
-	// transfer's goroutine and should return quickly.
+	// the file was sent, refused or the transfer failed; not for requests
+	// refused or transfers shed under the caps below (Stats counts those: a
+	// flood would make each one a report). It runs on the transfer's
+	// goroutine and should return quickly.
 	OnTransfer func(Transfer)
 
 	Logger *slog.Logger // nil: discard
@@ -239,7 +241,7 @@ func (s *Server) admit(ctx context.Context, rc requestConn, peer netip.AddrPort,
 		_ = rc.writeTo(encodeError(codeUndefined, "server busy: "+a.why+"; try again later"), peer, local)
 	}
 	if refused+len(a.victims) > 0 {
-		s.limitLog.note(s.logger(), peer.Addr(), a.why, refused, len(a.victims), s.limiter().activeCount())
+		s.limitLog.note(s.logger(), peer.Addr(), a.why, refused, len(a.victims), s.Stats)
 	}
 	if a.slot == nil {
 		return nil, nil

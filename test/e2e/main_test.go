@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 // needRackboot returns the binary under test or fails t.
 func needRackboot(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the rackboot binary, which -short does not build")
+	}
 	if rackbootErr != nil {
 		t.Fatalf("rackboot binary not available: %v", rackbootErr)
 	}

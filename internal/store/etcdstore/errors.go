@@ -12,25 +12,63 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// request runs one request to etcd within the store's request timeout. It
-// tries again, until that timeout, while etcd says the request was not served
-// (a leader election under way, a member that could not be dialed), so that
-// losing one member or the leader is not seen by callers. Its error says what
-// happened and what to do, and wraps ErrUnavailable when etcd did not answer.
-func (s *Store) request(ctx context.Context, op, key string, write bool, fn func(context.Context) error) error {
+// request runs one request to etcd within the store's request timeout, each
+// attempt within a shorter one. It tries again, until the request timeout,
+// while etcd says the request was not served (a leader election under way, a
+// member that could not be dialed), so that losing one member, even the
+// leader, is not seen by callers. A read is sent again after any failure that
+// means etcd was unavailable. A write whose answer was lost (the member died,
+// or the attempt timed out while the new leader was being elected) may or may
+// not have been applied: applied reads the keys back and tells; the write is
+// sent again only when it was not. The error says what happened and what to
+// do, and wraps ErrUnavailable when etcd did not answer in time.
+func (s *Store) request(ctx context.Context, op, key string, write bool, fn func(context.Context) error, applied func(context.Context) (bool, error)) error {
+	limit := s.timeout // for the message: the caller's deadline may be sooner
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
+		limit = time.Until(dl).Round(time.Millisecond)
+	}
 	rctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	wait := 20 * time.Millisecond
+	pending := false // a write's answer was lost: find out before sending again
 	for {
-		err := fn(rctx)
+		actx, acancel := context.WithTimeout(rctx, s.attempt)
+		var err error
+		if pending {
+			var done bool
+			done, err = applied(actx)
+			if err == nil && !done {
+				acancel()
+				pending = false
+				continue // not applied: send it again
+			}
+		} else {
+			err = fn(actx)
+		}
 		if err == nil {
+			acancel()
 			return nil
 		}
+		if aerr := actx.Err(); aerr != nil && !errors.Is(err, aerr) {
+			// The try's deadline, seen by the server ("Unknown: context
+			// deadline exceeded"): etcd did not answer in time.
+			err = fmt.Errorf("%w (%w)", err, aerr)
+		}
+		acancel()
 		if cerr := ctx.Err(); errors.Is(cerr, context.Canceled) {
 			return fmt.Errorf("%s %q: %w", op, key, cerr)
 		}
-		if rctx.Err() == nil && notServed(err, write) {
-			s.log.Debug("etcd request not served, trying again", "op", op, "key", key, "err", err)
+		retry := false
+		switch {
+		case rctx.Err() != nil:
+		case notServed(err):
+			retry = true
+		case unavailable(err) && (!write || applied != nil):
+			retry = true
+			pending = pending || write
+		}
+		if retry {
+			s.log.Debug("etcd request not answered, trying again", "op", op, "key", key, "verify", pending, "err", err)
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
@@ -38,9 +76,14 @@ func (s *Store) request(ctx context.Context, op, key string, write bool, fn func
 				t.Stop()
 			}
 			wait = min(2*wait, 500*time.Millisecond)
-			continue
+			if rctx.Err() == nil {
+				continue
+			}
 		}
-		err = s.describe(op, key, err, s.timeout)
+		if rerr := rctx.Err(); rerr != nil && !errors.Is(err, rerr) {
+			err = fmt.Errorf("%w (%w)", err, rerr)
+		}
+		err = s.describe(op, key, err, limit)
 		if errors.Is(err, ErrUnavailable) {
 			if write {
 				s.unavailWrites.Add(1)
@@ -54,9 +97,8 @@ func (s *Store) request(ctx context.Context, op, key string, write bool, fn func
 }
 
 // notServed reports whether err says etcd did not act on the request, so
-// that sending it again cannot apply a write twice. Reads can always be sent
-// again while etcd is unavailable.
-func notServed(err error, write bool) bool {
+// that sending it again cannot apply a write twice.
+func notServed(err error) bool {
 	switch {
 	case errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrLeaderChanged),
 		errors.Is(err, rpctypes.ErrTooManyRequests), errors.Is(err, rpctypes.ErrNotCapable):
@@ -66,7 +108,7 @@ func notServed(err error, write bool) bool {
 	case code(err) == codes.Unavailable && neverSent(err):
 		return true
 	}
-	return !write && unavailable(err)
+	return false
 }
 
 // neverSent reports whether a gRPC Unavailable error happened before the
@@ -98,7 +140,10 @@ func unavailable(err error) bool {
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
 	}
-	return strings.Contains(err.Error(), "raft proposal dropped")
+	// A deadline the server saw first comes back as "Unknown: context
+	// deadline exceeded".
+	msg := err.Error()
+	return strings.Contains(msg, "raft proposal dropped") || strings.Contains(msg, "context deadline exceeded")
 }
 
 // code is err's gRPC code, or codes.Unknown.

@@ -1,6 +1,7 @@
 package etcdstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -74,8 +75,9 @@ type Stats struct {
 type Store struct {
 	cli       *clientv3.Client
 	prefix    string
-	endpoints string // for messages
-	timeout   time.Duration
+	endpoints string        // for messages
+	timeout   time.Duration // of a request, retries included
+	attempt   time.Duration // of one try
 	maxOps    int
 	log       *slog.Logger
 
@@ -139,7 +141,7 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	done, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		cli: cli, prefix: opt.Prefix, endpoints: eps,
-		timeout: opt.RequestTimeout, maxOps: opt.MaxTxnOps, log: log,
+		timeout: opt.RequestTimeout, attempt: attemptTimeout(opt.RequestTimeout), maxOps: opt.MaxTxnOps, log: log,
 		done: done, cancel: cancel,
 	}
 	cctx, ccancel := context.WithTimeout(ctx, opt.DialTimeout)
@@ -156,6 +158,15 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	s.seen(resp.Header.Revision)
 	log.Debug("etcd store opened", "endpoints", eps, "prefix", s.prefix, "revision", resp.Header.Revision)
 	return s, nil
+}
+
+// attemptTimeout is how long one try of a request may take: a fifth of the
+// request's timeout, at least a second. A write sent to a follower just as
+// the leader dies waits for etcd's own timeout (7 s with the default election
+// timeout); a try that gives up sooner leaves time for another once a new
+// leader is elected.
+func attemptTimeout(request time.Duration) time.Duration {
+	return min(request, max(request/5, time.Second))
 }
 
 // clientTLS builds the client's TLS configuration, or nil for plain HTTP.
@@ -292,7 +303,7 @@ func (s *Store) get(ctx context.Context, op, key, full string, opts ...clientv3.
 		var err error
 		resp, err = s.cli.Get(rctx, full, opts...)
 		return err
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -309,13 +320,24 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) (int64, error
 		return 0, err
 	}
 	defer s.end()
+	full, after := s.prefix+key, s.lastRev.Load()
 	var rev int64
 	err := s.request(ctx, "put", key, true, func(rctx context.Context) error {
-		resp, err := s.cli.Put(rctx, s.prefix+key, string(value))
+		resp, err := s.cli.Put(rctx, full, string(value))
 		if err == nil {
 			rev = resp.Header.Revision
 		}
 		return err
+	}, func(rctx context.Context) (bool, error) {
+		resp, err := s.cli.Get(rctx, full)
+		if err != nil {
+			return false, err
+		}
+		if len(resp.Kvs) == 1 && bytes.Equal(resp.Kvs[0].Value, value) && resp.Kvs[0].ModRevision > after {
+			rev = resp.Kvs[0].ModRevision
+			return true, nil
+		}
+		return false, nil
 	})
 	if err != nil {
 		return 0, err
@@ -333,12 +355,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	defer s.end()
+	full := s.prefix + key
 	return s.request(ctx, "delete", key, true, func(rctx context.Context) error {
-		resp, err := s.cli.Delete(rctx, s.prefix+key)
+		resp, err := s.cli.Delete(rctx, full)
 		if err == nil {
 			s.seen(resp.Header.Revision)
 		}
 		return err
+	}, func(rctx context.Context) (bool, error) {
+		resp, err := s.cli.Get(rctx, full, clientv3.WithCountOnly())
+		return err == nil && resp.Count == 0, err
 	})
 }
 

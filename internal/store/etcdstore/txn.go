@@ -53,9 +53,10 @@ var errRetry = errors.New("etcd store: snapshot compacted, retry")
 
 // tx is one try of a Txn.
 type tx struct {
-	s   *Store
-	ctx context.Context
-	rev int64 // the snapshot revision every read is made at; 0 before the first
+	s     *Store
+	ctx   context.Context
+	rev   int64 // the snapshot revision every read is made at; 0 before the first
+	after int64 // a revision before the commit: what it writes comes later
 
 	reads  map[string]int64  // etcd key -> ModRevision read (0: absent)
 	ranges []string          // etcd key prefixes listed
@@ -187,15 +188,51 @@ func (t *tx) commit() (bool, error) {
 		return false, fmt.Errorf("txn: %w: %d writes and %d compares (keys read, ranges listed), etcd allows %d of each in one transaction: "+
 			"write in batches of at most %d (each batch atomic on its own)", ErrTxnTooLarge, len(ops), len(cmps), t.s.maxOps, t.s.maxOps)
 	}
+	t.after = t.rev
+	if t.after == 0 {
+		t.after = t.s.lastRev.Load()
+	}
 	var resp *clientv3.TxnResponse
 	err := t.s.request(t.ctx, "txn", strings.TrimPrefix(t.order[0], t.s.prefix), true, func(rctx context.Context) error {
 		var err error
 		resp, err = t.s.cli.Txn(rctx).If(cmps...).Then(ops...).Commit()
 		return err
-	})
+	}, t.applied)
 	if err != nil {
 		return false, err
 	}
+	if resp == nil { // found applied after its answer was lost
+		return true, nil
+	}
 	t.s.seen(resp.Header.Revision)
 	return resp.Succeeded, nil
+}
+
+// applied reads the written keys back after a commit whose answer was lost:
+// it was applied if every key holds what the transaction wrote (deleted keys
+// are gone), the keys it put all at one revision after the snapshot.
+func (t *tx) applied(rctx context.Context) (bool, error) {
+	gets := make([]clientv3.Op, len(t.order))
+	for i, k := range t.order {
+		gets[i] = clientv3.OpGet(k)
+	}
+	resp, err := t.s.cli.Txn(rctx).Then(gets...).Commit()
+	if err != nil {
+		return false, err
+	}
+	var rev int64
+	for i, k := range t.order {
+		kvs := resp.Responses[i].GetResponseRange().Kvs
+		want := t.writes[k]
+		switch {
+		case want == nil && len(kvs) == 0:
+		case want == nil || len(kvs) != 1 || !bytes.Equal(kvs[0].Value, want):
+			return false, nil
+		case kvs[0].ModRevision <= t.after || rev != 0 && kvs[0].ModRevision != rev:
+			return false, nil
+		default:
+			rev = kvs[0].ModRevision
+		}
+	}
+	return true, nil
 }

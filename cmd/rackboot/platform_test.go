@@ -202,6 +202,9 @@ func startServeAPI(t *testing.T, dataDir string) (url string) {
 	cfg.HTTPAddr, cfg.TFTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DHCP.Mode = config.DHCPOff
 	cfg.Memtest = config.Memtest{}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := server.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

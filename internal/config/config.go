@@ -43,6 +43,9 @@ type Config struct {
 	Store     Store    `yaml:"store"` // store.go
 	TFTP      TFTP     `yaml:"tftp"`  // limits.go
 	HTTP      HTTP     `yaml:"http"`  // limits.go
+
+	// AdvertiseAddr is Advertise, parsed by Validate (invalid: not set).
+	AdvertiseAddr netip.Addr `yaml:"-"`
 }
 
 // Menu configures the generated iPXE menu.
@@ -160,11 +163,13 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %q: %v", key, addr, err)
 		}
 	}
+	c.AdvertiseAddr = netip.Addr{}
 	if c.Advertise != "" {
 		ip, err := netip.ParseAddr(c.Advertise)
 		if err != nil || !ip.Is4() {
 			return fmt.Errorf("advertise: %q is not an IPv4 address", c.Advertise)
 		}
+		c.AdvertiseAddr = ip
 	}
 	if err := c.DHCP.validate(); err != nil { // dhcp.go
 		return err

@@ -32,6 +32,9 @@ type DHCP struct {
 	NTP            []string `yaml:"ntp"`
 	Options        []Option `yaml:"options"`
 	Subnets        []Subnet `yaml:"subnets"`
+
+	// Filled by Validate: DNS and NTP parsed, once.
+	DNSAddrs, NTPAddrs []netip.Addr `yaml:"-"`
 }
 
 // Subnet is one network rackboot leases addresses in: the boot network
@@ -49,13 +52,25 @@ type Subnet struct {
 	RebindTime   Duration      `yaml:"rebind_time"` // T2, option 59 (default: 7/8 of the lease)
 	Options      []Option      `yaml:"options"`
 	Reservations []Reservation `yaml:"reservations"`
+
+	// Filled by Validate: the values above parsed, once.
+	Prefix             netip.Prefix `yaml:"-"`
+	Ranges             []Range      `yaml:"-"` // Pools
+	RouterAddr         netip.Addr   `yaml:"-"` // invalid: none
+	DNSAddrs, NTPAddrs []netip.Addr `yaml:"-"`
 }
+
+// Range is a pool's first and last address.
+type Range struct{ First, Last netip.Addr }
 
 // Reservation gives one MAC always the same address.
 type Reservation struct {
 	MAC      string `yaml:"mac"`
 	IP       string `yaml:"ip"`
 	Hostname string `yaml:"hostname"`
+
+	HW   net.HardwareAddr `yaml:"-"` // MAC, parsed by Validate
+	Addr netip.Addr       `yaml:"-"` // IP, parsed by Validate
 }
 
 // Option is one DHCP option by code, with exactly one typed value.
@@ -109,7 +124,8 @@ func (d *DHCP) validate() error {
 	if d.PingCheck.Std() > 5*time.Second {
 		return fmt.Errorf("dhcp.ping_check: %v is too long: clients give up on an offer after a few seconds (try 300ms)", d.PingCheck.Std())
 	}
-	if err := checkCommon("dhcp", d.DNS, d.Domain, d.NTP, d.Options); err != nil {
+	var err error
+	if d.DNSAddrs, d.NTPAddrs, err = checkCommon("dhcp", d.DNS, d.Domain, d.NTP, d.Options); err != nil {
 		return err
 	}
 	var prefixes []netip.Prefix
@@ -145,7 +161,7 @@ func (s *Subnet) validate(key string, defLease time.Duration, macs map[string]st
 	if len(s.Pools) == 0 && len(s.Reservations) == 0 {
 		return p, fmt.Errorf("%s.pools: the subnet has neither pools nor reservations: nothing to lease", key)
 	}
-	var ranges [][2]netip.Addr
+	s.Prefix, s.Ranges = p, nil
 	for i, spec := range s.Pools {
 		k := fmt.Sprintf("%s.pools[%d]", key, i)
 		first, last, err := ParsePool(spec)
@@ -155,18 +171,20 @@ func (s *Subnet) validate(key string, defLease time.Duration, macs map[string]st
 		if !p.Contains(first) || !p.Contains(last) {
 			return p, fmt.Errorf("%s: %q is not inside %v", k, spec, p)
 		}
-		for j, r := range ranges {
-			if first.Compare(r[1]) <= 0 && r[0].Compare(last) <= 0 {
+		for j, r := range s.Ranges {
+			if first.Compare(r.Last) <= 0 && r.First.Compare(last) <= 0 {
 				return p, fmt.Errorf("%s: %q overlaps %s.pools[%d]", k, spec, key, j)
 			}
 		}
-		ranges = append(ranges, [2]netip.Addr{first, last})
+		s.Ranges = append(s.Ranges, Range{first, last})
 	}
+	s.RouterAddr = netip.Addr{}
 	if s.Router != "" {
 		r, err := netip.ParseAddr(s.Router)
 		if err != nil || !r.Is4() || !p.Contains(r) {
 			return p, fmt.Errorf("%s.router: %q is not an IPv4 address inside %v", key, s.Router, p)
 		}
+		s.RouterAddr = r
 	}
 	if s.MTU != 0 && (s.MTU < 68 || s.MTU > 65535) {
 		return p, fmt.Errorf("%s.mtu: %d is not an MTU (68 to 65535)", key, s.MTU)
@@ -188,7 +206,7 @@ func (s *Subnet) validate(key string, defLease time.Duration, macs map[string]st
 	case t1 != 0 && t2 != 0 && t1 >= t2:
 		return p, fmt.Errorf("%s.renew_time: %v must be shorter than rebind_time %v (RFC 2131 §4.4.5)", key, t1, t2)
 	}
-	if err := checkCommon(key, s.DNS, s.Domain, s.NTP, s.Options); err != nil {
+	if s.DNSAddrs, s.NTPAddrs, err = checkCommon(key, s.DNS, s.Domain, s.NTP, s.Options); err != nil {
 		return p, err
 	}
 	ips := map[netip.Addr]int{}
@@ -217,6 +235,7 @@ func (s *Subnet) validate(key string, defLease time.Duration, macs map[string]st
 		}
 		ips[a] = i
 		macs[mk] = k
+		s.Reservations[i].HW, s.Reservations[i].Addr = hw, a
 	}
 	return p, nil
 }
@@ -226,26 +245,36 @@ var (
 	domain   = hostname
 )
 
-func checkCommon(key string, dns []string, dom string, ntp []string, opts []Option) error {
-	for i, s := range dns {
-		if a, err := netip.ParseAddr(s); err != nil || !a.Is4() {
-			return fmt.Errorf("%s.dns[%d]: %q is not an IPv4 address", key, i, s)
-		}
+// checkCommon checks what dhcp: and each subnet may set, and returns the
+// DNS and NTP servers parsed.
+func checkCommon(key string, dns []string, dom string, ntp []string, opts []Option) (dnsAddrs, ntpAddrs []netip.Addr, err error) {
+	if dnsAddrs, err = ipv4List(key+".dns", dns); err != nil {
+		return nil, nil, err
 	}
-	for i, s := range ntp {
-		if a, err := netip.ParseAddr(s); err != nil || !a.Is4() {
-			return fmt.Errorf("%s.ntp[%d]: %q is not an IPv4 address", key, i, s)
-		}
+	if ntpAddrs, err = ipv4List(key+".ntp", ntp); err != nil {
+		return nil, nil, err
 	}
 	if dom != "" && !domain.MatchString(strings.TrimSuffix(dom, ".")) {
-		return fmt.Errorf("%s.domain: %q is not a domain name", key, dom)
+		return nil, nil, fmt.Errorf("%s.domain: %q is not a domain name", key, dom)
 	}
 	for i, o := range opts {
 		if _, err := o.Bytes(); err != nil {
-			return fmt.Errorf("%s.options[%d]: %v", key, i, err)
+			return nil, nil, fmt.Errorf("%s.options[%d]: %v", key, i, err)
 		}
 	}
-	return nil
+	return dnsAddrs, ntpAddrs, nil
+}
+
+func ipv4List(key string, ss []string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for i, s := range ss {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("%s[%d]: %q is not an IPv4 address", key, i, s)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // Bytes is the option's value as it goes on the wire (RFC 2132 types:

@@ -11,16 +11,17 @@ import (
 )
 
 // bootNetwork resolves the interface and the address clients reach us on:
-// each can be derived from the other.
+// each can be derived from the other. cfg has been validated (Validate
+// parsed advertise).
 func bootNetwork(cfg config.Config) (string, netip.Addr, error) {
 	switch {
-	case cfg.Interface != "" && cfg.Advertise != "":
-		return cfg.Interface, netip.MustParseAddr(cfg.Advertise), nil // Validate checked it
+	case cfg.Interface != "" && cfg.AdvertiseAddr.IsValid():
+		return cfg.Interface, cfg.AdvertiseAddr, nil
 	case cfg.Interface != "":
 		ip, err := interfaceIPv4(cfg.Interface)
 		return cfg.Interface, ip, err
-	case cfg.Advertise != "":
-		ip := netip.MustParseAddr(cfg.Advertise)
+	case cfg.AdvertiseAddr.IsValid():
+		ip := cfg.AdvertiseAddr
 		name, err := interfaceWith(ip)
 		if err != nil {
 			return "", ip, fmt.Errorf("advertise %s: %w; name the boot network with --interface", ip, err)

@@ -161,22 +161,9 @@ func (s *Subnet) validate(key string, defLease time.Duration, macs map[string]st
 	if len(s.Pools) == 0 && len(s.Reservations) == 0 {
 		return p, fmt.Errorf("%s.pools: the subnet has neither pools nor reservations: nothing to lease", key)
 	}
-	s.Prefix, s.Ranges = p, nil
-	for i, spec := range s.Pools {
-		k := fmt.Sprintf("%s.pools[%d]", key, i)
-		first, last, err := ParsePool(spec)
-		if err != nil {
-			return p, fmt.Errorf("%s: %v", k, err)
-		}
-		if !p.Contains(first) || !p.Contains(last) {
-			return p, fmt.Errorf("%s: %q is not inside %v", k, spec, p)
-		}
-		for j, r := range s.Ranges {
-			if first.Compare(r.Last) <= 0 && r.First.Compare(last) <= 0 {
-				return p, fmt.Errorf("%s: %q overlaps %s.pools[%d]", k, spec, key, j)
-			}
-		}
-		s.Ranges = append(s.Ranges, Range{first, last})
+	s.Prefix = p
+	if err := s.checkPools(key); err != nil {
+		return p, err
 	}
 	s.RouterAddr = netip.Addr{}
 	if s.Router != "" {
@@ -189,6 +176,42 @@ func (s *Subnet) validate(key string, defLease time.Duration, macs map[string]st
 	if s.MTU != 0 && (s.MTU < 68 || s.MTU > 65535) {
 		return p, fmt.Errorf("%s.mtu: %d is not an MTU (68 to 65535)", key, s.MTU)
 	}
+	if err := s.checkTimes(key, defLease); err != nil {
+		return p, err
+	}
+	if s.DNSAddrs, s.NTPAddrs, err = checkCommon(key, s.DNS, s.Domain, s.NTP, s.Options); err != nil {
+		return p, err
+	}
+	return p, s.checkReservations(key, macs)
+}
+
+// checkPools parses the pools into Ranges: inside the subnet, not
+// overlapping each other.
+func (s *Subnet) checkPools(key string) error {
+	p := s.Prefix
+	s.Ranges = nil
+	for i, spec := range s.Pools {
+		k := fmt.Sprintf("%s.pools[%d]", key, i)
+		first, last, err := ParsePool(spec)
+		if err != nil {
+			return fmt.Errorf("%s: %v", k, err)
+		}
+		if !p.Contains(first) || !p.Contains(last) {
+			return fmt.Errorf("%s: %q is not inside %v", k, spec, p)
+		}
+		for j, r := range s.Ranges {
+			if first.Compare(r.Last) <= 0 && r.First.Compare(last) <= 0 {
+				return fmt.Errorf("%s: %q overlaps %s.pools[%d]", k, spec, key, j)
+			}
+		}
+		s.Ranges = append(s.Ranges, Range{first, last})
+	}
+	return nil
+}
+
+// checkTimes checks the lease time (its own, else defLease, else the
+// default) against T1 and T2.
+func (s *Subnet) checkTimes(key string, defLease time.Duration) error {
 	lease := s.LeaseTime.Std()
 	if lease == 0 {
 		lease = defLease
@@ -198,46 +221,51 @@ func (s *Subnet) validate(key string, defLease time.Duration, macs map[string]st
 	}
 	switch t1, t2 := s.RenewTime.Std(), s.RebindTime.Std(); {
 	case lease < time.Minute || s.LeaseTime < 0:
-		return p, fmt.Errorf("%s.lease_time: %v is too short (at least 1m)", key, lease)
+		return fmt.Errorf("%s.lease_time: %v is too short (at least 1m)", key, lease)
 	case t1 < 0 || t1 >= lease:
-		return p, fmt.Errorf("%s.renew_time: %v must be shorter than the lease time %v", key, t1, lease)
+		return fmt.Errorf("%s.renew_time: %v must be shorter than the lease time %v", key, t1, lease)
 	case t2 < 0 || t2 >= lease:
-		return p, fmt.Errorf("%s.rebind_time: %v must be shorter than the lease time %v", key, t2, lease)
+		return fmt.Errorf("%s.rebind_time: %v must be shorter than the lease time %v", key, t2, lease)
 	case t1 != 0 && t2 != 0 && t1 >= t2:
-		return p, fmt.Errorf("%s.renew_time: %v must be shorter than rebind_time %v (RFC 2131 §4.4.5)", key, t1, t2)
+		return fmt.Errorf("%s.renew_time: %v must be shorter than rebind_time %v (RFC 2131 §4.4.5)", key, t1, t2)
 	}
-	if s.DNSAddrs, s.NTPAddrs, err = checkCommon(key, s.DNS, s.Domain, s.NTP, s.Options); err != nil {
-		return p, err
-	}
+	return nil
+}
+
+// checkReservations parses the reservations (HW, Addr): each inside the
+// subnet, no address twice, no MAC twice in a subnet (macs is shared by
+// the subnets, keyed by prefix and MAC).
+func (s *Subnet) checkReservations(key string, macs map[string]string) error {
+	p := s.Prefix
 	ips := map[netip.Addr]int{}
 	for i, r := range s.Reservations {
 		k := fmt.Sprintf("%s.reservations[%d]", key, i)
 		hw, err := net.ParseMAC(r.MAC)
 		if err != nil || len(hw) != 6 {
-			return p, fmt.Errorf("%s.mac: %q is not a MAC address like 52:54:00:12:34:56", k, r.MAC)
+			return fmt.Errorf("%s.mac: %q is not a MAC address like 52:54:00:12:34:56", k, r.MAC)
 		}
 		a, err := netip.ParseAddr(r.IP)
 		if err != nil || !a.Is4() || !p.Contains(a) {
-			return p, fmt.Errorf("%s.ip: %q is not an IPv4 address inside %v", k, r.IP, p)
+			return fmt.Errorf("%s.ip: %q is not an IPv4 address inside %v", k, r.IP, p)
 		}
 		if a == p.Addr() || a == lastAddr(p) {
-			return p, fmt.Errorf("%s.ip: %v is the network or broadcast address of %v", k, a, p)
+			return fmt.Errorf("%s.ip: %v is the network or broadcast address of %v", k, a, p)
 		}
 		if j, dup := ips[a]; dup {
-			return p, fmt.Errorf("%s.ip: %v is also reserved by %s.reservations[%d]", k, a, key, j)
+			return fmt.Errorf("%s.ip: %v is also reserved by %s.reservations[%d]", k, a, key, j)
 		}
 		mk := p.String() + " " + hw.String()
 		if other, dup := macs[mk]; dup {
-			return p, fmt.Errorf("%s.mac: %v already has a reservation in this subnet (%s)", k, hw, other)
+			return fmt.Errorf("%s.mac: %v already has a reservation in this subnet (%s)", k, hw, other)
 		}
 		if r.Hostname != "" && !hostname.MatchString(r.Hostname) {
-			return p, fmt.Errorf("%s.hostname: %q is not a host name (letters, digits, '-' and '.')", k, r.Hostname)
+			return fmt.Errorf("%s.hostname: %q is not a host name (letters, digits, '-' and '.')", k, r.Hostname)
 		}
 		ips[a] = i
 		macs[mk] = k
 		s.Reservations[i].HW, s.Reservations[i].Addr = hw, a
 	}
-	return p, nil
+	return nil
 }
 
 var (

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,17 +21,14 @@ import (
 	"rackboot/internal/bootfs"
 	"rackboot/internal/config"
 	"rackboot/internal/dhcp"
-	"rackboot/internal/firmware"
 	"rackboot/internal/httpd"
 	"rackboot/internal/lease"
 	"rackboot/internal/machines"
 	"rackboot/internal/menu"
-	"rackboot/internal/metrics"
 	"rackboot/internal/observe"
 	"rackboot/internal/store"
 	"rackboot/internal/tftp"
 	"rackboot/internal/version"
-	dashboard "rackboot/web"
 )
 
 // Server is one rackboot serve.
@@ -83,63 +79,18 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	sightings := new(boot.Sightings)
 	s.timeline = observe.New(observe.Options{Log: log, Version: version.Version, Sightings: sightings, Files: s.files, Registry: registry})
 	s.timeline.Metrics.FilesRefused(s.files.Refused)
-	importer := platforms(context.Background(), cfg, s.store, log)                                      // platforms.go
-	if s.menu, err = newMenu(cfg, log, memtest, registry, s.store, s.timeline.MenuServed); err != nil { // menu.go
+	importer := platforms(context.Background(), cfg, s.store, log)                     // platforms.go
+	s.menu, err = newMenu(cfg, log, memtest, registry, s.store, s.timeline.MenuServed) // menu.go
+	if err != nil {
 		return nil, err
 	}
 	if s.leases, err = openLeases(cfg, s.store, iface, adv, log); err != nil { // dhcp.go
 		return nil, err
 	}
-	s.leaseMetrics() // dhcp.go
-
-	rawLn, err := listen(cfg.HTTPAddr)
-	if err != nil {
+	s.leaseMetrics()                                                                                                // dhcp.go
+	if err := s.protocols(cfg, iface, adv, builds, sightings, s.api(cfg, tokens, registry, importer)); err != nil { // protocols.go
 		return nil, err
 	}
-	s.httpLn = httpd.LimitListener(rawLn, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerClient, log.With("svc", "http"))
-	bootCfg := boot.Config{
-		ServerIP:    adv,
-		HTTPBase:    httpBase(adv, s.httpLn.Addr()),
-		HasFile:     builds.Has,
-		FirmwareDir: strings.Join(firmware.SearchPath(cfg.IPXEDir), " or "),
-	}
-	if err := s.menu.CheckStart(bootCfg.HTTPBase); err != nil {
-		return nil, err
-	}
-	s.dhcp, s.dhcpOff = s.dhcpServer(cfg, iface, adv, bootCfg, sightings) // dhcp.go
-	s.tftp = &tftp.Server{
-		Root:       s.files,
-		Override:   boot.LoopBreaker(sightings, bootCfg),
-		Logger:     log.With("svc", "tftp"),
-		OnTransfer: s.timeline.TFTP,
-
-		MaxTransfers:          cfg.TFTP.MaxTransfers,
-		MaxTransfersPerClient: cfg.TFTP.MaxTransfersPerClient,
-	}
-	// What the flood caps did (DESIGN: what bounds each protocol under a flood).
-	s.timeline.Metrics.Limits(func() metrics.LimitFigures {
-		t, h := s.tftp.Stats(), s.httpLn.Stats()
-		return metrics.LimitFigures{TFTPRefused: t.Refused, TFTPShed: t.Shed, TFTPActive: t.Active,
-			HTTPRefused: h.Refused, HTTPOpen: int64(h.Open)}
-	})
-	web := &httpd.Server{
-		Files: s.files,
-		Menu: func(ctx context.Context, r httpd.MenuRequest) ([]byte, error) {
-			return s.menu.Render(ctx, menu.Request(r))
-		},
-		Logger: log.With("svc", "http"),
-		OnFile: s.timeline.HTTP,
-		API:    s.api(cfg, tokens, registry, importer), // api.go
-
-		OnProgress: s.timeline.HTTPProgress,
-		Dashboard:  dashboard.Handler(),
-		Metrics:    s.timeline.Metrics.Handler(),
-	}
-	s.handler = web.Handler()
-	s.http = web.HTTPServer() // timeouts and header cap; connections capped by httpLn
-	s.started = []any{"version", version.Version, "interface", iface, "advertise", adv,
-		"dhcp", cfg.DHCP.Mode, "tftp", cfg.TFTPAddr, "http", s.httpLn.Addr().String(),
-		"menu", bootCfg.HTTPBase + "/boot.ipxe", "data_dir", cfg.DataDir, "ipxe", builds.Names()}
 	return s, nil
 }
 

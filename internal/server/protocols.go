@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"rackboot/internal/api"
+	"rackboot/internal/boot"
+	"rackboot/internal/config"
+	"rackboot/internal/firmware"
+	"rackboot/internal/httpd"
+	"rackboot/internal/menu"
+	"rackboot/internal/metrics"
+	"rackboot/internal/tftp"
+	"rackboot/internal/version"
+	dashboard "rackboot/web"
+)
+
+// protocols builds DHCP, TFTP and HTTP over what New built before them,
+// and checks the menu against the URL clients will reach it on.
+func (s *Server) protocols(cfg config.Config, iface string, adv netip.Addr, builds firmware.Set, sightings *boot.Sightings, apiServer *api.Server) error {
+	log := s.log
+	rawLn, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	s.httpLn = httpd.LimitListener(rawLn, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerClient, log.With("svc", "http"))
+	bootCfg := boot.Config{
+		ServerIP:    adv,
+		HTTPBase:    httpBase(adv, s.httpLn.Addr()),
+		HasFile:     builds.Has,
+		FirmwareDir: strings.Join(firmware.SearchPath(cfg.IPXEDir), " or "),
+	}
+	if err := s.menu.CheckStart(bootCfg.HTTPBase); err != nil {
+		return err
+	}
+	s.dhcp, s.dhcpOff = s.dhcpServer(cfg, iface, adv, bootCfg, sightings) // dhcp.go
+	s.tftp = &tftp.Server{
+		Root:       s.files,
+		Override:   boot.LoopBreaker(sightings, bootCfg),
+		Logger:     log.With("svc", "tftp"),
+		OnTransfer: s.timeline.TFTP,
+
+		MaxTransfers:          cfg.TFTP.MaxTransfers,
+		MaxTransfersPerClient: cfg.TFTP.MaxTransfersPerClient,
+	}
+	// What the flood caps did (DESIGN: what bounds each protocol under a flood).
+	s.timeline.Metrics.Limits(func() metrics.LimitFigures {
+		t, h := s.tftp.Stats(), s.httpLn.Stats()
+		return metrics.LimitFigures{TFTPRefused: t.Refused, TFTPShed: t.Shed, TFTPActive: t.Active,
+			HTTPRefused: h.Refused, HTTPOpen: int64(h.Open)}
+	})
+	web := &httpd.Server{
+		Files: s.files,
+		Menu: func(ctx context.Context, r httpd.MenuRequest) ([]byte, error) {
+			return s.menu.Render(ctx, menu.Request(r))
+		},
+		Logger: log.With("svc", "http"),
+		OnFile: s.timeline.HTTP,
+		API:    apiServer,
+
+		OnProgress: s.timeline.HTTPProgress,
+		Dashboard:  dashboard.Handler(),
+		Metrics:    s.timeline.Metrics.Handler(),
+	}
+	s.handler = web.Handler()
+	s.http = web.HTTPServer() // timeouts and header cap; connections capped by httpLn
+	s.started = []any{"version", version.Version, "interface", iface, "advertise", adv,
+		"dhcp", cfg.DHCP.Mode, "tftp", cfg.TFTPAddr, "http", s.httpLn.Addr().String(),
+		"menu", bootCfg.HTTPBase + "/boot.ipxe", "data_dir", cfg.DataDir, "ipxe", builds.Names()}
+	return nil
+}

@@ -168,109 +168,135 @@ func renderStorms(b *strings.Builder, res *Results) {
 		return
 	}
 	med, sizes, links, sts := stormMedians(res)
-	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	metric := func(title, unit string, val func(StormRun) float64) {
-		p("### Boot storm: %s\n\n| machines | link |", title)
-		for _, st := range sts {
-			p(" %s |", stackTitles[st])
-			if st != "seed" {
-				p(" ratio |")
-			}
-		}
-		p("\n|---|---|")
-		for _, st := range sts {
-			p("---:|")
-			if st != "seed" {
-				p("---:|")
-			}
-		}
-		p("\n")
-		for _, link := range links {
-			for _, n := range sizes {
-				p("| %d | %s |", n, link)
-				seed, hasSeed := med[stormKey{"seed", n, link}]
-				for _, st := range sts {
-					r, ok := med[stormKey{st, n, link}]
-					p(" %s |", stormCell(r, ok, unit, val))
-					if st != "seed" {
-						p(" %s |", ratioCell(seed, hasSeed, r, ok, val))
-					}
-				}
-				p("\n")
-			}
-		}
-		p("\n")
-	}
-	metric("time until every machine booted (failed machines in brackets)", "s",
+	t := stormTables{b: b, med: med, sizes: sizes, links: links, stacks: sts}
+	t.metric("time until every machine booted (failed machines in brackets)", "s",
 		func(r StormRun) float64 { return r.Report.AllBootedS })
-	metric("p99 of one machine's boot, power-on to boot_archive loaded", "s",
+	t.metric("p99 of one machine's boot, power-on to boot_archive loaded", "s",
 		func(r StormRun) float64 { return r.Report.Boot.P99S })
-	metric("CPU time of the boot servers during the storm (rackboot; nginx + tftpd-hpa)", "s",
+	t.metric("CPU time of the boot servers during the storm (rackboot; nginx + tftpd-hpa)", "s",
 		func(r StormRun) float64 { return r.ServerCPU })
 	renderRSS(b, res)
-	p("<details><summary>Per stage: p50 / p99 in seconds and retransmissions; UDP datagrams dropped " +
+	t.p("<details><summary>Per stage: p50 / p99 in seconds and retransmissions; UDP datagrams dropped " +
 		"for a full receive buffer (median run of each)</summary>\n\n")
 	for _, link := range links {
 		for _, n := range sizes {
-			p("**%d machines, %s link**\n\n| stage |", n, link)
-			for _, st := range sts {
-				p(" %s |", stackTitles[st])
-			}
-			p("\n|---|")
-			for range sts {
-				p("---|")
-			}
-			p("\n")
-			// row writes one table row: a cell per stack, from its median
-			// run, or a dash when cell has nothing to say.
-			row := func(label string, cell func(r StormRun) (string, bool)) {
-				p("| %s |", label)
-				for _, st := range sts {
-					r, ok := med[stormKey{st, n, link}]
-					text, have := "", false
-					if ok {
-						text, have = cell(r)
-					}
-					if !have {
-						text = "–"
-					}
-					p(" %s |", text)
-				}
-				p("\n")
-			}
-			for i, name := range []string{"dhcp", "tftp", "ipxe-dhcp", "menu", "kernel", "modules", "boot"} {
-				row(name, func(r StormRun) (string, bool) {
-					if r.Report == nil {
-						return "", false
-					}
-					s := r.Report.Boot
-					if i < len(r.Report.Stages) {
-						s = r.Report.Stages[i]
-					}
-					return fmt.Sprintf("%.3f / %.3f, %d", s.P50S, s.P99S, s.Retries), true
-				})
-			}
-			row("UDP drops: DHCP server / boot server", func(r StormRun) (string, bool) {
-				if r.UDPDrops == nil {
-					return "", false
-				}
-				return fmt.Sprintf("%d / %d %s", r.UDPDrops["dhcp"], r.UDPDrops["server"], portDrops(r.PortDrops)), true
-			})
-			if link != "clean" {
-				// Loss the link emulator did not choose: frames the kernel
-				// dropped because the emulator fell behind, in bursts.
-				row("link frames: lost on purpose / dropped by the kernel", func(r StormRun) (string, bool) {
-					f := r.LinkFrames
-					if f == nil {
-						return "", false
-					}
-					return fmt.Sprintf("%d / %d of %d", f.Lost+f.TailDrops, f.Kernel, f.Forwarded+f.Lost+f.TailDrops+f.Kernel), true
-				})
-			}
-			p("\n")
+			t.stages(n, link)
 		}
 	}
-	p("</details>\n\n")
+	t.p("</details>\n\n")
+	renderStormFailures(b, res)
+}
+
+// stormTables writes the storm section's tables from the median run of
+// each stack, machine count and link.
+type stormTables struct {
+	b      *strings.Builder
+	med    map[stormKey]StormRun
+	sizes  []int
+	links  []string
+	stacks []string
+}
+
+func (t stormTables) p(format string, a ...any) { fmt.Fprintf(t.b, format, a...) }
+
+// metric is one table: a row per machine count and link, a column per
+// stack, and beside each stack but the seed its ratio to the seed.
+func (t stormTables) metric(title, unit string, val func(StormRun) float64) {
+	t.p("### Boot storm: %s\n\n| machines | link |", title)
+	for _, st := range t.stacks {
+		t.p(" %s |", stackTitles[st])
+		if st != "seed" {
+			t.p(" ratio |")
+		}
+	}
+	t.p("\n|---|---|")
+	for _, st := range t.stacks {
+		t.p("---:|")
+		if st != "seed" {
+			t.p("---:|")
+		}
+	}
+	t.p("\n")
+	for _, link := range t.links {
+		for _, n := range t.sizes {
+			t.p("| %d | %s |", n, link)
+			seed, hasSeed := t.med[stormKey{"seed", n, link}]
+			for _, st := range t.stacks {
+				r, ok := t.med[stormKey{st, n, link}]
+				t.p(" %s |", stormCell(r, ok, unit, val))
+				if st != "seed" {
+					t.p(" %s |", ratioCell(seed, hasSeed, r, ok, val))
+				}
+			}
+			t.p("\n")
+		}
+	}
+	t.p("\n")
+}
+
+// stages is the per-stage table of one machine count and link.
+func (t stormTables) stages(n int, link string) {
+	t.p("**%d machines, %s link**\n\n| stage |", n, link)
+	for _, st := range t.stacks {
+		t.p(" %s |", stackTitles[st])
+	}
+	t.p("\n|---|")
+	for range t.stacks {
+		t.p("---|")
+	}
+	t.p("\n")
+	// row writes one table row: a cell per stack, from its median
+	// run, or a dash when cell has nothing to say.
+	row := func(label string, cell func(r StormRun) (string, bool)) {
+		t.p("| %s |", label)
+		for _, st := range t.stacks {
+			r, ok := t.med[stormKey{st, n, link}]
+			text, have := "", false
+			if ok {
+				text, have = cell(r)
+			}
+			if !have {
+				text = "–"
+			}
+			t.p(" %s |", text)
+		}
+		t.p("\n")
+	}
+	for i, name := range []string{"dhcp", "tftp", "ipxe-dhcp", "menu", "kernel", "modules", "boot"} {
+		row(name, func(r StormRun) (string, bool) {
+			if r.Report == nil {
+				return "", false
+			}
+			s := r.Report.Boot
+			if i < len(r.Report.Stages) {
+				s = r.Report.Stages[i]
+			}
+			return fmt.Sprintf("%.3f / %.3f, %d", s.P50S, s.P99S, s.Retries), true
+		})
+	}
+	row("UDP drops: DHCP server / boot server", func(r StormRun) (string, bool) {
+		if r.UDPDrops == nil {
+			return "", false
+		}
+		return fmt.Sprintf("%d / %d %s", r.UDPDrops["dhcp"], r.UDPDrops["server"], portDrops(r.PortDrops)), true
+	})
+	if link != "clean" {
+		// Loss the link emulator did not choose: frames the kernel
+		// dropped because the emulator fell behind, in bursts.
+		row("link frames: lost on purpose / dropped by the kernel", func(r StormRun) (string, bool) {
+			f := r.LinkFrames
+			if f == nil {
+				return "", false
+			}
+			return fmt.Sprintf("%d / %d of %d", f.Lost+f.TailDrops, f.Kernel, f.Forwarded+f.Lost+f.TailDrops+f.Kernel), true
+		})
+	}
+	t.p("\n")
+}
+
+// renderStormFailures lists every run that failed, and every failure
+// within a run.
+func renderStormFailures(b *strings.Builder, res *Results) {
 	var failed []string
 	for _, s := range res.Storms {
 		if s.Report == nil {
@@ -283,11 +309,11 @@ func renderStorms(b *strings.Builder, res *Results) {
 		}
 	}
 	if len(failed) > 0 {
-		p("Failures:\n\n")
+		fmt.Fprintf(b, "Failures:\n\n")
 		for _, f := range failed {
-			p("- %s\n", f)
+			fmt.Fprintf(b, "- %s\n", f)
 		}
-		p("\n")
+		fmt.Fprintf(b, "\n")
 	}
 }
 
@@ -467,15 +493,31 @@ func p50Ratio(a, b LoadRun) string {
 
 // renderGoals checks the figures against the goals of issue 6.
 func renderGoals(b *strings.Builder, res *Results) {
-	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	type row struct{ goal, result, met string }
-	var rows []row
-	yes := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "**no**"
+	rows := append(append(stormGoals(res), loadGoals(res)...), rssGoal(res)...)
+	if len(rows) == 0 {
+		return
 	}
+	fmt.Fprintf(b, "### Goals (issue 6)\n\n| goal | result | met |\n|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", r.goal, r.result, r.met)
+	}
+	fmt.Fprintf(b, "\n")
+}
+
+// goalRow is one goal of issue 6, what was measured, and whether it is met.
+type goalRow struct{ goal, result, met string }
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// stormGoals: rackboot boots a clean storm in half the seed stack's time,
+// and no machine fails.
+func stormGoals(res *Results) []goalRow {
+	var rows []goalRow
 	med, sizes, links, sts := stormMedians(res)
 	for _, st := range sts {
 		if st == "seed" {
@@ -485,19 +527,25 @@ func renderGoals(b *strings.Builder, res *Results) {
 			for _, n := range sizes {
 				r, seed := med[stormKey{st, n, link}], med[stormKey{"seed", n, link}]
 				if r.Report == nil {
-					rows = append(rows, row{fmt.Sprintf("%s, %d machines, %s link", stackTitles[st], n, link), "error: " + r.Err, "**no**"})
+					rows = append(rows, goalRow{fmt.Sprintf("%s, %d machines, %s link", stackTitles[st], n, link), "error: " + r.Err, "**no**"})
 					continue
 				}
 				if link == "clean" && seed.Report != nil && seed.Report.AllBootedS > 0 {
 					ratio := r.Report.AllBootedS / seed.Report.AllBootedS
-					rows = append(rows, row{fmt.Sprintf("%s, %d machines: all booted in ≤ 0.5× the seed stack's time", stackTitles[st], n),
+					rows = append(rows, goalRow{fmt.Sprintf("%s, %d machines: all booted in ≤ 0.5× the seed stack's time", stackTitles[st], n),
 						fmt.Sprintf("%.2f×", ratio), yes(ratio <= 0.5)})
 				}
-				rows = append(rows, row{fmt.Sprintf("%s, %d machines, %s link: no failures", stackTitles[st], n, link),
+				rows = append(rows, goalRow{fmt.Sprintf("%s, %d machines, %s link: no failures", stackTitles[st], n, link),
 					fmt.Sprintf("%d failed", r.Report.Failed), yes(r.Report.Failed == 0)})
 			}
 		}
 	}
+	return rows
+}
+
+// loadGoals: TFTP against tftpd-hpa and with a window, HTTP against nginx.
+func loadGoals(res *Results) []goalRow {
+	var rows []goalRow
 	lm := loadMedians(res)
 	for _, l := range res.Loads {
 		if l.Server != "rackboot" || l.Run != 0 {
@@ -508,24 +556,30 @@ func renderGoals(b *strings.Builder, res *Results) {
 			a, r := lm[loadKey{l.Test, "tftpd-hpa"}], lm[loadKey{l.Test, "rackboot"}]
 			if a.Report != nil && r.Report != nil && a.Report.WallS > 0 {
 				ratio := r.Report.WallS / a.Report.WallS
-				rows = append(rows, row{fmt.Sprintf("TFTP, %s concurrent ipxe.efi: ≤ 0.5× tftpd-hpa's time", strings.TrimPrefix(l.Test, "tftp-")),
+				rows = append(rows, goalRow{fmt.Sprintf("TFTP, %s concurrent ipxe.efi: ≤ 0.5× tftpd-hpa's time", strings.TrimPrefix(l.Test, "tftp-")),
 					fmt.Sprintf("%.2f×", ratio), yes(ratio <= 0.5 && r.Report.Failed == 0)})
 			}
 		case l.Test == "tftp-1-window8":
 			ls, ws := lm[loadKey{"tftp-1-lockstep", "rackboot"}], lm[loadKey{"tftp-1-window8", "rackboot"}]
 			if ls.Report != nil && ws.Report != nil && ws.Report.Transfer.P50S > 0 {
 				x := ls.Report.Transfer.P50S / ws.Report.Transfer.P50S
-				rows = append(rows, row{"TFTP at 1 ms: windowsize 8 ≥ 4× as fast as lockstep", fmt.Sprintf("%.1f×", x), yes(x >= 4)})
+				rows = append(rows, goalRow{"TFTP at 1 ms: windowsize 8 ≥ 4× as fast as lockstep", fmt.Sprintf("%.1f×", x), yes(x >= 4)})
 			}
 		case strings.HasPrefix(l.Test, "http-"):
 			a, r := lm[loadKey{l.Test, "nginx"}], lm[loadKey{l.Test, "rackboot"}]
 			if a.Report != nil && r.Report != nil && a.Report.MBps > 0 {
 				ratio := r.Report.MBps / a.Report.MBps
-				rows = append(rows, row{"HTTP, boot_archive to " + strings.TrimPrefix(l.Test, "http-") + " clients: ≥ 0.95× nginx's throughput",
+				rows = append(rows, goalRow{"HTTP, boot_archive to " + strings.TrimPrefix(l.Test, "http-") + " clients: ≥ 0.95× nginx's throughput",
 					fmt.Sprintf("%.2f×", ratio), yes(ratio >= 0.95 && r.Report.Failed == 0)})
 			}
 		}
 	}
+	return rows
+}
+
+// rssGoal: rackboot's peak memory in the largest storm.
+func rssGoal(res *Results) []goalRow {
+	_, sizes, _, _ := stormMedians(res)
 	var peak int64
 	var peakAt string
 	for _, s := range res.Storms {
@@ -533,18 +587,10 @@ func renderGoals(b *strings.Builder, res *Results) {
 			peak, peakAt = s.PeakRSS, fmt.Sprintf("%s, %d machines, %s link", stackTitles[s.Stack], s.Machines, s.Link)
 		}
 	}
-	if peak > 0 {
-		rows = append(rows, row{"rackboot's peak RSS in the largest storm ≤ 100 MB",
-			fmt.Sprintf("%.1f MB (%s)", float64(peak)/1e6, peakAt), yes(peak <= 100e6)})
+	if peak == 0 {
+		return nil
 	}
-	if len(rows) == 0 {
-		return
-	}
-	p("### Goals (issue 6)\n\n| goal | result | met |\n|---|---|---|\n")
-	for _, r := range rows {
-		p("| %s | %s | %s |\n", r.goal, r.result, r.met)
-	}
-	p("\n")
+	return []goalRow{{"rackboot's peak RSS in the largest storm ≤ 100 MB", fmt.Sprintf("%.1f MB (%s)", float64(peak)/1e6, peakAt), yes(peak <= 100e6)}}
 }
 
 // saveProgress writes the results so far, so that an interrupted run

@@ -62,30 +62,7 @@ per line.`,
 			if !follow {
 				return nil
 			}
-			lagged := func(n uint64) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "rackboot: %d events were dropped (this terminal reads too slowly)\n", n)
-			}
-			for {
-				err := c.FollowEvents(ctx, mac, last, func(ev events.Event) {
-					print(ev)
-					if ev.Type != events.TypeProgress {
-						last = ev.Seq
-					}
-				}, lagged)
-				if ctx.Err() != nil {
-					return nil
-				}
-				if !errors.Is(err, api.ErrEventStreamEnded) && !isUnreachable(err) {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "rackboot: %v; reconnecting\n", err)
-				last = 0 // a restarted server numbers its events from 1 again: follow live
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(2 * time.Second):
-				}
-			}
+			return followEvents(cmd, c, mac, last, print)
 		},
 	}
 	f.register(cmd)
@@ -93,4 +70,35 @@ per line.`,
 	cmd.Flags().StringVar(&mac, "mac", "", "only this machine's events")
 	cmd.Flags().IntVar(&limit, "limit", 50, "how many recent events to print first")
 	return cmd
+}
+
+// followEvents prints new events as they happen, from after last, until
+// ctx ends; a server that restarts or goes away is waited for and
+// followed again.
+func followEvents(cmd *cobra.Command, c *api.Client, mac string, last uint64, print func(events.Event)) error {
+	ctx := cmd.Context()
+	lagged := func(n uint64) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "rackboot: %d events were dropped (this terminal reads too slowly)\n", n)
+	}
+	for {
+		err := c.FollowEvents(ctx, mac, last, func(ev events.Event) {
+			print(ev)
+			if ev.Type != events.TypeProgress {
+				last = ev.Seq
+			}
+		}, lagged)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, api.ErrEventStreamEnded) && !isUnreachable(err) {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "rackboot: %v; reconnecting\n", err)
+		last = 0 // a restarted server numbers its events from 1 again: follow live
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

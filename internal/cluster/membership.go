@@ -323,4 +323,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
-

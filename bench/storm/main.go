@@ -32,6 +32,7 @@ import (
 type options struct {
 	rackboot     string
 	out          string
+	section      string // "" or "storm": the storm section; else a section of its own after it
 	jsonOut      string
 	sizes        []int
 	archiveMiB   int
@@ -74,6 +75,8 @@ func parseFlags() options {
 	var sizes, only, stackList, links string
 	flag.StringVar(&o.rackboot, "rackboot", "bin/rackboot", "rackboot binary to test (and to generate the load with)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown file whose storm section is rewritten")
+	flag.StringVar(&o.section, "section", "storm", "which generated section of -out to rewrite: storm (the whole storm section), "+
+		"or a name for a section of its own, placed after it, that lists these runs only (e.g. lossy-rerun, with -json elsewhere)")
 	flag.StringVar(&o.jsonOut, "json", "bench/results/storm.json", "raw results (JSON)")
 	flag.StringVar(&sizes, "sizes", "100,500", "storm sizes (machines)")
 	flag.IntVar(&o.archiveMiB, "archive-mib", 64, "size of the boot_archive, MiB")

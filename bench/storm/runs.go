@@ -46,7 +46,9 @@ type StormRun struct {
 	Machines int           `json:"machines"`
 	Link     string        `json:"link"`
 	Run      int           `json:"run"`
-	Load     string        `json:"load"` // load average when it started
+	Started  time.Time     `json:"started"`
+	Load     string        `json:"load"`     // load average when it started
+	LoadEnd  string        `json:"load_end"` // and when it ended
 	Report   *storm.Report `json:"report,omitempty"`
 	PeakRSS  int64         `json:"peak_rss_bytes,omitempty"` // rackboot's VmHWM
 	// ServerCPU is the CPU time the boot servers in the server namespace
@@ -145,8 +147,9 @@ func runStorms(ctx context.Context, o options, e *env, sts []stack, res *Results
 	return nil
 }
 
-func runStorm(ctx context.Context, o options, e *env, st stack, n int, link string, r int) StormRun {
-	sr := StormRun{Stack: st.name, Machines: n, Link: linkName(link), Run: r, Load: loadavg()}
+func runStorm(ctx context.Context, o options, e *env, st stack, n int, link string, r int) (sr StormRun) {
+	sr = StormRun{Stack: st.name, Machines: n, Link: linkName(link), Run: r, Started: time.Now(), Load: loadavg()}
+	defer func() { sr.LoadEnd = loadavg() }()
 	dir := filepath.Join(e.work, fmt.Sprintf("storm-%d-%s-%s-%d", n, slug(link), st.name, r))
 	l, err := newLab(ctx, dir, link)
 	if err != nil {
@@ -208,6 +211,11 @@ func logStorm(sr StormRun) {
 	for _, f := range r.Failures {
 		log.Printf("storm %-14s %4d machines: %d failed in %s: %s; %s", sr.Stack, sr.Machines, f.Count, f.Stage, f.Example,
 			strings.Join(f.Machines, " "))
+		for i, m := range f.Machines {
+			if i < len(f.Errors) {
+				log.Printf("storm %-14s   %s at %s", sr.Stack, m, f.Errors[i])
+			}
+		}
 	}
 }
 

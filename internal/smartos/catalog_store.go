@@ -34,6 +34,11 @@ type CatalogEntry struct {
 	ImportedAt   time.Time `json:"imported_at"`
 	RootPassword string    `json:"root_password,omitempty"` // single-user root password, when published
 	Pinned       bool      `json:"pinned,omitempty"`        // kept by Prune and Remove without force
+	// Manifest lists the unpacked tree's files with their SHA-256, so that
+	// other servers can fetch the build file by file and check it (Syncer).
+	// Entries written before manifests have none until a server that has
+	// the build on disk adds it (Syncer, ReconcileManifests).
+	Manifest *Manifest `json:"manifest,omitempty"`
 }
 
 // ReadCatalog returns every catalog entry, newest build first. It only reads

@@ -291,6 +291,12 @@ func (im *Importer) importSource(ctx context.Context, s source, opt ImportOption
 		ImportedAt:   im.clock().UTC(),
 		RootPassword: im.rootPassword(ctx, s, build, tmp),
 	}
+	if e.Manifest, err = ComputeManifest(tmp); err != nil {
+		return CatalogEntry{}, err
+	}
+	if err := writeLocalManifest(tmp, e.Manifest); err != nil {
+		return CatalogEntry{}, fmt.Errorf("save the manifest of %s: %w", build, diskFull(err, im.platformsDir()))
+	}
 	im.report(ctx, ProgressEvent{Phase: "install", Build: build})
 	if e, err = im.install(ctx, tmp, e, opt.Force); err != nil {
 		return CatalogEntry{}, err

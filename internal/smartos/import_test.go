@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -67,7 +68,7 @@ func TestImportByURL(t *testing.T) {
 		t.Fatal("the mirror's md5sums.txt was not consulted")
 	}
 	cat, err := im.ListCatalog(context.Background())
-	if err != nil || len(cat) != 1 || cat[0] != e {
+	if err != nil || len(cat) != 1 || !reflect.DeepEqual(cat[0], e) {
 		t.Fatalf("catalog = %+v, %v; want just %+v", cat, err, e)
 	}
 	assertClean(t, dataDir)
@@ -188,7 +189,7 @@ func TestImportIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second != first {
+	if !reflect.DeepEqual(second, first) {
 		t.Fatalf("second import returned %+v, want the first entry %+v", second, first)
 	}
 	if n := len(m.requests("/SmartOS/" + buildA + "/platform-" + buildA + ".tgz")); n != 1 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -97,7 +98,7 @@ func TestImportISOFile(t *testing.T) {
 			}
 			for _, src := range []string{iso, renamed} {
 				again, err := im.Import(ctx, src, ImportOptions{})
-				if err != nil || again != e {
+				if err != nil || !reflect.DeepEqual(again, e) {
 					t.Fatalf("re-import of %s = %+v, %v; want %+v", src, again, err, e)
 				}
 			}
@@ -140,7 +141,7 @@ func TestImportISOByURL(t *testing.T) {
 				t.Errorf("download left in .incoming: %v", left)
 			}
 			// Again: the build is known from the name, so nothing is fetched.
-			if again, err := im.Import(ctx, m.url(dir+name), ImportOptions{}); err != nil || again != e {
+			if again, err := im.Import(ctx, m.url(dir+name), ImportOptions{}); err != nil || !reflect.DeepEqual(again, e) {
 				t.Fatalf("re-import = %+v, %v", again, err)
 			}
 			if n := len(m.requests(dir + name)); n != 1 {

@@ -129,11 +129,12 @@ func (c *dhcpClient) packet(t dhcp.MessageType, xid uint32, ipxe bool) *dhcp.Pac
 }
 
 // exchange runs DISCOVER/OFFER/REQUEST/ACK. DISCOVERs are sent at the
-// times of schedule (PXE spec 2.1 §2.2.1: 4, 8, 16, 32 s for ROMs; iPXE
+// times of discover (PXE spec 2.1 §2.2.1: 4, 8, 16, 32 s for ROMs; iPXE
 // starts at 1 s); offers are gathered until there is an address and boot
 // information (in the address offer, or a proxyDHCP offer), then the address
-// is requested from the server that offered it, on the same schedule.
-func (c *dhcpClient) exchange(ctx context.Context, ipxe bool, schedule []time.Duration) (lease, error) {
+// is requested from the server that offered it, on the times of request
+// (ROMs: the same; iPXE: from a quarter second, six REQUESTs).
+func (c *dhcpClient) exchange(ctx context.Context, ipxe bool, discover, request []time.Duration) (lease, error) {
 	var l lease
 	xid, ch, err := c.registerXID()
 	if err != nil {
@@ -141,11 +142,11 @@ func (c *dhcpClient) exchange(ctx context.Context, ipxe bool, schedule []time.Du
 	}
 	defer c.conn.unregister(xid)
 
-	addrOffer, proxyOffer, err := c.discover(ctx, ch, xid, ipxe, schedule, &l.sends)
+	addrOffer, proxyOffer, err := c.discover(ctx, ch, xid, ipxe, discover, &l.sends)
 	if err != nil {
 		return l, err
 	}
-	ack, err := c.request(ctx, ch, xid, ipxe, addrOffer, schedule, &l.sends)
+	ack, err := c.request(ctx, ch, xid, ipxe, addrOffer, request, &l.sends)
 	if err != nil {
 		return l, err
 	}

@@ -53,6 +53,10 @@ type FailureGroup struct {
 	// Machines names the first maxListedFailures machines that failed
 	// here, by MAC, so that they can be found in the servers' logs.
 	Machines []string `json:"machines"`
+	// Errors are those machines' errors, in the same order, and when each
+	// failed (seconds after the storm started): to tell one give-up rule
+	// from another, and to find the moment in the servers' logs.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // maxListedFailures bounds FailureGroup.Machines: a storm where every
@@ -96,6 +100,7 @@ func buildReport(cfg Config, start time.Time, ms []*machine) *Report {
 			g.Count++
 			if len(g.Machines) < maxListedFailures {
 				g.Machines = append(g.Machines, m.id.mac.String())
+				g.Errors = append(g.Errors, fmt.Sprintf("%.1fs: %v", res.end.Sub(start).Seconds(), res.err))
 			}
 			continue
 		}

@@ -69,16 +69,20 @@ type Config struct {
 	MACPrefix [3]byte
 
 	// Firmware timing. ROMSchedule is when a PXE ROM gives up on one
-	// DHCPDISCOVER and sends the next (PXE spec 2.1: 4, 8, 16, 32 s);
-	// IPXESchedule is iPXE's (1, 2, 4, 8 s). Scale multiplies both and the
-	// TFTP timeout (0 means 1): 0.25 makes a storm of impatient firmware.
-	ROMSchedule  []time.Duration
-	IPXESchedule []time.Duration
-	Scale        float64
-	ProxyRequest ProxyRequest
-	TFTP         TFTPOptions
-	HTTPTimeout  time.Duration // an HTTP connection that receives nothing this long fails
-	HTTPRetries  int           // further tries of a failed HTTP download
+	// DHCPDISCOVER, or DHCPREQUEST, and sends the next (PXE spec 2.1 and
+	// EDK2's mPxeDhcpTimeout: 4, 8, 16, 32 s, 4 of each); IPXESchedule is
+	// iPXE's for DHCPDISCOVER (1, 2, 4, 8 s) and IPXERequestSchedule its
+	// for DHCPREQUEST (0.25, 0.5, 1, 2, 4, 8 s: six). Scale multiplies
+	// them all and the TFTP timeout (0 means 1): 0.25 makes a storm of
+	// impatient firmware.
+	ROMSchedule         []time.Duration
+	IPXESchedule        []time.Duration
+	IPXERequestSchedule []time.Duration
+	Scale               float64
+	ProxyRequest        ProxyRequest
+	TFTP                TFTPOptions
+	HTTPTimeout         time.Duration // an HTTP connection that receives nothing this long fails
+	HTTPRetries         int           // further tries of a failed HTTP download
 
 	// MenuURL, when set, is fetched instead of the boot file iPXE's DHCP
 	// answer names (an iPXE with an embedded script, as in the seed blog).
@@ -94,7 +98,15 @@ type Config struct {
 var (
 	DefaultROMSchedule  = []time.Duration{4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second}
 	DefaultIPXESchedule = []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
-	DefaultTFTP         = TFTPOptions{BlockSize: 1468, SizeProbe: true, Timeout: 4 * time.Second, Retries: 6}
+	// DefaultIPXERequestSchedule is iPXE's DHCPREQUEST retransmission
+	// (src/config/dhcp.h: DHCP_REQ_START_TIMEOUT_SEC 0, so its retry timer
+	// starts at DEFAULT_MIN_TIMEOUT, a quarter second, and doubles until it
+	// would pass DHCP_REQ_END_TIMEOUT_SEC, 10 s; retry.c fails it then):
+	// six REQUESTs, the last at 7.75 s, given up at 15.75 s. The DISCOVER
+	// phase (DHCP_DISC_START_TIMEOUT_SEC 1) is the 1, 2, 4, 8 s above.
+	DefaultIPXERequestSchedule = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond,
+		1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+	DefaultTFTP = TFTPOptions{BlockSize: 1468, SizeProbe: true, Timeout: 4 * time.Second, Retries: 6}
 )
 
 // DefaultMACPrefix is locally administered (bit 1 of the first byte).
@@ -126,6 +138,9 @@ func (c *Config) fill() error {
 	}
 	if len(c.IPXESchedule) == 0 {
 		c.IPXESchedule = DefaultIPXESchedule
+	}
+	if len(c.IPXERequestSchedule) == 0 {
+		c.IPXERequestSchedule = DefaultIPXERequestSchedule
 	}
 	if c.TFTP == (TFTPOptions{}) {
 		c.TFTP = DefaultTFTP
@@ -169,6 +184,7 @@ type storm struct {
 	addrs        *addrManager
 	romSchedule  []time.Duration
 	ipxeSchedule []time.Duration
+	ipxeRequest  []time.Duration
 	xidMu        sync.Mutex
 	rng          *rand.Rand
 
@@ -192,6 +208,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg:          cfg,
 		romSchedule:  scaleAll(cfg.ROMSchedule, cfg.Scale),
 		ipxeSchedule: scaleAll(cfg.IPXESchedule, cfg.Scale),
+		ipxeRequest:  scaleAll(cfg.IPXERequestSchedule, cfg.Scale),
 		rng:          rand.New(rand.NewPCG(cfg.Seed, 0x5157)),
 	}
 	if cfg.Addrs == AddrsAdd {

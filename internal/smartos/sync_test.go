@@ -75,7 +75,10 @@ func syncLogger(t *testing.T, name string) *slog.Logger {
 
 type syncTestWriter struct{ t *testing.T }
 
-func (w syncTestWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w syncTestWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 // add starts one more server.
 func (c *syncCluster) add(name string) *syncServer {
@@ -150,7 +153,9 @@ func (s *syncServer) importBuild(t *testing.T, build string, seed uint64) Catalo
 	return e
 }
 
-func (s *syncServer) buildDir(build string) string { return filepath.Join(s.dir, PlatformsSubdir, build) }
+func (s *syncServer) buildDir(build string) string {
+	return filepath.Join(s.dir, PlatformsSubdir, build)
+}
 
 func (s *syncServer) status(t *testing.T, build string) PlatformStatus {
 	t.Helper()
@@ -430,13 +435,15 @@ func TestManifestCheck(t *testing.T) {
 		t.Fatalf("Check = %v, files %+v", err, m.Files)
 	}
 	for name, edit := range map[string]func(m *Manifest){
-		"hash":       func(m *Manifest) { m.Files[0].Size++ },
-		"escape":     func(m *Manifest) { m.Files[0].Path = "platform/../../etc/passwd" },
-		"hidden":     func(m *Manifest) { m.Files[0].Path = "platform/.x" },
-		"outside":    func(m *Manifest) { m.Files[0].Path = "etc/passwd" },
-		"link out":   func(m *Manifest) { m.Files[0].Link, m.Files[0].SHA256 = "../../x", "" },
-		"link abs":   func(m *Manifest) { m.Files[0].Link, m.Files[0].SHA256 = "/etc/passwd", "" },
-		"no kernel":  func(m *Manifest) { m.Files = slices.DeleteFunc(m.Files, func(f ManifestFile) bool { return f.Path == KernelFile }) },
+		"hash":     func(m *Manifest) { m.Files[0].Size++ },
+		"escape":   func(m *Manifest) { m.Files[0].Path = "platform/../../etc/passwd" },
+		"hidden":   func(m *Manifest) { m.Files[0].Path = "platform/.x" },
+		"outside":  func(m *Manifest) { m.Files[0].Path = "etc/passwd" },
+		"link out": func(m *Manifest) { m.Files[0].Link, m.Files[0].SHA256 = "../../x", "" },
+		"link abs": func(m *Manifest) { m.Files[0].Link, m.Files[0].SHA256 = "/etc/passwd", "" },
+		"no kernel": func(m *Manifest) {
+			m.Files = slices.DeleteFunc(m.Files, func(f ManifestFile) bool { return f.Path == KernelFile })
+		},
 		"bad sha256": func(m *Manifest) { m.Files[0].SHA256 = "zz" },
 	} {
 		c := *m

@@ -92,7 +92,13 @@ func (m *Membership) list(ctx context.Context) (int64, error) {
 			m.log.Info("server gone", "server", name)
 		}
 	}
+	missing := !seen[m.self.Name] && !m.closed
 	m.mu.Unlock()
+	if missing {
+		// Our record is not there (deleted before a watch could see it,
+		// or the lease is being replaced): keep() writes it again.
+		m.signalReput()
+	}
 	if changed {
 		m.changed()
 	}
@@ -117,10 +123,7 @@ func (m *Membership) applyEvent(ev *clientv3.Event) {
 	self := name == m.self.Name && ev.Type == mvccpb.DELETE && !m.closed
 	m.mu.Unlock()
 	if self {
-		select {
-		case m.reput <- struct{}{}:
-		default:
-		}
+		m.signalReput()
 	}
 	if changed {
 		m.changed()
@@ -155,6 +158,13 @@ func (m *Membership) putLocked(name string, value []byte, rev int64, now time.Ti
 	e.st.Member, e.st.Alive, e.st.LastSeen, e.rev = mem, true, now, rev
 	e.st.Self = name == m.self.Name
 	return changed
+}
+
+func (m *Membership) signalReput() {
+	select {
+	case m.reput <- struct{}{}:
+	default:
+	}
 }
 
 // setStale marks the view stale after err.

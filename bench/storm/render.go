@@ -672,7 +672,7 @@ func renderRuns(b *strings.Builder, res *Results, open bool) {
 		p("<details><summary>Every storm run</summary>\n\n")
 	}
 	p("| started (UTC) | load at start → end | stack | machines | link | run | all booted | failed (stage: count) | " +
-		"link frames: lost on purpose / dropped by the kernel / total | UDP drops: DHCP server / boot server |\n")
+		"link frames: lost on purpose / dropped by the kernel / total | UDP drops: DHCP server / boot server / clients |\n")
 	p("|---|---|---|---:|---|---:|---:|---|---|---|\n")
 	for _, s := range res.Storms {
 		start := "–"
@@ -697,7 +697,11 @@ func renderRuns(b *strings.Builder, res *Results, open bool) {
 		}
 		drops := "–"
 		if s.UDPDrops != nil {
-			drops = fmt.Sprintf("%d / %d %s", s.UDPDrops["dhcp"], s.UDPDrops["server"], portDrops(s.PortDrops))
+			clients := "–"
+			if v, ok := s.UDPDrops["clients"]; ok {
+				clients = fmt.Sprint(v)
+			}
+			drops = fmt.Sprintf("%d / %d / %s %s", s.UDPDrops["dhcp"], s.UDPDrops["server"], clients, portDrops(s.PortDrops))
 		}
 		p("| %s | %s → %s | %s | %d | %s | %d | %s | %s | %s | %s |\n", start, s.Load, orDash(s.LoadEnd),
 			stackTitles[s.Stack], s.Machines, s.Link, s.Run+1, booted, failed, frames, drops)

@@ -174,7 +174,10 @@ func runStorm(ctx context.Context, o options, e *env, st stack, n int, link stri
 	err = clientCmd(ctx, l, e, "storm", &rep, "storm", "--interface", clientIface, "-n", strconv.Itoa(n),
 		"--spread", o.spread.String(), "--timeout", o.stormTimeout.String(), "--quiet")
 	sr.ServerCPU = nsCPU(l.srv) - cpu0
-	sr.UDPDrops = map[string]int64{"server": udpRcvbufErrors(ctx, l.srv), "dhcp": udpRcvbufErrors(ctx, l.dhcp)}
+	// The clients' namespace too: a reply dropped at the simulator's own
+	// sockets is a loss no server caused.
+	sr.UDPDrops = map[string]int64{"server": udpRcvbufErrors(ctx, l.srv), "dhcp": udpRcvbufErrors(ctx, l.dhcp),
+		"clients": udpRcvbufErrors(ctx, l.cli)}
 	if frames, lerr := l.linkStats(ctx); lerr != nil {
 		log.Printf("storm %s: %v", st.name, lerr)
 	} else {

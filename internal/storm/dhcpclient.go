@@ -221,6 +221,12 @@ func (c *dhcpClient) discover(ctx context.Context, ch <-chan dhcpReply, xid uint
 	if addrOffer != nil {
 		return nil, nil, errNoBootFile
 	}
+	if proxyOffer != nil {
+		// Which server failed the machine: the DHCP server (no address),
+		// not the proxy, which answered.
+		return nil, nil, fmt.Errorf("no DHCPOFFER with an address after %d DHCPDISCOVERs (the proxyDHCP offer from %v came)",
+			len(schedule), proxyOffer.serverID())
+	}
 	return nil, nil, fmt.Errorf("no DHCPOFFER after %d DHCPDISCOVERs", len(schedule))
 }
 

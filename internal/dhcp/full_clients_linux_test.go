@@ -299,24 +299,50 @@ func TestFullDhcpcd(t *testing.T) {
 		t.Errorf("dhcpcd was told:\n%s\nwant %q", logText(), want)
 	}
 
+	// dhcpcd -n and -k signal the running daemon (SIGHUP, SIGALRM). A
+	// signal that reaches dhcpcd 9.4.1 while it applies a lease (its hook
+	// running) is lost: nothing in its debug log, and -k then waits for an
+	// exit that never comes. Seen under a CPU load, 1 run in 10 to 30 of
+	// go test -race -count=20 (issue 11): both right after BOUND (-n) and
+	// right after the renewal's ACK (-k). Nothing tells from outside when
+	// dhcpcd is back in its event loop, so each command is sent again
+	// until the server sees its effect.
+	control := func(arg, what string, done func() bool) {
+		t.Helper()
+		for try := 1; ; try++ {
+			out, err := l.run(ns, 10*time.Second, "dhcpcd", "-f", conf, arg, ifn)
+			if pollUntil(5*time.Second, done) {
+				return
+			}
+			if try == 3 {
+				t.Fatalf("dhcpcd %s: no %s after %d tries (last: %v)\n%s", arg, what, try, err, out)
+			}
+			t.Logf("dhcpcd %s, try %d: no %s yet (%v), again\n%s", arg, try, what, err, out)
+		}
+	}
+
 	// dhcpcd -n: renew (rebind the interface) through the running daemon.
 	acks := s.Stats().Acks
-	if out, err := l.run(ns, 10*time.Second, "dhcpcd", "-f", conf, "-n", ifn); err != nil {
-		t.Fatalf("dhcpcd -n: %v\n%s", err, out)
-	}
-	waitUntil(t, 15*time.Second, "dhcpcd's renewal", func() bool { return s.Stats().Acks > acks })
+	control("-n", "renewal", func() bool { return s.Stats().Acks > acks })
 	if rec, _ := leaseOf(s, macOf(t, ns, ifn)); rec.IP != ip || rec.State != lease.Bound {
 		t.Errorf("after renewal: %+v", rec)
 	}
 
 	// dhcpcd -k: release.
-	if out, err := l.run(ns, 10*time.Second, "dhcpcd", "-f", conf, "-k", ifn); err != nil {
-		t.Fatalf("dhcpcd -k: %v\n%s", err, out)
-	}
-	waitUntil(t, 10*time.Second, "the release", func() bool {
+	control("-k", "release", func() bool {
 		rec, _ := leaseOf(s, macOf(t, ns, ifn))
 		return rec.State == lease.Released
 	})
+}
+
+// pollUntil polls cond every 100ms until it holds (true) or d passes.
+func pollUntil(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }
 
 // TestFullRelayedDhclient: dhclient on a segment behind ISC dhcrelay gets

@@ -24,6 +24,7 @@ type Boot struct {
 
 	kernelDone bool
 	pending    map[string]bool // files the kernel still needs
+	fetched    map[string]bool // archives and hashes fetched before the kernel (another server's may arrive first)
 }
 
 // StageTime is one stage of a boot. A stage's duration runs from the end of
@@ -75,7 +76,7 @@ func (b *Boot) clone() Boot {
 		p := *b.Progress
 		c.Progress = &p
 	}
-	c.pending = nil
+	c.pending, c.fetched = nil, nil
 	return c
 }
 
@@ -162,17 +163,95 @@ func (b *Boot) advance(st Stage, t time.Time) {
 	b.Stages[n-1].DurationMS = Millis(b.Stages[n-1].End.Sub(from))
 }
 
+// place is advance for a late event (another server's, arrived after
+// later ones): a stage beyond the furthest advances the boot; a stage the
+// boot has widens to take t in; a stage the boot went without is put in
+// its place in stage order. Times are kept within their neighbours' (a
+// late stage cannot end after the next one began, a clock a little ahead
+// cannot make a duration negative), and every duration is computed again.
+func (b *Boot) place(st Stage, t time.Time) {
+	if st == StageNone {
+		return
+	}
+	i := 0
+	for i < len(b.Stages) && b.Stages[i].Stage.Index() < st.Index() {
+		i++
+	}
+	if i == len(b.Stages) {
+		b.Stages = append(b.Stages, StageTime{Stage: st, Start: t, End: t})
+		b.Stage = st
+	} else if b.Stages[i].Stage != st {
+		b.Stages = append(b.Stages[:i], append([]StageTime{{Stage: st, Start: t, End: t}}, b.Stages[i:]...)...)
+	} else {
+		if t.Before(b.Stages[i].Start) {
+			b.Stages[i].Start = t
+		}
+		if t.After(b.Stages[i].End) {
+			b.Stages[i].End = t
+		}
+	}
+	s := &b.Stages[i]
+	if i > 0 {
+		lo := b.Stages[i-1].End
+		if s.Start.Before(lo) {
+			s.Start = lo
+		}
+		if s.End.Before(lo) {
+			s.End = lo
+		}
+	}
+	if i+1 < len(b.Stages) {
+		hi := b.Stages[i+1].Start
+		if s.End.After(hi) {
+			s.End = hi
+		}
+		if s.Start.After(s.End) {
+			s.Start = s.End
+		}
+	}
+	for j := range b.Stages {
+		from := b.Stages[j].Start
+		if j > 0 {
+			from = b.Stages[j-1].End
+		}
+		b.Stages[j].DurationMS = Millis(b.Stages[j].End.Sub(from))
+	}
+}
+
+// fits says whether a late event belongs to b: it happened after b began
+// (give or take the clocks' skew), or shortly before as b's beginning (a
+// stage before b's first, within stale: the PXE ROM's DHCP seen by another
+// server arriving after this server's iPXE DHCP). Otherwise it is from an
+// earlier boot.
+func (b *Boot) fits(ev Event, skew, stale time.Duration) bool {
+	if !ev.Time.Before(b.Started.Add(-skew)) {
+		return true
+	}
+	if b.Started.Sub(ev.Time) > stale {
+		return false
+	}
+	st := stageOf(ev)
+	return st != StageNone && len(b.Stages) > 0 && st.Index() < b.Stages[0].Stage.Index()
+}
+
 // apply folds ev (whose Stage is set) into b. It returns true when the
 // boot now has every file its kernel needs: the caller emits "booted".
-func (b *Boot) apply(ev Event) (booted bool) {
-	b.Updated = ev.Time
-	if ev.Arch != "" {
+// late (another server's event, arrived after later ones) neither moves
+// the boot's times back nor replaces newer details.
+func (b *Boot) apply(ev Event, late bool) (booted bool) {
+	switch {
+	case !late || ev.Time.After(b.Updated):
+		b.Updated = ev.Time
+	case ev.Time.Before(b.Started):
+		b.Started = ev.Time
+	}
+	if ev.Arch != "" && (!late || b.Arch == "") {
 		b.Arch = ev.Arch
 	}
-	if ev.IP != "" {
+	if ev.IP != "" && (!late || b.IP == "") {
 		b.IP = ev.IP
 	}
-	if ev.Failed() {
+	if ev.Failed() && (!late || b.Err == "") {
 		b.Err = ev.Msg
 	}
 	switch ev.Type {
@@ -190,7 +269,11 @@ func (b *Boot) apply(ev Event) (booted bool) {
 			b.Progress = nil
 		}
 	}
-	b.advance(ev.Stage, ev.Time)
+	if late {
+		b.place(ev.Stage, ev.Time)
+	} else {
+		b.advance(ev.Stage, ev.Time)
+	}
 	if ev.Type != TypeHTTP || ev.Failed() || (ev.Total > 0 && ev.Bytes < ev.Total) {
 		return false
 	}
@@ -200,10 +283,19 @@ func (b *Boot) apply(ev Event) (booted bool) {
 		b.kernelDone = true
 		b.pending = map[string]bool{}
 		for _, f := range ev.Needs {
-			b.pending[f] = true
+			if !b.fetched[f] {
+				b.pending[f] = true
+			}
 		}
+		b.fetched = nil
 	case KindArchive, KindHash, KindOther:
 		delete(b.pending, ev.File)
+		if !b.kernelDone && ev.Kind != KindOther { // other files: many, and no kernel needs them
+			if b.fetched == nil {
+				b.fetched = map[string]bool{}
+			}
+			b.fetched[ev.File] = true
+		}
 	default:
 		return false
 	}

@@ -136,7 +136,17 @@ type Event struct {
 
 	// Summary is set on the events that end a boot (booted, up, abandoned).
 	Summary *Boot `json:"summary,omitempty"`
+
+	// Server names the server that observed this step when it was another
+	// one sharing this server's store (the shared timeline,
+	// internal/timeline); empty for this server's own steps. Events it
+	// derives (booted, abandoned) carry the name of the event that caused
+	// them.
+	Server string `json:"server,omitempty"`
 }
+
+// Remote reports whether another server observed the event.
+func (e Event) Remote() bool { return e.Server != "" }
 
 // Failed reports whether the event records a failure.
 func (e Event) Failed() bool { return e.Err != "" }

@@ -13,18 +13,25 @@ const (
 	DefaultRecent      = 1000  // events kept across machines, for replay to a stream
 	DefaultMaxMachines = 10000 // machines kept in memory; the least recently active go first
 	DefaultStaleAfter  = 15 * time.Minute
+	DefaultSkew        = time.Second
 )
 
 // Options tune a Log. The zero value is ready to use.
 type Options struct {
-	History     int              // events kept per machine
-	Recent      int              // events kept across machines
-	MaxMachines int              // machines kept
-	StaleAfter  time.Duration    // an unfinished boot this quiet is over: the next DHCP begins a new one
-	Now         func() time.Time // the clock; nil is time.Now
+	History     int           // events kept per machine
+	Recent      int           // events kept across machines
+	MaxMachines int           // machines kept
+	StaleAfter  time.Duration // an unfinished boot this quiet is over: the next DHCP begins a new one
+	// Skew is how far apart the clocks of servers sharing a timeline may
+	// be: an event from another server (Event.Server set) less than Skew
+	// after the latest event of the machine's boot is late, not new (see
+	// record).
+	Skew time.Duration
+	Now  func() time.Time // the clock; nil is time.Now
 	// OnBootEnd, when set, is called (outside the Log's lock, on the
-	// publisher's goroutine: keep it quick) with every boot that ends:
-	// booted, up or abandoned.
+	// publisher's goroutine: keep it quick) with every boot that ends by
+	// this server's own event: booted, up or abandoned. A boot that ends by
+	// another server's event is that server's to count.
 	OnBootEnd func(Boot)
 }
 
@@ -61,6 +68,9 @@ func NewLog(opt Options) *Log {
 	if opt.StaleAfter <= 0 {
 		opt.StaleAfter = DefaultStaleAfter
 	}
+	if opt.Skew <= 0 {
+		opt.Skew = DefaultSkew
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -88,7 +98,7 @@ func (l *Log) Publish(ev Event) []Event {
 	l.mu.Unlock()
 	if l.opt.OnBootEnd != nil {
 		for _, e := range out {
-			if e.Summary != nil {
+			if e.Summary != nil && !e.Remote() {
 				l.opt.OnBootEnd(*e.Summary)
 			}
 		}
@@ -103,11 +113,21 @@ func (l *Log) record(ev Event) []Event {
 	}
 	m := l.machine(ev.MAC)
 	var out []Event
-	if startsNewBoot(m.boot, ev, ev.Time, l.opt.StaleAfter) {
+	// Another server's event comes through the store a batch later than
+	// it happened: it may arrive after this server's own later events. A
+	// late event never begins a boot; it joins the current one where its
+	// stage belongs, or, older than the current boot and not its
+	// beginning, stays in the history only.
+	late := ev.Remote() && m.boot != nil && ev.Time.Before(m.boot.Updated.Add(l.opt.Skew))
+	if late && !m.boot.fits(ev, l.opt.Skew, l.opt.StaleAfter) {
+		ev.Boot, ev.Stage = 0, StageNone
+		return append(out, l.emit(m, ev))
+	}
+	if !late && startsNewBoot(m.boot, ev, ev.Time, l.opt.StaleAfter) {
 		if old := m.boot; old != nil && !old.Finished {
 			old.finish("abandoned")
 			sum := old.clone()
-			out = append(out, l.emit(m, Event{Time: ev.Time, MAC: ev.MAC, Type: TypeAbandon, Boot: old.Number,
+			out = append(out, l.emit(m, Event{Time: ev.Time, MAC: ev.MAC, Type: TypeAbandon, Boot: old.Number, Server: ev.Server,
 				Stage: old.Stage, Msg: "boot abandoned at " + old.Stage.Label() + ": the machine started over", Summary: &sum}))
 		}
 		m.boots++
@@ -119,7 +139,7 @@ func (l *Log) record(ev Event) []Event {
 	if ev.Type == TypeProgress {
 		ev.Stage = StageNone
 	}
-	booted := b.apply(ev)
+	booted := b.apply(ev, late)
 	if ev.Type == TypeUp {
 		b.finish("OS up")
 		sum := b.clone()
@@ -127,9 +147,13 @@ func (l *Log) record(ev Event) []Event {
 	}
 	out = append(out, l.emit(m, ev))
 	if booted {
-		bt := Event{Time: ev.Time, MAC: ev.MAC, Type: TypeBooted, Boot: b.Number, Stage: StageBootedKernel,
+		bt := Event{Time: ev.Time, MAC: ev.MAC, Type: TypeBooted, Boot: b.Number, Stage: StageBootedKernel, Server: ev.Server,
 			IP: b.IP, Arch: b.Arch, Msg: "every file is in: iPXE started the kernel"}
-		b.advance(StageBootedKernel, ev.Time)
+		if late {
+			b.place(StageBootedKernel, ev.Time)
+		} else {
+			b.advance(StageBootedKernel, ev.Time)
+		}
 		b.finish("booted kernel")
 		sum := b.clone()
 		bt.Summary = &sum

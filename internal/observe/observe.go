@@ -61,11 +61,23 @@ func New(o Options) *Observer {
 	}
 	rec := &machines.Recorder{Registry: o.Registry, Logger: ob.log}
 	sub := ob.Events.Subscribe("", 16384)
+	own := make(chan events.Event, 1024)
+	go func() {
+		// The registry gets this server's own events only: another
+		// server's (Event.Server set, from the shared timeline) are
+		// recorded by that server, in the same shared registry.
+		defer close(own)
+		for ev := range sub.C {
+			if !ev.Remote() {
+				own <- ev
+			}
+		}
+	}()
 	go func() {
 		defer close(ob.recorded)
 		// It ends when Close closes the log: the subscription ends and the
 		// recorder writes what it holds.
-		rec.Run(context.Background(), sub.C)
+		rec.Run(context.Background(), own)
 		sub.Close()
 	}()
 	return ob

@@ -16,6 +16,7 @@ type configFlags struct {
 	path                                          string
 	iface, dataDir, httpAddr, tftpAddr, advertise string
 	dhcpMode, ipxeDir, logLevel                   string
+	name                                          string // serve only (registerName)
 }
 
 func (f *configFlags) register(fs *pflag.FlagSet) {
@@ -29,6 +30,11 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.dhcpMode, "dhcp-mode", d.DHCP.Mode, "proxy (answer PXE clients beside the network's DHCP server), off, or full (be the DHCP server: needs dhcp.subnets in --config)")
 	fs.StringVar(&f.ipxeDir, "ipxe-dir", "", "directory with iPXE builds, searched before /usr/lib/ipxe and /usr/share/ipxe")
 	fs.StringVar(&f.logLevel, "log-level", d.LogLevel, "debug, info, warn or error")
+}
+
+// registerName adds --name (server.name), for serve.
+func (f *configFlags) registerName(fs *pflag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "this server's name among the servers sharing one store (default: the host name)")
 }
 
 // load builds the configuration: defaults, then the file, then the flags
@@ -53,6 +59,7 @@ func (f *configFlags) load(cmd *cobra.Command) (config.Config, error) {
 	set("dhcp-mode", &c.DHCP.Mode, f.dhcpMode)
 	set("ipxe-dir", &c.IPXEDir, f.ipxeDir)
 	set("log-level", &c.LogLevel, f.logLevel)
+	set("name", &c.Server.Name, f.name)
 	if err := c.Validate(); err != nil {
 		if f.path != "" {
 			return c, fmt.Errorf("config %s: %w", f.path, err)

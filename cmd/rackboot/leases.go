@@ -20,6 +20,7 @@ import (
 func leasesCommand() *cobra.Command {
 	var (
 		dataDir, server, token string
+		cfgPath                string
 		state, mac, subnet     string
 		output                 outputFlag
 	)
@@ -47,7 +48,11 @@ While rackboot serve runs on the data directory, the list comes from its API
 					q.Set(k, v)
 				}
 			}
-			ls, where, err := listLeases(cmd.Context(), dataDir, server, token, q)
+			cfg, err := storeConfig(cmd, cfgPath, dataDir)
+			if err != nil {
+				return err
+			}
+			ls, where, err := listLeases(cmd.Context(), cfg, server, token, q)
 			if err != nil {
 				return userError(err)
 			}
@@ -63,6 +68,7 @@ While rackboot serve runs on the data directory, the list comes from its API
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&dataDir, "data-dir", config.Default().DataDir, "data directory of rackboot serve")
+	fs.StringVar(&cfgPath, "config", "", "serve's YAML configuration (its data_dir and store are read from it)")
 	fs.StringVar(&server, "server", "", "ask this rackboot's API, like http://10.0.0.5 (default: the serve on --data-dir, else its store)")
 	fs.StringVar(&token, "token", "", "API token (default: $RACKBOOT_TOKEN, else the data directory's api-token)")
 	output.register(fs)
@@ -74,13 +80,12 @@ While rackboot serve runs on the data directory, the list comes from its API
 
 // listLeases asks --server, else the serve running on dataDir, else reads
 // the store.
-func listLeases(ctx context.Context, dataDir, serverURL, token string, q url.Values) ([]lease.Lease, string, error) {
+func listLeases(ctx context.Context, cfg config.Config, serverURL, token string, q url.Values) ([]lease.Lease, string, error) {
+	dataDir := cfg.DataDir
 	if c, _, found := api.Discover(ctx, dataDir, serverURL, token, ""); found {
 		ls, err := c.Leases(ctx, q)
 		return ls, "rackboot serve at " + c.Base, err
 	}
-	cfg := config.Default()
-	cfg.DataDir = dataDir
 	st, err := server.OpenStore(cfg, nil)
 	if err != nil {
 		return nil, "", storeHeld(err, dataDir)
@@ -91,7 +96,7 @@ func listLeases(ctx context.Context, dataDir, serverURL, token string, q url.Val
 		return nil, "", err
 	}
 	ls, err := api.FilterLeases(all, q, time.Now())
-	return ls, "data directory " + dataDir, err
+	return ls, storeName(cfg), err
 }
 
 // writeLeaseTable prints one lease a line.

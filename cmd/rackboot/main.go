@@ -43,7 +43,7 @@ loads itself in a loop and needs no embedded script.`,
 	root.AddCommand(serveCommand(), menuCommand())
 	root.AddCommand(platformCommand())
 	root.AddCommand(machinesCommand(), eventsCommand(), tokenCommand())
-	root.AddCommand(leasesCommand())
+	root.AddCommand(leasesCommand(), serversCommand())
 	root.AddCommand(benchCommand())
 	return root
 }

@@ -25,7 +25,7 @@ type platformFlags struct {
 func (f *platformFlags) register(cmd *cobra.Command) {
 	fs := cmd.PersistentFlags()
 	d := config.Default()
-	fs.StringVar(&f.cfg.path, "config", "", "YAML configuration file (data_dir and smartos.mirror are read from it)")
+	fs.StringVar(&f.cfg.path, "config", "", "YAML configuration file (data_dir, store and smartos.mirror are read from it)")
 	fs.StringVar(&f.cfg.dataDir, "data-dir", d.DataDir, "data directory: platforms under smartos/<build>/platform/")
 	fs.StringVar(&f.mirror, "mirror", "", "SmartOS mirror base URL for \"latest\" (default: smartos.mirror, else "+shortMirror()+")")
 	fs.StringVar(&f.server, "server", "", "a running rackboot's URL (default: the one serve.json in the data directory names, if any)")
@@ -48,7 +48,7 @@ func (f *platformFlags) open(cmd *cobra.Command) (platformBackend, config.Config
 		cfg.SmartOS.Mirror = f.mirror
 	}
 	b, where, err := openPlatforms(cmd.Context(), backendOptions{
-		dataDir: cfg.DataDir, mirror: cfg.SmartOS.Mirror, server: f.server, token: f.token,
+		dataDir: cfg.DataDir, store: cfg.Store, mirror: cfg.SmartOS.Mirror, server: f.server, token: f.token,
 		log: slog.New(progress.WarnHandler(cmd.ErrOrStderr())),
 	})
 	if err != nil {

@@ -37,9 +37,10 @@ func (l localPlatforms) Close() error { return l.close() }
 // backendOptions say how to reach the platforms.
 type backendOptions struct {
 	dataDir string
-	mirror  string // for imports of "latest" done here
-	server  string // --server: always use this server's API
-	token   string // --token
+	store   config.Store // the configuration's store (bolt in dataDir, or etcd)
+	mirror  string       // for imports of "latest" done here
+	server  string       // --server: always use this server's API
+	token   string       // --token
 	log     *slog.Logger
 }
 
@@ -52,7 +53,7 @@ func openPlatforms(ctx context.Context, o backendOptions) (b platformBackend, wh
 		return api.RemotePlatforms{Client: c}, where, nil
 	}
 	cfg := config.Default()
-	cfg.DataDir = o.dataDir
+	cfg.DataDir, cfg.Store = o.dataDir, o.store
 	st, err := server.OpenStore(cfg, o.log)
 	if err != nil {
 		return nil, "", storeHeld(err, o.dataDir)
@@ -68,7 +69,7 @@ func openPlatforms(ctx context.Context, o backendOptions) (b platformBackend, wh
 		return nil, "", err
 	}
 	p := &api.Platforms{Importer: im, Boots: server.BootCounts(st)}
-	return localPlatforms{Platforms: p, close: st.Close}, "data directory " + o.dataDir, nil
+	return localPlatforms{Platforms: p, close: st.Close}, storeName(cfg), nil
 }
 
 // storeHeld explains a store that would not open: most often, a serve

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"rackboot/internal/api"
 	"rackboot/internal/progress"
+	"rackboot/internal/smartos"
 )
 
 // timeFormat is how the platform commands show times, in local time.
@@ -20,13 +22,25 @@ func writePlatformTable(w io.Writer, list []api.Platform) error {
 		_, err := fmt.Fprintln(w, "no platforms yet: 'rackboot platform import latest' brings in the newest SmartOS")
 		return err
 	}
+	shared := false // several servers: say where each build is
+	for _, p := range list {
+		shared = shared || len(p.Servers) > 0
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUILD\tSIZE\tIMPORTED\tCHECKSUM\tDEFAULT\tPINNED\tBOOTS (7d)")
+	head := "BUILD\tSIZE\tIMPORTED\tCHECKSUM\tDEFAULT\tPINNED\tBOOTS (7d)"
+	if shared {
+		head += "\tWHERE"
+	}
+	fmt.Fprintln(tw, head)
 	hasDefault := false
 	for _, p := range list {
 		hasDefault = hasDefault || p.Default
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Build, platformSize(p.Size), p.ImportedAt.Local().Format(timeFormat),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d", p.Build, platformSize(p.Size), p.ImportedAt.Local().Format(timeFormat),
 			shortSum(p.SHA256, p.MD5), yesOrDash(p.Default), yesOrDash(p.Pinned), p.Boots)
+		if shared {
+			fmt.Fprintf(tw, "\t%s", where(p))
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -55,6 +69,8 @@ func writePlatform(w io.Writer, p api.Platform) error {
 		{"Default", yesOrDash(p.Default)},
 		{"Pinned", yesOrDash(p.Pinned)},
 		{"Boots (7d)", strconv.Itoa(p.Boots)},
+		{"Manifest", manifestLine(p.Manifest)},
+		{"Where", where(p)},
 		{"Rescue root password", pw},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", l[0], l[1])
@@ -92,4 +108,49 @@ func textOrDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// where says on which servers a build is, from their status records:
+// "present on a, b; fetching on c 40 %; failed on d (error)".
+func where(p api.Platform) string {
+	if len(p.Servers) == 0 {
+		return "-"
+	}
+	var parts []string
+	byState := map[string][]string{}
+	var order []string
+	for _, s := range p.Servers {
+		if p.Manifest != nil && s.State == smartos.SyncPresent && s.Manifest != "" && s.Manifest != p.Manifest.SHA256 {
+			s.State = "outdated" // an older copy, before a forced re-import
+		}
+		name := s.Server
+		switch s.State {
+		case smartos.SyncFetching:
+			if s.Total > 0 {
+				name += fmt.Sprintf(" %d %%", s.Bytes*100/s.Total)
+			}
+			if s.Peer != "" {
+				name += " from " + s.Peer
+			}
+		case smartos.SyncFailed, smartos.SyncWaiting:
+			if s.Error != "" {
+				name += " (" + s.Error + ")"
+			}
+		}
+		if _, ok := byState[s.State]; !ok {
+			order = append(order, s.State)
+		}
+		byState[s.State] = append(byState[s.State], name)
+	}
+	for _, st := range order {
+		parts = append(parts, st+" on "+strings.Join(byState[st], ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func manifestLine(m *api.ManifestSummary) string {
+	if m == nil {
+		return "-"
+	}
+	return fmt.Sprintf("sha256:%s, %d files, %s", m.SHA256, m.Files, progress.Bytes(m.Bytes))
 }

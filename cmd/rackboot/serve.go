@@ -43,6 +43,7 @@ iPXE a script that chains to its menu instead of iPXE again, so there is no loop
 		},
 	}
 	f.register(cmd.Flags())
+	f.registerName(cmd.Flags())
 	return cmd
 }
 

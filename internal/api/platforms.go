@@ -16,8 +16,34 @@ import (
 // entry and what the rest of rackboot knows about it.
 type Platform struct {
 	smartos.CatalogEntry
-	Default bool `json:"default"`  // the catalog's default build: the menu boots it
-	Boots   int  `json:"boots_7d"` // boots of this build in the last BootWindow
+	// Manifest summarises the catalog entry's manifest (which lists every
+	// file), hiding it: its hash and how many files and bytes it names.
+	Manifest *ManifestSummary `json:"manifest,omitempty"`
+	Default  bool             `json:"default"`  // the catalog's default build: the menu boots it
+	Boots    int              `json:"boots_7d"` // boots of this build in the last BootWindow
+	// Servers is where the build is, per server, when several share the
+	// store: present, fetching, failed or waiting (smartos.Syncer).
+	Servers []smartos.PlatformStatus `json:"servers,omitempty"`
+}
+
+// ManifestSummary is what the API shows of a manifest.
+type ManifestSummary struct {
+	SHA256 string `json:"sha256"`
+	Files  int    `json:"files"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// newPlatform is e as the API shows it.
+func newPlatform(e smartos.CatalogEntry, def string, boots map[string]int, where map[string][]smartos.PlatformStatus) Platform {
+	p := Platform{CatalogEntry: e, Default: e.Build == def, Boots: boots[e.Build], Servers: where[e.Build]}
+	if m := e.Manifest; m != nil {
+		p.Manifest = &ManifestSummary{SHA256: m.SHA256, Files: len(m.Files), Bytes: m.Bytes}
+	}
+	p.CatalogEntry.Manifest = nil
+	for i := range p.Servers {
+		p.Servers[i].Build = "" // said once, by the platform
+	}
+	return p
 }
 
 // BootWindow is the period Platform.Boots counts.
@@ -38,7 +64,7 @@ type ImportRequest struct {
 // one line with the imported platform or the error.
 type ImportMessage struct {
 	Progress *smartos.ProgressEvent `json:"progress,omitempty"`
-	Platform *smartos.CatalogEntry  `json:"platform,omitempty"`
+	Platform *Platform              `json:"platform,omitempty"`
 	Error    string                 `json:"error,omitempty"`
 }
 
@@ -77,11 +103,11 @@ func (p *Platforms) List(ctx context.Context) ([]Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	boots := p.boots(ctx)
+	boots, where := p.boots(ctx), p.where(ctx)
 	out := make([]Platform, 0, len(entries))
 	for _, e := range entries {
 		e.RootPassword = ""
-		out = append(out, Platform{CatalogEntry: e, Default: e.Build == def, Boots: boots[e.Build]})
+		out = append(out, newPlatform(e, def, boots, where))
 	}
 	return out, nil
 }
@@ -98,7 +124,7 @@ func (p *Platforms) Get(ctx context.Context, build string) (Platform, error) {
 			if err != nil {
 				return Platform{}, err
 			}
-			return Platform{CatalogEntry: e, Default: e.Build == def, Boots: p.boots(ctx)[e.Build]}, nil
+			return newPlatform(e, def, p.boots(ctx), p.where(ctx)), nil
 		}
 	}
 	return Platform{}, notFound(build)
@@ -118,6 +144,15 @@ func (p *Platforms) boots(ctx context.Context) map[string]int {
 		now = p.Now
 	}
 	m, err := p.Boots(ctx, now().Add(-BootWindow))
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// where reads the servers' status records; a failure costs the column.
+func (p *Platforms) where(ctx context.Context) map[string][]smartos.PlatformStatus {
+	m, err := smartos.ReadPlatformStatus(ctx, p.Importer.Store)
 	if err != nil {
 		return nil
 	}
@@ -311,7 +346,8 @@ func (p *Platforms) serveImport(w http.ResponseWriter, r *http.Request) error {
 		send(ImportMessage{Error: err.Error()})
 		return nil
 	}
-	send(ImportMessage{Platform: &e})
+	pl := newPlatform(e, "", nil, nil)
+	send(ImportMessage{Platform: &pl})
 	return nil
 }
 

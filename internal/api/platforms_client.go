@@ -44,7 +44,7 @@ func (c *Client) ImportPlatform(ctx context.Context, req ImportRequest, progress
 		case m.Error != "":
 			return smartos.CatalogEntry{}, errors.New(m.Error)
 		case m.Platform != nil:
-			return *m.Platform, nil
+			return m.Platform.CatalogEntry, nil
 		case m.Progress != nil && progress != nil:
 			progress(*m.Progress)
 		}

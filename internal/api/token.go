@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"rackboot/internal/store"
 )
 
 // TokenFile is the API token's file in the data directory (mode 0600).
@@ -18,9 +21,10 @@ const TokenFile = "api-token"
 // Tokens keeps the API token in the data directory: made at first start,
 // read back after, replaced by Rotate.
 type Tokens struct {
-	path string
-	mu   sync.RWMutex
-	tok  string
+	path   string
+	shared store.Store // nil: the file is the token (token_store.go)
+	mu     sync.RWMutex
+	tok    string
 }
 
 // LoadTokens reads the token, creating one if there is none; created says
@@ -51,18 +55,38 @@ func (t *Tokens) Token() string {
 
 // Rotate makes a new token, stores it atomically and returns it.
 func (t *Tokens) Rotate() (string, error) {
-	b := make([]byte, 24)
-	rand.Read(b)
-	tok := "rbt_" + hex.EncodeToString(b)
+	tok := newToken()
+	if t.shared != nil {
+		// Every server follows the store's token (Follow): write it
+		// there first, so that a failed write changes nothing.
+		if _, err := t.shared.Put(context.Background(), TokenKey, []byte(tok)); err != nil {
+			return "", fmt.Errorf("api token: %w", err)
+		}
+	}
+	if err := t.set(tok); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// set writes tok to the file atomically (0600) and makes it current.
+func (t *Tokens) set(tok string) error {
+	t.mu.Lock() // one writer of the file at a time (a rotation here, one followed from elsewhere)
+	defer t.mu.Unlock()
 	tmp := t.path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("api token: %w", err)
+		return fmt.Errorf("api token: %w", err)
 	}
 	if err := os.Rename(tmp, t.path); err != nil {
-		return "", fmt.Errorf("api token: %w", err)
+		return fmt.Errorf("api token: %w", err)
 	}
-	t.mu.Lock()
 	t.tok = tok
-	t.mu.Unlock()
-	return tok, nil
+	return nil
+}
+
+// newToken makes a random token.
+func newToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return "rbt_" + hex.EncodeToString(b)
 }

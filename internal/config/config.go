@@ -40,9 +40,10 @@ type Config struct {
 	Memtest   Memtest  `yaml:"memtest"`
 	Machines  Machines `yaml:"machines"` // machines.go
 	API       API      `yaml:"api"`
-	Store     Store    `yaml:"store"` // store.go
-	TFTP      TFTP     `yaml:"tftp"`  // limits.go
-	HTTP      HTTP     `yaml:"http"`  // limits.go
+	Store     Store    `yaml:"store"`  // store.go
+	Server    Server   `yaml:"server"` // server.go
+	TFTP      TFTP     `yaml:"tftp"`   // limits.go
+	HTTP      HTTP     `yaml:"http"`   // limits.go
 
 	// AdvertiseAddr is Advertise, parsed by Validate (invalid: not set).
 	AdvertiseAddr netip.Addr `yaml:"-"`
@@ -184,6 +185,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Store.validate(); err != nil { // store.go
+		return err
+	}
+	if err := c.Server.validate(); err != nil { // server.go
 		return err
 	}
 	switch c.LogLevel {

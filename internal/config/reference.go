@@ -63,6 +63,20 @@ unknown key or a bad value is an error that names the key):
   http:
     max_connections: 2048      # at once; more wait in the kernel's backlog
     max_connections_per_client: 32   # more from one address are closed at once
+  server:
+    name: boot-a               # this server among those sharing one store (default: host name;
+                               # flag --name)
+  store:
+    backend: bolt              # bolt: <data_dir>/rackboot.db, one server (the default)
+                               # etcd: several servers share machines, boot-once, labels,
+                               #       the platform catalog and the API token
+    etcd:                      # only with backend: etcd
+      endpoints: [http://10.0.0.11:2379, http://10.0.0.12:2379, http://10.0.0.13:2379]
+      prefix: /rackboot/       # several sites or labs on one etcd cluster
+      # cert_file, key_file, ca_file: client TLS (https:// endpoints)
+      # username, password: when etcd authentication is on
+      dial_timeout: 5s
+      request_timeout: 5s      # every read and write; then a clear error
   machines:
     rules:                     # group defaults; every match applies in order, a
       - name: rack7            # machine's own settings (rackboot machines set) win

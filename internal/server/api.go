@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net"
 
 	"rackboot/internal/api"
@@ -13,20 +12,6 @@ import (
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
 )
-
-// loadTokens reads the API token, making one at first start.
-func loadTokens(dataDir string) (*api.Tokens, error) {
-	tokens, created, err := api.LoadTokens(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	if created {
-		// Printed once, to the terminal that first started rackboot; it stays
-		// in the data directory for the CLI on this host.
-		fmt.Printf("rackboot: new API token (also in %s/%s): %s\n", dataDir, api.TokenFile, tokens.Token())
-	}
-	return tokens, nil
-}
 
 // api is /api/v1, every resource mounted: machines and events, token
 // rotation, platforms, leases.
@@ -46,6 +31,7 @@ func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.R
 	}).Register(a)
 	(&api.Platforms{Importer: importer, Boots: bootCounts(registry)}).Register(a)
 	(&api.Leases{List: s.listLeases, Usage: s.leaseUsage}).Register(a)
+	(&api.Servers{View: s.members}).Register(a) // cluster.go
 	return a
 }
 

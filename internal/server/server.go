@@ -48,7 +48,8 @@ type Server struct {
 	handler  http.Handler  // what http serves: files, menu, API, dashboard, metrics
 	stopping chan struct{} // closed when Run's context ends: live event streams end
 	stopOnce sync.Once
-	started  []any // the start line's attributes
+	started  []any        // the start line's attributes
+	cl       clusterParts // cluster.go: the servers sharing the store
 }
 
 // New builds the whole server from cfg, which Validate has accepted. On
@@ -71,7 +72,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.store, err = OpenStore(cfg, log); err != nil { // store.go
 		return nil, err
 	}
-	tokens, err := loadTokens(cfg.DataDir)
+	tokens, err := s.loadTokens(cfg) // cluster.go
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +90,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	}
 	s.leaseMetrics()                                                                                                // dhcp.go
 	if err := s.protocols(cfg, iface, adv, builds, sightings, s.api(cfg, tokens, registry, importer)); err != nil { // protocols.go
+		return nil, err
+	}
+	if err := s.joinCluster(cfg, adv, importer); err != nil { // cluster.go
 		return nil, err
 	}
 	return s, nil
@@ -112,6 +116,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.runDHCP(ctx) })
 	g.Go(func() error { return s.tftp.ListenAndServe(ctx, s.cfg.TFTPAddr) })
 	g.Go(func() error { return s.runHTTP(ctx) })
+	g.Go(func() error { return s.runCluster(ctx) }) // cluster.go
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -159,6 +164,7 @@ func (s *Server) Close() error {
 	if s.leases != nil {
 		s.leases.Close()
 	}
+	s.leaveCluster() // cluster.go
 	var err error
 	if s.store != nil {
 		err = s.store.Close()

@@ -89,11 +89,21 @@ func (r *Renderer) render(ctx context.Context, req Request, preview bool) ([]byt
 		once := false
 		if mc.BootOnce != "" {
 			ok, err := r.Registry.ClearBootOnce(ctx, mac, mc.BootOnce)
-			switch {
-			case err != nil:
-				r.log().Error("could not clear boot-once; it stays set for the next boot too", "mac", mac, "boot_once", mc.BootOnce, "err", err)
-			case !ok && attempt < 3:
-				continue // changed under us: build again with what is there now
+			if err == nil && !ok && attempt < 3 {
+				continue // changed under us (another server, the operator): build again with what is there now
+			}
+			if err != nil || !ok {
+				// A boot-once is served only once it is consumed: with the
+				// store unreachable (etcd without quorum) a reinstall item
+				// must not boot twice. It stays set for a later boot.
+				r.log().Error("could not consume boot-once; serving the menu without it (it stays set)",
+					"mac", mac, "boot_once", mc.BootOnce, "err", err)
+				mc.BootOnce = ""
+				eff = machines.Resolve(mc, r.Rules)
+				opts = machineOptions(base, mc, eff)
+				if script, err = build(opts); err != nil {
+					return nil, err
+				}
 			}
 			once = ok
 		}

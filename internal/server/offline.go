@@ -45,7 +45,7 @@ func catalogDefault(ctx context.Context, cfg config.Config) func() string {
 			}
 			return ""
 		}
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, boltstore.FileName)); err != nil {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, boltstore.FileName)); err != nil && cfg.Store.BackendName() == config.BackendBolt {
 			return "" // no catalog yet; do not make one just to print a menu
 		}
 		st, err := OpenStore(cfg, nil)

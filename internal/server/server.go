@@ -28,6 +28,7 @@ import (
 	"rackboot/internal/observe"
 	"rackboot/internal/store"
 	"rackboot/internal/tftp"
+	"rackboot/internal/timeline"
 	"rackboot/internal/version"
 )
 
@@ -50,6 +51,8 @@ type Server struct {
 	stopOnce sync.Once
 	started  []any        // the start line's attributes
 	cl       clusterParts // cluster.go: the servers sharing the store
+
+	sharedTimeline *timeline.Sharer // timeline.go: etcd only; nil otherwise
 }
 
 // New builds the whole server from cfg, which Validate has accepted. On
@@ -80,6 +83,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	sightings := new(boot.Sightings)
 	s.timeline = observe.New(observe.Options{Log: log, Version: version.Version, Sightings: sightings, Files: s.files, Registry: registry})
 	s.timeline.Metrics.FilesRefused(s.files.Refused)
+	if err = s.shareTimeline(cfg); err != nil { // timeline.go
+		return nil, err
+	}
 	importer := platforms(context.Background(), cfg, s.store, log)                     // platforms.go
 	s.menu, err = newMenu(cfg, log, memtest, registry, s.store, s.timeline.MenuServed) // menu.go
 	if err != nil {
@@ -161,6 +167,7 @@ func (s *Server) Close() error {
 	if s.timeline != nil {
 		s.timeline.Close()
 	}
+	s.closeTimeline() // timeline.go
 	if s.leases != nil {
 		s.leases.Close()
 	}

@@ -106,6 +106,20 @@ func (p *Process) Stop() {
 	})
 }
 
+// Kill sends SIGKILL to the process group at once (a crash: no cleanup
+// runs) and waits for the process to exit.
+func (p *Process) Kill() {
+	p.stop.Do(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+}
+
 // waitUDPPort waits until the process has a UDP socket bound to port, read
 // from /proc/<pid>/net/udp (which shows the process's own namespace).
 func (p *Process) waitUDPPort(ctx context.Context, port int) error {

@@ -53,6 +53,11 @@ type RackbootConfig struct {
 	// and dhcp.subnets.
 	LeaseTime   time.Duration
 	DHCPSubnets []DHCPSubnet
+	// ServerName is server.name; EtcdEndpoints, when set, make the store
+	// etcd (store.backend: etcd) under EtcdPrefix.
+	ServerName    string
+	EtcdEndpoints []string
+	EtcdPrefix    string
 }
 
 // DHCPSubnet is one dhcp.subnets entry with one pool.
@@ -109,6 +114,18 @@ func (c RackbootConfig) YAML() string {
 			}
 		}
 	}
+	if c.ServerName != "" {
+		fmt.Fprintf(&b, "server:\n  name: %s\n", q(c.ServerName))
+	}
+	if len(c.EtcdEndpoints) > 0 {
+		b.WriteString("store:\n  backend: etcd\n  etcd:\n    endpoints:\n")
+		for _, ep := range c.EtcdEndpoints {
+			fmt.Fprintf(&b, "      - %s\n", q(ep))
+		}
+		if c.EtcdPrefix != "" {
+			fmt.Fprintf(&b, "    prefix: %s\n", q(c.EtcdPrefix))
+		}
+	}
 	return b.String()
 }
 
@@ -119,6 +136,11 @@ type RackbootOptions struct {
 	DataDir  string // with the platforms (see MakePlatform)
 	Config   RackbootConfig
 	Extra    []string // more flags
+	// Host, when set, runs rackboot on that lab host (its eth0 and
+	// address) instead of the lab's server namespace (br0, ServerIP).
+	Host *Host
+	// Name names its log and configuration file; default "rackboot".
+	Name string
 }
 
 // Rackboot is a running rackboot serve.
@@ -143,21 +165,28 @@ func StartRackboot(ctx context.Context, t testing.TB, lab *Lab, opts RackbootOpt
 	if opts.Binary == "" {
 		t.Fatal("StartRackboot: no binary (BuildRackboot failed?)")
 	}
-	cfgPath := filepath.Join(lab.Out, "rackboot.yaml")
+	name := opts.Name
+	if name == "" {
+		name = "rackboot"
+	}
+	cfgPath := filepath.Join(lab.Out, name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(opts.Config.YAML()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ip := lab.ServerIP
+	ip, ns, iface := lab.ServerIP, lab.Server, Bridge
+	if opts.Host != nil {
+		ip, ns, iface = opts.Host.IP, opts.Host.NS, opts.Host.Iface
+	}
 	rb := &Rackboot{
 		URL:     fmt.Sprintf("http://%s:%d", ip, RackbootHTTPPort),
 		IP:      ip,
-		NS:      lab.Server,
+		NS:      ns,
 		DataDir: opts.DataDir,
 		Config:  cfgPath,
 	}
 	args := []string{opts.Binary, "serve",
 		"--config", cfgPath,
-		"--interface", Bridge,
+		"--interface", iface,
 		"--data-dir", opts.DataDir,
 		"--http-addr", fmt.Sprintf("%s:%d", ip, RackbootHTTPPort),
 		"--advertise", ip.String(),
@@ -167,8 +196,8 @@ func StartRackboot(ctx context.Context, t testing.TB, lab *Lab, opts RackbootOpt
 		"--log-level", "debug",
 	}
 	args = append(args, opts.Extra...)
-	rb.Process = lab.Start(t, lab.Server, "rackboot", args...)
-	lab.AddLog("rackboot config", cfgPath, false)
+	rb.Process = lab.Start(t, ns, name, args...)
+	lab.AddLog(name+" config", cfgPath, false)
 	t.Cleanup(func() {
 		if t.Failed() {
 			rb.dumpMenus(t)
@@ -177,7 +206,7 @@ func StartRackboot(ctx context.Context, t testing.TB, lab *Lab, opts RackbootOpt
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- WaitHTTP(wctx, lab.Server, rb.URL+"/healthz", 200) }()
+	go func() { errc <- WaitHTTP(wctx, ns, rb.URL+"/healthz", 200) }()
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -186,7 +215,7 @@ func StartRackboot(ctx context.Context, t testing.TB, lab *Lab, opts RackbootOpt
 	case <-rb.Done():
 		cancel()
 		_, code := rb.Exited()
-		t.Fatalf("rackboot exited with status %d during start-up", code)
+		t.Fatalf("%s exited with status %d during start-up", name, code)
 	}
 	return rb
 }

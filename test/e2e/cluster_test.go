@@ -298,4 +298,3 @@ func fileSHA256(t *testing.T, path string) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
-

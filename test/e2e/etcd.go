@@ -88,4 +88,3 @@ func StartEtcd(ctx context.Context, t testing.TB, lab *Lab, n int, firstAddr byt
 	t.Logf("etcd: %d members at %s", n, strings.Join(c.Endpoints(), ", "))
 	return c
 }
-

@@ -59,6 +59,7 @@ type options struct {
 // overOptions is the oversubscribed regime: clients > pool.
 type overOptions struct {
 	clients, pool, rate, secs int
+	fillSecs                  int // perfdhcp first runs this long, unmeasured, to fill the pool
 }
 
 // allClients is perfdhcp's client range in the normal regime.
@@ -140,7 +141,8 @@ func parseFlags() options {
 	flag.IntVar(&o.over.clients, "over-clients", 100000, "oversubscribed regime: perfdhcp's simulated clients")
 	flag.IntVar(&o.over.pool, "over-pool", 65000, "oversubscribed regime: addresses in the pool")
 	flag.IntVar(&o.over.rate, "over-rate", 20000, "oversubscribed regime: perfdhcp -r")
-	flag.IntVar(&o.over.secs, "over-secs", 15, "oversubscribed regime: length of the run")
+	flag.IntVar(&o.over.secs, "over-secs", 15, "oversubscribed regime: length of the measured run")
+	flag.IntVar(&o.over.fillSecs, "over-fill-secs", 40, "oversubscribed regime: an unmeasured run first, this long, that fills the pool")
 	flag.Parse()
 	o.servers = strings.Split(servers, ",")
 	for _, r := range strings.Split(regimes, ",") {
@@ -186,6 +188,7 @@ type result struct {
 	ServerClean int
 	Steps       []step
 	Exhausted   string // oversubscribed: what the server said about its full pool
+	Filled      int    // oversubscribed: ACKs of the filling run
 	LoadBefore  string
 	LoadAfter   string
 	Err         string
@@ -258,6 +261,14 @@ func benchOversubscribed(ctx context.Context, o options, name string) (r result,
 	defer l.close(o.keep)
 	defer srv.stop()
 	r.Version, r.Durable = srv.version, srv.durable
+	// Fill the pool first: the measured run is then all in the full
+	// pool's regime, whatever each server's rate.
+	log.Printf("%s: filling the pool, %d s at %d/s offered", name, o.over.fillSecs, o.over.rate)
+	fill, err := l.perfdhcp(ctx, o.over.rate, o.over.fillSecs, o.over.clients)
+	if err != nil {
+		return r, err
+	}
+	r.Filled = fill.Acks
 	err = saturate(ctx, l, srv, &r, o.over.rate, o.over.secs, o.over.clients)
 	kealog, _ := os.ReadFile(filepath.Join(l.dir, "kea.log"))
 	r.Exhausted = exhaustionLines(srv.output() + string(kealog))

@@ -19,6 +19,8 @@ func TestHandler(t *testing.T) {
 		{"/ui/", "text/html", `<table id="machines">`, 200},
 		{"/ui/app.js", "text/javascript", `EventSource(API + "/events?follow=1")`, 200},
 		{"/ui/app.css", "text/css", ".screen", 200},
+		{"/", "text/html", `<table id="servers">`, 200},
+		{"/ui/app.js", "text/javascript", `getJSON("/servers")`, 200},
 		{"/ui/missing.js", "", "", 404},
 	} {
 		resp, err := http.Get(ts.URL + tt.path)

@@ -370,6 +370,36 @@ function leasesChanged() {
   state.leaseTimer = setTimeout(() => { state.leaseTimer = null; loadLeases(); }, 500);
 }
 
+// ---- servers (those sharing the store; hidden for a server alone) ----
+
+function serverRow(m) {
+  const h = m.health;
+  const health = !h ? "—" : h.ok ? "ok, " + ago(h.checked) : "failing: " + (h.error || "");
+  const alive = m.alive ? el("span", { class: "pill done" }, "alive")
+    : el("span", { class: "pill failed", title: "its registration expired" }, "gone, last seen " + ago(m.last_seen));
+  return el("tr", { "data-server": m.name, "data-alive": String(m.alive) },
+    el("td", {}, m.name + (m.self ? " (this one)" : "")), el("td", { class: "mac" }, m.advertise || "—"),
+    el("td", {}, m.http_url ? el("a", { href: m.http_url + "/" }, m.http_url) : "—"), el("td", {}, m.version || ""),
+    el("td", { title: new Date(m.started).toLocaleString() }, m.alive ? ago(m.started) : "—"), el("td", {}, alive),
+    el("td", { class: h && !h.ok ? "bad" : "" }, health));
+}
+
+async function loadServers() {
+  let snap;
+  try {
+    snap = await getJSON("/servers");
+  } catch (_) {
+    $("#servers-section").hidden = true; // an older server, or reads need a token
+    return;
+  }
+  const members = snap.members || [];
+  $("#servers-section").hidden = members.length < 2 && !snap.stale;
+  const stale = $("#servers-stale");
+  stale.hidden = !snap.stale;
+  stale.textContent = snap.stale ? `The store has not answered since ${ago(snap.synced)} (${snap.error}): this is the last list read.` : "";
+  $("#servers tbody").replaceChildren(...members.map(serverRow));
+}
+
 // ---- live ----
 
 function follow() {
@@ -402,7 +432,9 @@ function follow() {
 $("#menu-arch").addEventListener("change", () => { const m = state.machines.get(state.selected); if (m) renderMenu(m); });
 setInterval(renderMachines, 10000); // "ago" columns
 setInterval(loadLeases, 10000);      // not every lease comes with an event: only netboot clients' do
+setInterval(loadServers, 5000);      // servers come and go without boot events
 loadMachines().catch((e) => { $("#summary").textContent = "cannot read machines: " + e.message; });
 loadPlatforms();
 loadLeases();
+loadServers();
 follow();

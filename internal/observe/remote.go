@@ -3,6 +3,7 @@ package observe
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"rackboot/internal/boot"
 	"rackboot/internal/events"
@@ -16,7 +17,9 @@ import (
 // as if this server had seen it, so that this server's own TFTP and HTTP
 // hooks name a machine whose DHCP went to the other server (and the loop
 // breaker knows it runs iPXE). A sighting this server made of another
-// machine at that address after the remote step is kept.
+// machine at that address after the remote step is kept, and a step older
+// than a sighting lives (a server starting reads the last hour back) names
+// no one.
 func (o *Observer) Remote(ev events.Event) {
 	if !ev.Remote() {
 		return // this server's own steps come through the hooks
@@ -40,6 +43,13 @@ func (o *Observer) sight(ev events.Event) {
 	ip, err := netip.ParseAddr(ev.IP)
 	if err != nil || ip.IsUnspecified() {
 		return
+	}
+	ttl := o.sightings.TTL
+	if ttl <= 0 {
+		ttl = boot.DefaultSightingTTL
+	}
+	if time.Since(ev.Time) > ttl {
+		return // read back from the last hour at start: the address may be another's by now
 	}
 	if cur, ok := o.sightings.Lookup(ip); ok && cur.MAC.String() != ev.MAC && cur.Seen.After(ev.Time) {
 		return

@@ -52,6 +52,13 @@ func TestRemoteSightingNames(t *testing.T) {
 	if s, _ := sightings.Lookup(client); s.MAC.String() != other.String() {
 		t.Errorf("an older remote sighting replaced this server's newer one: %s", s.MAC)
 	}
+	// A step older than a sighting lives names no one.
+	old := netip.MustParseAddr("127.0.0.10")
+	o.Remote(events.Event{Time: time.Now().Add(-time.Hour), MAC: mac, Type: events.TypeDHCP, DHCPType: "REQUEST",
+		IP: old.String(), Server: "a"})
+	if s, ok := sightings.Lookup(old); ok {
+		t.Errorf("an hour-old remote step was recorded as a sighting: %+v", s)
+	}
 	// Its own events do not come this way.
 	n := len(o.Events.Machine(mac))
 	o.Remote(events.Event{MAC: mac, Type: events.TypeMenu})

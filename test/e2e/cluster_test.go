@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"rackboot/test/e2e"
 )
 
@@ -278,6 +280,34 @@ func TestClusterPlatformFollows(t *testing.T) {
 	if err != nil || code != 200 || strings.Contains(body, `"files":[`) {
 		t.Errorf("A's platform JSON dumps the manifest's files (%d %v)", code, err)
 	}
+	checkServersOnDashboard(ctx, t, l, b)
+}
+
+// checkServersOnDashboard: rb's dashboard, in headless Chromium, lists
+// servers a and b alive and healthy (skipped without Chromium).
+func checkServersOnDashboard(ctx context.Context, t *testing.T, l *clusterLab, rb *e2e.Rackboot) {
+	t.Helper()
+	if _, err := os.Stat(e2e.Chromium); err != nil {
+		t.Logf("no %s: the dashboard's Servers section is not checked", e2e.Chromium)
+		return
+	}
+	browser := e2e.StartBrowser(ctx, t, rb.NS, filepath.Join(l.Out, "chromium"))
+	wctx, cancel := context.WithTimeout(browser, time.Minute)
+	defer cancel()
+	err := chromedp.Do(wctx, chromedp.Navigate(rb.URL+"/"))
+	if err == nil {
+		_, err = chromedp.Run(wctx, chromedp.Poll[bool](`document.querySelectorAll('#servers tr[data-alive="true"]').length === 2 && `+
+			`!document.querySelector("#servers-section").hidden && `+
+			`[...document.querySelectorAll("#servers td")].filter(td => td.textContent.startsWith("ok, ")).length === 2`))
+	}
+	if err != nil {
+		html, _ := chromedp.Run(browser, chromedp.OuterHTML("#servers-section"))
+		t.Fatalf("the dashboard does not list a and b alive and healthy: %v\n%s", err, html)
+	}
+	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-servers.png")); err != nil {
+		t.Logf("screenshot: %v", err)
+	}
+	t.Logf("the dashboard lists both servers, alive and healthy")
 }
 
 // menuOf is the menu rb serves a made-up BIOS machine.

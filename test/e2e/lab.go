@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"rackboot/internal/netnstest"
 )
 
 // Bridge is the name of the lab's bridge inside the server namespace.
@@ -80,7 +81,7 @@ func NewLab(t testing.TB) *Lab {
 }
 
 func (l *Lab) nsName(role string) string {
-	return fmt.Sprintf("%s%d-%s-%s", nsPrefix, os.Getpid(), l.ID, role)
+	return netnstest.Name(nsPrefix, l.ID, role)
 }
 
 // Addr returns the lab address with the given last octet (1 is the server).

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"rackboot/internal/netnstest"
 )
 
 // nsPrefix starts the name of every namespace the harness creates; the test
@@ -148,100 +150,9 @@ func netnsPids(name string) []int {
 var sweepStaleOnce sync.Once
 
 // sweepStale removes namespaces left behind by harness runs that died without
-// cleaning up (e.g. killed by go test -timeout): their name carries the pid
-// of a test binary that no longer exists. Processes still inside are killed
-// first; deleting a namespace destroys its bridge, taps and veths. It returns
-// what it removed.
-func sweepStale() []string {
-	entries, err := os.ReadDir("/run/netns")
-	if err != nil {
-		return nil
-	}
-	var removed []string
-	for _, e := range entries {
-		info, err := os.Stat(filepath.Join("/run/netns", e.Name()))
-		if err != nil {
-			continue
-		}
-		pid, stale := staleNetns(e.Name(), nsPrefix, os.Getpid(), info.ModTime(), processStarted)
-		if !stale {
-			continue
-		}
-		for _, p := range netnsPids(e.Name()) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-		if _, err := runCommand(context.Background(), "ip", "netns", "delete", e.Name()); err == nil {
-			removed = append(removed, fmt.Sprintf("%s (pid %d gone)", e.Name(), pid))
-		}
-	}
-	return removed
-}
-
-// staleNetns decides whether the namespace name, made at made, was left by a
-// dead harness run: it is prefix, a pid and "-"; the pid is not self's; and
-// no live process has that pid, or the one that has it started after the
-// namespace was made (the pid was reused). started reports a pid's start time
-// (zero if unknown) and whether it is alive.
-func staleNetns(name, prefix string, self int, made time.Time, started func(pid int) (time.Time, bool)) (int, bool) {
-	rest, ok := strings.CutPrefix(name, prefix)
-	if !ok {
-		return 0, false
-	}
-	digits, _, ok := strings.Cut(rest, "-")
-	if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(digits)
-	if err != nil || pid <= 0 || pid == self {
-		return 0, false
-	}
-	at, alive := started(pid)
-	// The owner started before it made the namespace; /proc's start time is
-	// only as exact as the boot time's whole second, hence the margin.
-	reused := !at.IsZero() && at.After(made.Add(2*time.Second))
-	return pid, !alive || reused
-}
-
-// processStarted reports whether pid is alive (a zombie is not) and when it
-// started, from /proc/<pid>/stat (zero if that cannot be read).
-func processStarted(pid int) (time.Time, bool) {
-	if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
-		return time.Time{}, false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	i := strings.LastIndexByte(string(b), ')') // the command name may hold anything
-	if err != nil || i < 0 {
-		return time.Time{}, true
-	}
-	f := strings.Fields(string(b[i+1:])) // f[0] is field 3, the state
-	if len(f) > 0 && f[0] == "Z" {
-		return time.Time{}, false
-	}
-	if len(f) < 20 {
-		return time.Time{}, true
-	}
-	ticks, err1 := strconv.ParseInt(f[19], 10, 64) // field 22: clock ticks after boot
-	boot, err2 := bootTime()
-	if err1 != nil || err2 != nil {
-		return time.Time{}, true
-	}
-	return boot.Add(time.Duration(ticks) * time.Second / 100), true // USER_HZ is 100 on Linux
-}
-
-// bootTime is /proc/stat's btime.
-func bootTime() (time.Time, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "btime "); ok {
-			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return time.Unix(sec, 0), err
-		}
-	}
-	return time.Time{}, fmt.Errorf("/proc/stat: no btime")
-}
+// cleaning up (e.g. killed by go test -timeout): netnstest's rule, for this
+// harness's prefix. It returns what it removed.
+func sweepStale() []string { return netnstest.SweepStale(nsPrefix) }
 
 func newRequest(ctx context.Context, url string) (*http.Request, error) {
 	return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -33,8 +33,9 @@ real firmware does:
 
 Each machine's leased address is added to the interface for the rest of its
 boot (and removed at the end), so the servers see N distinct clients. DHCP
-retransmissions follow the firmware (PXE ROM 4, 8, 16, 32 s; iPXE DISCOVER 1, 2, 4, 8 s and REQUEST 0.25 s doubling to 8 s);
---scale shortens or stretches them. It needs root: port 68, and the addresses.
+retransmissions follow the firmware (PXE ROM 4, 8, 16, 32 s; iPXE's
+DISCOVER 1, 2, 4, 8 s and REQUEST 0.25 s doubling to 8 s); --scale
+shortens or stretches them. It needs root: port 68, and the addresses.
 
 The report gives the time until every machine booted, each stage's p50, p95
 and p99, failures by stage with an example error, and the bytes received.`,

@@ -98,6 +98,9 @@ func TestClusterFullDHCPNoDoubleLease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(evs) == 0 {
+			t.Errorf("server %s ACKed nothing: the servers were not both answering", name)
+		}
 		all = append(all, evs...)
 		macs := map[string]bool{}
 		for _, e := range evs {

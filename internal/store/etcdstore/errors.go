@@ -23,16 +23,17 @@ import (
 // sent again only when it was not. The error says what happened and what to
 // do, and wraps ErrUnavailable when etcd did not answer in time.
 func (s *Store) request(ctx context.Context, op, key string, write bool, fn func(context.Context) error, applied func(context.Context) (bool, error)) error {
-	limit := s.timeout // for the message: the caller's deadline may be sooner
+	timeout, attempt := s.timeouts()
+	limit := timeout // for the message: the caller's deadline may be sooner
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
 		limit = time.Until(dl).Round(time.Millisecond)
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.timeout)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	wait := 20 * time.Millisecond
 	pending := false // a write's answer was lost: find out before sending again
 	for {
-		actx, acancel := context.WithTimeout(rctx, s.attempt)
+		actx, acancel := context.WithTimeout(rctx, attempt)
 		var err error
 		if pending {
 			var done bool
@@ -47,6 +48,7 @@ func (s *Store) request(ctx context.Context, op, key string, write bool, fn func
 		}
 		if err == nil {
 			acancel()
+			s.markUp()
 			return nil
 		}
 		if aerr := actx.Err(); aerr != nil && !errors.Is(err, aerr) {
@@ -85,6 +87,7 @@ func (s *Store) request(ctx context.Context, op, key string, write bool, fn func
 		}
 		err = s.describe(op, key, err, limit)
 		if errors.Is(err, ErrUnavailable) {
+			s.markDown()
 			if write {
 				s.unavailWrites.Add(1)
 			} else {

@@ -89,6 +89,7 @@ type Store struct {
 	lastRev atomic.Int64 // the highest revision seen in any answer
 
 	unavailReads, unavailWrites, conflicts, watchRestarts, watchesLost atomic.Uint64
+	downUntil                                                          atomic.Int64 // unix ns; see failfast.go
 }
 
 var _ store.Store = (*Store)(nil)

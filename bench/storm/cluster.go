@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -27,6 +28,10 @@ import (
 var server2IP = netip.MustParseAddr("10.210.0.4")
 
 const stormEtcdPort = "23790"
+
+// etcd2Names are the two servers' names (server.name), which place each
+// one's walk of the pool (lease.Config.Spread: a hash of the name).
+var etcd2Names = flag.String("etcd2-names", "storm-a,storm-b", "stack rackboot-full-etcd-2: the two servers' names (their walks of the pool start at a hash of the name)")
 
 func init() {
 	stacks = append(stacks, stack{"rackboot-full-etcd-2", "two rackboot servers, full DHCP, on one etcd", startRackbootFullEtcd2})
@@ -77,11 +82,12 @@ dhcp:
       pools: ["%s-%s"]
 `, name, endpoint, labPrefix, leaseFirst, leaseLast)
 	}
-	a, err := startRackbootAt(ctx, l, e, "rackboot", l.srv, "br0", serverIP, full("storm-a", local))
+	nameA, nameB, _ := strings.Cut(*etcd2Names, ",")
+	a, err := startRackbootAt(ctx, l, e, "rackboot", l.srv, "br0", serverIP, full(nameA, local))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := startRackbootAt(ctx, l, e, "rackboot-b", srv2, clientIface, server2IP, full("storm-b", onBridge)); err != nil {
+	if _, err := startRackbootAt(ctx, l, e, "rackboot-b", srv2, clientIface, server2IP, full(nameB, onBridge)); err != nil {
 		return nil, err
 	}
 	return a, nil

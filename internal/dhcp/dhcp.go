@@ -31,13 +31,6 @@ import (
 	"rackboot/internal/pxe"
 )
 
-// Ports (RFC 2131 §4.1, PXE spec 2.1 §2.2.6).
-const (
-	PortServer = 67   // BOOTP/DHCP server
-	PortClient = 68   // BOOTP/DHCP client
-	PortPXE    = 4011 // PXE boot server: ProxyDHCPREQUEST
-)
-
 // Mode selects whether the server answers.
 type Mode int
 

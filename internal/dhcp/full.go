@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"rackboot/internal/boot"
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 	"rackboot/internal/pxe"
 )
@@ -100,7 +101,7 @@ type Network struct {
 	// lease (RFC 2131 §4.4.5).
 	T1, T2 time.Duration
 	// Extra options by code, sent as given.
-	Extra Options
+	Extra dhcp4.Options
 }
 
 // FullStats are the full server's counters.
@@ -172,20 +173,20 @@ func (s *FullServer) Serve(ctx context.Context) error {
 			l.c.pc.Close()
 		}
 	}
-	for _, port := range []int{PortServer, PortPXE} {
+	for _, port := range []int{dhcp4.PortServer, dhcp4.PortPXE} {
 		c, err := s.listen(ctx, ifi, port)
 		if err != nil {
 			closeAll()
 			return err
 		}
 		run := s.pxeLoop
-		if port == PortServer {
+		if port == dhcp4.PortServer {
 			run = s.serverLoop // full_io.go
 		}
 		loops = append(loops, loop{c, run})
 	}
 	if s.RogueDetection {
-		if c, err := s.listen(ctx, ifi, PortClient); err != nil {
+		if c, err := s.listen(ctx, ifi, dhcp4.PortClient); err != nil {
 			s.logger().Warn("rogue DHCP server detection is off: cannot listen on UDP port 68", "err", err)
 		} else {
 			loops = append(loops, loop{c, s.rogueLoop})
@@ -258,7 +259,7 @@ func (s *FullServer) logger() *slog.Logger {
 
 func (s *FullServer) listen(ctx context.Context, ifi *net.Interface, port int) (*conn, error) {
 	c, err := listenUDP(ctx, ifi, port)
-	if err == nil && port != PortPXE {
+	if err == nil && port != dhcp4.PortPXE {
 		// Room for bursts (a rack powering on, a relay flushing its
 		// queue) while the store commits: full_sockbuf_*.go. Port 68
 		// (rogue detection) hears every broadcast reply on the segment,
@@ -321,7 +322,7 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 	s.counts.received.Add(1)
 	req, err := Decode(b)
 	if err != nil {
-		ev := Event{Time: time.Now(), Port: PortServer, From: src, Outcome: Malformed, Reason: err.Error()}
+		ev := Event{Time: time.Now(), Port: dhcp4.PortServer, From: src, Outcome: Malformed, Reason: err.Error()}
 		if errors.Is(err, errNotRequest) {
 			ev.Outcome = Ignored
 		}
@@ -329,7 +330,7 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 		return
 	}
 	switch mt := req.MessageType(); {
-	case mt == Request:
+	case mt == dhcp4.Request:
 		// No goroutine waits for the store: the answer is built and sent
 		// by the lease manager's committer once the lease is durable, or
 		// here and now for a renewal of a lease that already is
@@ -343,7 +344,7 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 			s.finish(c, in, r, out)
 			s.wg.Done()
 		}
-	case mt == Release, mt == Decline, mt == Discover && s.ping != nil:
+	case mt == dhcp4.Release, mt == dhcp4.Decline, mt == dhcp4.Discover && s.ping != nil:
 		s.jobs <- job{c: c, req: req, src: src, in: in}
 	default:
 		r, _ := s.handle(ctx, req, src, c.broadcast, nil)
@@ -354,7 +355,7 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 // job is a request for a worker: one that waits for the store or a ping.
 type job struct {
 	c   *conn
-	req *Packet
+	req *dhcp4.Packet
 	src netip.AddrPort
 	in  int
 }
@@ -381,7 +382,7 @@ func (s *FullServer) startWorkers(ctx context.Context) {
 // reply is what handle decided for one request.
 type reply struct {
 	ev   Event
-	pkt  *Packet // nil: nothing to send
+	pkt  *dhcp4.Packet // nil: nothing to send
 	dest netip.AddrPort
 	// pooled: pkt.Options came from replyOptions, and goes back once
 	// pkt is encoded.

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"rackboot/internal/dhcp4"
 )
 
 // Rogue is another DHCP server seen answering on our link.
@@ -48,7 +50,7 @@ func (s *FullServer) rogueLoop(ctx context.Context, c *conn) error {
 		if !ok {
 			continue
 		}
-		p, err := Parse(buf[:n])
+		p, err := dhcp4.Parse(buf[:n])
 		if err != nil {
 			continue
 		}
@@ -57,15 +59,15 @@ func (s *FullServer) rogueLoop(ctx context.Context, c *conn) error {
 }
 
 // checkRogue notes p when it is another server's address-giving reply.
-func (s *FullServer) checkRogue(p *Packet, from netip.AddrPort) {
+func (s *FullServer) checkRogue(p *dhcp4.Packet, from netip.AddrPort) {
 	mt := p.MessageType()
-	if p.Op != OpReply || (mt != Offer && mt != Ack) {
+	if p.Op != dhcp4.OpReply || (mt != dhcp4.Offer && mt != dhcp4.Ack) {
 		return
 	}
 	if !p.YIAddr.IsValid() || p.YIAddr.IsUnspecified() {
 		return // a proxyDHCP answer or an INFORM reply: gives no address
 	}
-	sid := serverID(p)
+	sid := p.ServerID()
 	if !sid.IsValid() {
 		sid = from.Addr().Unmap()
 	}

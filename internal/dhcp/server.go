@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"rackboot/internal/boot"
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/pxe"
 )
 
@@ -67,9 +68,9 @@ func (s *ProxyServer) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ports := []int{PortServer}
+	ports := []int{dhcp4.PortServer}
 	if s.Mode == ModeProxy {
-		ports = append(ports, PortPXE)
+		ports = append(ports, dhcp4.PortPXE)
 	}
 	var conns []*conn
 	for _, port := range ports {
@@ -234,7 +235,7 @@ func (s *ProxyServer) process(b []byte, src netip.AddrPort, port int, broadcast 
 	r.ev.Type, r.ev.MAC, r.ev.Arch, r.ev.IPXE = mt.String(), cl.MAC, cl.Arch, cl.IPXE
 	r.ev.UUID, r.ev.VendorClass = cl.UUID, req.VendorClass
 	r.ev.ClientIP = ClientAddr(p)
-	if cl.NetBoot() && (mt == Discover || mt == Request) {
+	if cl.NetBoot() && (mt == dhcp4.Discover || mt == dhcp4.Request) {
 		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
 	}
 	if reason := s.ignoreReason(p, mt, cl, port); reason != "" {
@@ -260,22 +261,22 @@ func (s *ProxyServer) process(b []byte, src netip.AddrPort, port int, broadcast 
 }
 
 // ignoreReason says why we do not answer, or "" when we do.
-func (s *ProxyServer) ignoreReason(p *Packet, mt MessageType, cl pxe.Client, port int) string {
+func (s *ProxyServer) ignoreReason(p *dhcp4.Packet, mt dhcp4.MessageType, cl pxe.Client, port int) string {
 	switch {
 	case s.Mode == ModeOff:
 		return "listen-only mode (dhcp mode off)"
-	case mt != Discover && mt != Request:
+	case mt != dhcp4.Discover && mt != dhcp4.Request:
 		return fmt.Sprintf("a proxy answers only DISCOVER and REQUEST, not %s", mt)
 	case !cl.NetBoot():
 		return "not a network-boot client (no PXEClient or HTTPClient vendor class, not iPXE)"
 	}
-	if port == PortServer && mt == Request {
+	if port == dhcp4.PortServer && mt == dhcp4.Request {
 		// Like dnsmasq's proxy, leave the lease's DHCPREQUEST to the real
 		// server: a proxy ACK (yiaddr 0) to a client that is SELECTING
 		// another server's offer can only confuse it. A REQUEST naming us
 		// as server is a ROM that picked our offer and asks on 67 rather
 		// than 4011 (old gPXE did); answer that one.
-		switch sid := serverID(p); {
+		switch sid := p.ServerID(); {
 		case !sid.IsValid():
 			return "DHCPREQUEST without server identifier (renewal or reboot): the DHCP server's business"
 		case sid != s.ServerIP:

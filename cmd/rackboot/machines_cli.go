@@ -9,6 +9,7 @@ import (
 
 	"rackboot/internal/api"
 	"rackboot/internal/config"
+	"rackboot/internal/server"
 )
 
 // clientFlags are the flags of the commands that work through a running
@@ -26,7 +27,6 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	f.output.register(fs)
 }
 
-// client returns the API client the flags describe.
 // client returns the API client the flags describe: --server, else the
 // serve running on --data-dir, else serve's default port on this host.
 func (f *clientFlags) client(ctx context.Context) (*api.Client, error) {
@@ -41,7 +41,10 @@ func (f *clientFlags) json() bool { return f.output.json() }
 
 // tokenCommand is `rackboot token rotate`.
 func tokenCommand() *cobra.Command {
-	var f clientFlags
+	var (
+		f          clientFlags
+		configPath string
+	)
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Manage the API token that changes through the API need",
@@ -53,8 +56,9 @@ func tokenCommand() *cobra.Command {
 		Long: `rotate asks the running rackboot for a new API token and prints it. The
 server stores it in its data directory's api-token file, so the CLI on the
 server's host finds it there; give it to remote users with --token or
-RACKBOOT_TOKEN. Without a running server, rotate replaces the token file
-in --data-dir directly.`,
+RACKBOOT_TOKEN. Without a running server, rotate replaces the token
+itself: in the store when --config says store.backend: etcd (every server
+of the cluster follows it at once), else in --data-dir's file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client(cmd.Context())
@@ -63,12 +67,7 @@ in --data-dir directly.`,
 			}
 			tok, err := c.RotateToken(cmd.Context())
 			if err != nil && f.server == "" && isUnreachable(err) {
-				// No server: the token file is all there is.
-				t, _, lerr := api.LoadTokens(f.dataDir)
-				if lerr != nil {
-					return lerr
-				}
-				tok, err = t.Rotate()
+				tok, err = rotateOffline(cmd, configPath, f.dataDir)
 			}
 			if err != nil {
 				return err
@@ -81,8 +80,36 @@ in --data-dir directly.`,
 			return nil
 		},
 	}
+	rotate.Flags().StringVar(&configPath, "config", "", "serve's YAML configuration: with store.backend etcd, rotate without a running server writes the cluster's token")
 	cmd.AddCommand(rotate)
 	return cmd
+}
+
+// rotateOffline rotates the token with no server to ask: in the shared
+// store when the configuration has one (a token file alone would be put
+// back by the store's at the next start), else in the data directory.
+func rotateOffline(cmd *cobra.Command, configPath, dataDir string) (string, error) {
+	cfg, err := storeConfig(cmd, configPath, dataDir)
+	if err != nil {
+		return "", err
+	}
+	if cfg.Store.BackendName() != config.BackendEtcd {
+		t, _, err := api.LoadTokens(cfg.DataDir)
+		if err != nil {
+			return "", err
+		}
+		return t.Rotate()
+	}
+	st, err := server.OpenStore(cfg, nil)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	t, _, err := api.LoadSharedTokens(cmd.Context(), cfg.DataDir, st)
+	if err != nil {
+		return "", err
+	}
+	return t.Rotate()
 }
 
 // isUnreachable tells a connection failure from an answer.

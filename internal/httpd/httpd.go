@@ -55,6 +55,9 @@ type FileEvent struct {
 	Status   int
 	Bytes    int64
 	Duration time.Duration
+	// UserAgent is the request's: iPXE says "iPXE/1.x", another rackboot
+	// fetching a platform says smartos.SyncUserAgent.
+	UserAgent string
 }
 
 // FileProgress is a download under way.
@@ -64,6 +67,8 @@ type FileProgress struct {
 	Bytes   int64 // sent so far
 	Total   int64 // the body's length; 0 if unknown
 	Elapsed time.Duration
+	// UserAgent is the request's, as in FileEvent.
+	UserAgent string
 }
 
 // Handler returns the routes.
@@ -179,18 +184,18 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	if s.OnProgress != nil && r.Method != http.MethodHead {
-		client := remoteAddr(r)
+		client, ua := remoteAddr(r), r.UserAgent()
 		cw.every = s.ProgressEvery
 		if cw.every <= 0 {
 			cw.every = 500 * time.Millisecond
 		}
 		cw.last = start
 		cw.progress = func(n, total int64) {
-			s.OnProgress(FileProgress{Client: client, Path: name, Bytes: n, Total: total, Elapsed: time.Since(start)})
+			s.OnProgress(FileProgress{Client: client, Path: name, Bytes: n, Total: total, Elapsed: time.Since(start), UserAgent: ua})
 		}
 	}
 	http.ServeContent(cw, r, fi.Name(), fi.ModTime(), rs)
-	ev := FileEvent{Client: remoteAddr(r), Path: name, Status: cw.status, Bytes: cw.n, Duration: time.Since(start)}
+	ev := FileEvent{Client: remoteAddr(r), Path: name, Status: cw.status, Bytes: cw.n, Duration: time.Since(start), UserAgent: r.UserAgent()}
 	s.log().Debug("file served", "path", name, "client", ev.Client, "status", ev.Status,
 		"bytes", ev.Bytes, "range", r.Header.Get("Range"), "duration", ev.Duration.Round(time.Millisecond))
 	if s.OnFile != nil {

@@ -15,6 +15,7 @@ import (
 	"rackboot/internal/menu"
 	"rackboot/internal/progress"
 	"rackboot/internal/pxe"
+	"rackboot/internal/smartos"
 	"rackboot/internal/tftp"
 )
 
@@ -102,6 +103,12 @@ func (o *Observer) tftpEvent(t tftp.Transfer) {
 
 // HTTP is the HTTP server's OnFile.
 func (o *Observer) HTTP(f httpd.FileEvent) {
+	if peerSync(f.UserAgent) {
+		// Another server of the cluster copying a platform: not a boot.
+		o.Metrics.HTTP("sync", f.Status, f.Bytes)
+		o.log.Debug("platform sync", "client", f.Client, "agent", f.UserAgent, "file", f.Path, "status", f.Status, "bytes", f.Bytes)
+		return
+	}
 	o.httpEvent(f)
 	attrs := append(o.whoAttrs(f.Client), "via", "http", "client", f.Client, "file", f.Path,
 		"status", f.Status, "bytes", f.Bytes, "duration", f.Duration.Round(time.Millisecond))
@@ -134,6 +141,9 @@ func (o *Observer) httpEvent(f httpd.FileEvent) {
 
 // HTTPProgress is the HTTP server's OnProgress.
 func (o *Observer) HTTPProgress(p httpd.FileProgress) {
+	if peerSync(p.UserAgent) {
+		return
+	}
 	mac, _ := o.who(p.Client)
 	o.Events.Publish(events.Event{MAC: mac, IP: p.Client.String(), Type: events.TypeProgress, File: p.Path,
 		Kind: fileKind(p.Path), Bytes: p.Bytes, Total: p.Total, DurationMS: events.Millis(p.Elapsed),
@@ -166,4 +176,11 @@ func rate(n int64, d time.Duration) string {
 		return "-"
 	}
 	return progress.Bytes(int64(float64(n)/d.Seconds())) + "/s"
+}
+
+// peerSync reports whether a request came from another rackboot's platform
+// Syncer. Anyone may send that User-Agent; all it earns is not to be shown
+// as a boot.
+func peerSync(userAgent string) bool {
+	return strings.HasPrefix(userAgent, smartos.SyncUserAgent)
 }

@@ -63,6 +63,32 @@ func TestFileEvents(t *testing.T) {
 	}
 }
 
+// TestPeerSyncIsNoBoot: another server of the cluster fetching a platform
+// (the Syncer's User-Agent) from the address of a machine seen booting does
+// not move that machine's boot; the same file fetched by iPXE does.
+func TestPeerSyncIsNoBoot(t *testing.T) {
+	prefix := "smartos/" + testBuild + "/"
+	o := New(Options{Files: fstest.MapFS{prefix + smartos.KernelFile: {Data: []byte("kernel")}}})
+	defer o.Close()
+	hw, _ := net.ParseMAC("52:54:00:12:34:57")
+	client := netip.MustParseAddr("10.0.0.10")
+	o.MenuServed(menu.Served{Request: menu.Request{MAC: hw, Arch: pxe.ArchBIOS, Client: client}, Item: "smartos", Bytes: 100})
+	before, _ := o.Events.Boot(hw.String())
+	n := len(o.Events.Machine(hw.String()))
+	kernel := httpd.FileEvent{Client: client, Path: prefix + smartos.KernelFile, Status: 200, Bytes: 6,
+		UserAgent: smartos.SyncUserAgent + " (b)"}
+	o.HTTP(kernel)
+	o.HTTPProgress(httpd.FileProgress{Client: client, Path: kernel.Path, Bytes: 3, Total: 6, UserAgent: kernel.UserAgent})
+	if b, _ := o.Events.Boot(hw.String()); b.Stage != before.Stage || len(o.Events.Machine(hw.String())) != n {
+		t.Fatalf("a peer's sync moved the boot: %+v, was %+v", b, before)
+	}
+	kernel.UserAgent = "iPXE/1.0.0+"
+	o.HTTP(kernel)
+	if b, _ := o.Events.Boot(hw.String()); b.Stage != events.StageKernel {
+		t.Fatalf("iPXE's kernel fetch did not: %+v", b)
+	}
+}
+
 // TestRecorderStop: the recorder writes what it holds when serve stops,
 // before the store closes.
 func TestRecorderStop(t *testing.T) {

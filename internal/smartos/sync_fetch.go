@@ -215,6 +215,9 @@ func (f *fetcher) file(root *os.Root, rel string, mf ManifestFile) error {
 	return fmt.Errorf("%s: %w", mf.Path, errors.Join(errs...))
 }
 
+// SyncUserAgent starts the User-Agent of a Syncer's requests to its peers.
+const SyncUserAgent = "rackboot-sync/1"
+
 // get fetches one file from one peer into root, checking its size and
 // SHA-256 against the manifest, and fsyncs it.
 func (f *fetcher) get(root *os.Root, rel string, mf ManifestFile, p Peer) error {
@@ -227,6 +230,9 @@ func (f *fetcher) get(root *os.Root, rel string, mf ManifestFile, p Peer) error 
 	if err != nil {
 		return err
 	}
+	// The peer tells our fetch from a machine's boot by this, so that a
+	// sync does not show as a boot of whatever machine had our address.
+	req.Header.Set("User-Agent", SyncUserAgent+" ("+f.s.self+")")
 	resp, err := f.s.opt.HTTPClient.Do(req)
 	if err != nil {
 		return err

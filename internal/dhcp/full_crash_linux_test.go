@@ -61,7 +61,7 @@ func TestFullCrashServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	s := &FullServer{Interface: iface, ServerIP: netip.MustParseAddr(sip), Leases: m}
+	s := &FullServer{Config: Config{Interface: iface, ServerIP: netip.MustParseAddr(sip)}, Leases: m}
 	if err := s.Serve(ctx); err != nil {
 		t.Fatal(err)
 	}

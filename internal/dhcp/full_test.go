@@ -50,16 +50,18 @@ func newFullTest(t testing.TB, leaseCfg func(*lease.Config)) *FullServer {
 	}
 	t.Cleanup(func() { m.Close(); st.Close() })
 	s := &FullServer{
-		ServerIP: testServerIP,
-		Leases:   m,
+		Config: Config{
+			ServerIP:  testServerIP,
+			Decide:    testBootConfig().Decide,
+			Sightings: &boot.Sightings{},
+		},
+		Leases: m,
 		Networks: []Network{{
 			Prefix: fullNet, Router: netip.MustParseAddr("10.250.0.254"),
 			DNS:    []netip.Addr{netip.MustParseAddr("10.250.0.53"), netip.MustParseAddr("10.250.0.54")},
 			Domain: "rack.test", MTU: 9000, NTP: []netip.Addr{netip.MustParseAddr("10.250.0.123")},
 			Extra: dhcp4.Options{150: {10, 250, 0, 1}},
 		}, {Prefix: relayNet, Router: relayAddr, T1: 10 * time.Minute, T2: 20 * time.Minute}},
-		Decide:    testBootConfig().Decide,
-		Sightings: &boot.Sightings{},
 	}
 	if err := s.init(); err != nil {
 		t.Fatal(err)

@@ -55,10 +55,15 @@ func TestProxyServerSockets(t *testing.T) {
 	}
 	var events eventLog
 	s := &ProxyServer{
-		Interface: n.srvIf, ServerIP: n.srvIP, Mode: ModeProxy,
-		Decide: cfg.Decide, Sightings: &boot.Sightings{},
-		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnEvent: events.add,
+		Config: Config{
+			Interface: n.srvIf,
+			ServerIP:  n.srvIP,
+			Decide:    cfg.Decide,
+			Sightings: &boot.Sightings{},
+			Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			OnEvent:   events.add,
+		},
+		Mode: ModeProxy,
 	}
 	stop := n.startServer(t, s)
 	c := n.clientConn(t)
@@ -139,7 +144,7 @@ func TestProxyServerSockets(t *testing.T) {
 // listen on 4011, but records iPXE's address for the TFTP loop breaker.
 func TestListenOnlySockets(t *testing.T) {
 	n := setupNetns(t)
-	s := &ProxyServer{Interface: n.srvIf, Mode: ModeOff, Sightings: &boot.Sightings{}}
+	s := &ProxyServer{Config: Config{Interface: n.srvIf, Sightings: &boot.Sightings{}}, Mode: ModeOff}
 	n.startServer(t, s)
 	c := n.clientConn(t)
 
@@ -208,7 +213,7 @@ func TestServePortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer holder.Close()
-	s := &ProxyServer{Interface: n.srvIf, ServerIP: n.srvIP, Decide: boot.Config{}.Decide}
+	s := &ProxyServer{Config: Config{Interface: n.srvIf, ServerIP: n.srvIP, Decide: boot.Config{}.Decide}}
 	var err error
 	if e := inNetns(n.srvNS, func() error { err = s.Serve(t.Context()); return nil }); e != nil {
 		t.Fatal(e)
@@ -217,7 +222,7 @@ func TestServePortTaken(t *testing.T) {
 		t.Fatalf("Serve = %v, want ErrAddrInUse with a hint", err)
 	}
 	// Port 67 was closed again: a listen-only server can take it.
-	s = &ProxyServer{Interface: n.srvIf, Mode: ModeOff}
+	s = &ProxyServer{Config: Config{Interface: n.srvIf}, Mode: ModeOff}
 	stop := n.startServer(t, s)
 	stop()
 }

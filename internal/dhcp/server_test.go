@@ -19,12 +19,14 @@ func newTestServer(mode Mode) (*ProxyServer, *[]Event, *bytes.Buffer) {
 	var events []Event
 	var logs bytes.Buffer
 	s := &ProxyServer{
-		ServerIP:  testServerIP,
-		Mode:      mode,
-		Decide:    testBootConfig().Decide,
-		Sightings: &boot.Sightings{},
-		Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnEvent:   func(e Event) { events = append(events, e) },
+		Config: Config{
+			ServerIP:  testServerIP,
+			Decide:    testBootConfig().Decide,
+			Sightings: &boot.Sightings{},
+			Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			OnEvent:   func(e Event) { events = append(events, e) },
+		},
+		Mode: mode,
 	}
 	return s, &events, &logs
 }
@@ -153,7 +155,7 @@ func TestProcessRecordsSightings(t *testing.T) {
 }
 
 func TestProcessNilSightingsAndHooks(t *testing.T) {
-	s := &ProxyServer{ServerIP: testServerIP, Decide: testBootConfig().Decide}
+	s := &ProxyServer{Config: Config{ServerIP: testServerIP, Decide: testBootConfig().Decide}}
 	r := handle(s, newReq(dhcp4.Request, ipxeBIOS, withRequestedIP(netip.MustParseAddr("10.250.0.5")), withServerID(testServerIP)).Marshal(),
 		netip.MustParseAddrPort("0.0.0.0:68"), 67)
 	if r.ev.Outcome != Answered {
@@ -198,11 +200,11 @@ func TestServeValidates(t *testing.T) {
 		s    *ProxyServer
 		want string
 	}{
-		{"no server IP", &ProxyServer{Decide: testBootConfig().Decide}, "server IP"},
-		{"IPv6 server IP", &ProxyServer{ServerIP: netip.MustParseAddr("fd00::1"), Decide: testBootConfig().Decide}, "server IP"},
-		{"no Decide", &ProxyServer{ServerIP: testServerIP}, "Decide"},
-		{"bad mode", &ProxyServer{ServerIP: testServerIP, Decide: testBootConfig().Decide, Mode: 7}, "unknown mode"},
-		{"no such interface", &ProxyServer{ServerIP: testServerIP, Decide: testBootConfig().Decide, Interface: "rb-no-such-if0"}, `interface "rb-no-such-if0"`},
+		{"no server IP", &ProxyServer{Config: Config{Decide: testBootConfig().Decide}}, "server IP"},
+		{"IPv6 server IP", &ProxyServer{Config: Config{ServerIP: netip.MustParseAddr("fd00::1"), Decide: testBootConfig().Decide}}, "server IP"},
+		{"no Decide", &ProxyServer{Config: Config{ServerIP: testServerIP}}, "Decide"},
+		{"bad mode", &ProxyServer{Config: Config{ServerIP: testServerIP, Decide: testBootConfig().Decide}, Mode: 7}, "unknown mode"},
+		{"no such interface", &ProxyServer{Config: Config{ServerIP: testServerIP, Decide: testBootConfig().Decide, Interface: "rb-no-such-if0"}}, `interface "rb-no-such-if0"`},
 	}
 	for _, tt := range tests {
 		err := tt.s.Serve(context.Background())

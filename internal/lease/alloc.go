@@ -197,7 +197,7 @@ func (m *Manager) fresh(s *subnet, now time.Time) netip.Addr {
 	for pi, p := range s.Pools {
 		first, n := u32(p.First), uint32(p.Size())
 		for s.next[pi] < n {
-			ip := addrOf(first + s.next[pi])
+			ip := addrOf(first + (s.next[pi]+s.start[pi])%n)
 			s.next[pi]++
 			m.probes++
 			if m.records[ip] == nil && m.usableFor(s, ip, "", now, false) {

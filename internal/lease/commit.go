@@ -2,6 +2,8 @@ package lease
 
 import (
 	"context"
+	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,12 +14,24 @@ import (
 type op struct {
 	key   string
 	value []byte // nil deletes
+	// For a shared store (shared.go): the address, the record written
+	// (nil for a delete) and the address's epoch when the write was
+	// decided.
+	ip    netip.Addr
+	rec   *Lease
+	epoch uint64
 }
 
 // write is one caller's set of ops, committed atomically with others.
 type write struct {
 	ops []op
 	seq uint64 // Manager.submit's number, in queue order
+	// recs are the records it stores: marked not durable when the
+	// commit fails (markFailed).
+	recs []*Lease
+	// client: a client waits for it (a REQUEST, RELEASE or DECLINE), as
+	// opposed to Reclaim's deletes; only those count as conflicts.
+	client bool
 	// done, when not nil, is called with the commit's result once the
 	// batch is committed, on the committer goroutine, in queue order. It
 	// must be quick (the next commit waits for it) and must not wait for
@@ -40,14 +54,30 @@ type committer struct {
 	queue    chan write
 	maxBatch int
 	stopped  chan struct{}
+	// overflow holds writes taken from queue while waiting for the
+	// Manager's lock (lockDraining); the next batch takes them first.
+	overflow []write
 
 	onErr func(error)
-	// durable is the number of the last write known durable: every write
-	// up to it committed. After a failed commit it stops for good (the
-	// failed writes' records are in memory but not on disk), and every
-	// renewal is written again instead of answered from memory.
+	// shared, when set (a store other servers write too, shared.go),
+	// commits a batch with a compare-and-swap per key and says, per
+	// write, whether it committed; failed says the store itself failed.
+	shared func(batch []write) (errs []error, failed bool)
+	// markFailed, after a plain commit failed, marks the batch's records
+	// not durable (under the Manager's lock), so that they are written
+	// again rather than answered from memory.
+	markFailed func(batch []write)
+	// durable is the number of the last write resolved: every write up
+	// to it is committed, or failed and its records marked not durable
+	// (markFailed; a shared store rolls them back to what is stored). A
+	// record is durable when its number is at most durable. Until
+	// 2026-12 a failed commit stopped durable for good, and no renewal
+	// was answered from memory again until a restart.
 	durable atomic.Uint64
-	broken  bool // a commit failed; the committer goroutine's own
+	// downAt is when the last commit failed in the store (Unix ns; 0: the
+	// last one succeeded): renewals of durable leases are answered from
+	// memory for a while after (cached).
+	downAt atomic.Int64
 
 	commits    atomic.Uint64 // transactions committed (or failed)
 	writes     atomic.Uint64 // writes they carried
@@ -77,8 +107,22 @@ func (c *committer) submit(w write) { c.queue <- w }
 func (c *committer) run() {
 	defer close(c.stopped)
 	batch := make([]write, 0, 64)
-	for w := range c.queue {
+	for {
+		var w write
+		if len(c.overflow) > 0 {
+			w = c.overflow[0]
+			c.overflow = c.overflow[1:]
+		} else {
+			var ok bool
+			if w, ok = <-c.queue; !ok {
+				return
+			}
+		}
 		batch = append(batch[:0], w)
+		for len(c.overflow) > 0 && len(batch) < c.maxBatch {
+			batch = append(batch, c.overflow[0])
+			c.overflow = c.overflow[1:]
+		}
 	drain:
 		for len(batch) < c.maxBatch {
 			select {
@@ -91,15 +135,29 @@ func (c *committer) run() {
 				break drain
 			}
 		}
-		err := c.commit(batch)
-		if err != nil {
-			c.broken = true
-		} else if !c.broken {
-			// Before the done funcs: a client ACKed there may renew at once.
-			c.durable.Store(batch[len(batch)-1].seq)
+		var errs []error
+		var err error
+		failed := false
+		if c.shared != nil {
+			start := time.Now()
+			errs, failed = c.shared(batch)
+			c.count(start, len(batch))
+		} else if err = c.commit(batch); err != nil {
+			failed = true
+			c.markFailed(batch)
 		}
+		if failed {
+			c.downAt.Store(time.Now().UnixNano())
+		} else {
+			c.downAt.Store(0)
+		}
+		// Before the done funcs: a client ACKed there may renew at once.
+		c.durable.Store(batch[len(batch)-1].seq)
 		for i, w := range batch {
 			if w.done != nil {
+				if errs != nil {
+					err = errs[i]
+				}
 				w.done(err)
 			}
 			batch[i] = write{} // let the ops go
@@ -127,18 +185,50 @@ func (c *committer) commit(batch []write) error {
 		}
 		return nil
 	})
-	d := int64(time.Since(start))
-	c.commitTime.Add(d)
-	for cur := c.maxCommit.Load(); d > cur && !c.maxCommit.CompareAndSwap(cur, d); cur = c.maxCommit.Load() {
-	}
-	for cur := c.biggest.Load(); int64(len(batch)) > cur && !c.biggest.CompareAndSwap(cur, int64(len(batch))); cur = c.biggest.Load() {
-	}
-	c.commits.Add(1)
-	c.writes.Add(uint64(len(batch)))
+	c.count(start, len(batch))
 	if err != nil && c.onErr != nil {
 		c.onErr(err)
 	}
 	return err
+}
+
+// count adds one commit of n writes that began at start to the counters.
+func (c *committer) count(start time.Time, n int) {
+	d := int64(time.Since(start))
+	c.commitTime.Add(d)
+	for cur := c.maxCommit.Load(); d > cur && !c.maxCommit.CompareAndSwap(cur, d); cur = c.maxCommit.Load() {
+	}
+	for cur := c.biggest.Load(); int64(n) > cur && !c.biggest.CompareAndSwap(cur, int64(n)); cur = c.biggest.Load() {
+	}
+	c.commits.Add(1)
+	c.writes.Add(uint64(n))
+}
+
+// downFor is how long after a failed commit renewals are answered from
+// memory without trying the store; then one batch tries it again.
+const downFor = 10 * time.Second
+
+// storeDown reports whether a commit failed in the store within downFor.
+func (c *committer) storeDown() bool {
+	at := c.downAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < downFor
+}
+
+// lockDraining locks mu, the Manager's lock, from the committer goroutine.
+// A writer holding mu may be blocked on a full queue (submit runs under
+// mu), so while mu is taken the queue is emptied into overflow, in order.
+func (c *committer) lockDraining(mu *sync.Mutex) {
+	for !mu.TryLock() {
+		select {
+		case w, ok := <-c.queue:
+			if ok {
+				c.overflow = append(c.overflow, w)
+				continue
+			}
+		default:
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
 }
 
 // close stops taking writes and waits until every queued one is committed

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"rackboot/internal/store"
@@ -49,6 +51,10 @@ type Config struct {
 	MaxOffers int
 	// MaxBatch caps the writes in one group commit (default 4096).
 	MaxBatch int
+	// Spread, when set (the server's name), moves where each pool's walk
+	// of never-used addresses starts by a hash of it, so that servers
+	// sharing a store (shared.go) seldom offer the same address at once.
+	Spread string
 	// Now is the clock; nil means time.Now. Tests pass a fake one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -74,6 +80,15 @@ type Manager struct {
 	seq      uint64 // the last write's number (submit)
 	probes   uint64 // addresses looked at by allocate (alloc.go): tests count them
 
+	// sh is the state of a store other servers write too (shared.go);
+	// nil for bbolt.
+	sh *sharedState
+	// conflicts: clients' writes that lost to another server's;
+	// refused: clients' writes the store failed; offlineAcks: renewals
+	// answered from memory while the store failed; remote: other
+	// servers' writes taken from the watch.
+	conflicts, refused, offlineAcks, remote atomic.Uint64
+
 	stopReclaim chan struct{}
 	reclaimDone chan struct{}
 }
@@ -92,6 +107,7 @@ type subnet struct {
 
 	// The allocator's state (alloc.go).
 	next                       []uint32 // per pool: offsets below it were looked at once
+	start                      []uint32 // per pool: where the walk starts (Config.Spread)
 	unused, free               addrQueue
 	expiring, quarantine       addrQueue
 	offers                     offerList
@@ -144,14 +160,36 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		if err != nil {
 			return nil, err
 		}
+		for i, p := range sn.Pools {
+			sn.start[i] = spreadStart(cfg.Spread, p)
+		}
 		m.subnets = append(m.subnets, sn)
 	}
+	var events <-chan store.Event
+	var wctx context.Context
+	if cc, ok := st.(store.CondCommitter); ok {
+		// Other servers write leases too: watch before reading, so that
+		// nothing written between the two is missed (events already read
+		// are skipped by revision).
+		m.sh = newShared(cc)
+		wctx, m.sh.cancel = context.WithCancel(context.Background())
+		m.sh.done = make(chan struct{})
+		events = st.Watch(wctx, KeyPrefix)
+	}
 	if err := m.load(ctx); err != nil {
+		if m.sh != nil {
+			m.sh.cancel()
+		}
 		return nil, err
 	}
 	m.c = newCommitter(st, cfg.MaxBatch, func(err error) {
 		m.log.Error("lease store commit failed: the affected clients get no ACK", "err", err)
 	})
+	m.c.markFailed = m.markFailed
+	if m.sh != nil {
+		m.c.shared = m.commitShared
+		go m.follow(wctx, events)
+	}
 	go m.c.run()
 	go m.reclaimLoop()
 	return m, nil
@@ -171,7 +209,7 @@ func newSubnet(s Subnet, others []*subnet) (*subnet, error) {
 		return nil, fmt.Errorf("subnet %v: lease time %v must be positive", p, s.LeaseTime)
 	}
 	sn := &subnet{Subnet: s, resByMAC: map[string]Reservation{}, resByIP: map[netip.Addr]Reservation{},
-		next: make([]uint32, len(s.Pools))}
+		next: make([]uint32, len(s.Pools)), start: make([]uint32, len(s.Pools))}
 	for i, r := range s.Pools {
 		if !p.Contains(r.First) || !p.Contains(r.Last) || r.Last.Less(r.First) {
 			return nil, fmt.Errorf("subnet %v: pool %v is not a range inside it", p, r)
@@ -212,6 +250,9 @@ func (m *Manager) load(ctx context.Context) error {
 			continue
 		}
 		m.records[l.IP] = &l
+		if m.sh != nil {
+			m.sh.known[l.IP] = knownRec{l: &l, mod: kv.Revision, seen: kv.Revision}
+		}
 		s := m.subnetOf(l.IP)
 		if s == nil || l.State == Declined {
 			continue
@@ -241,7 +282,26 @@ func (m *Manager) Close() error {
 	close(m.stopReclaim)
 	<-m.reclaimDone
 	m.c.close()
+	if m.sh != nil {
+		m.sh.cancel()
+		<-m.sh.done
+	}
 	return nil
+}
+
+// markFailed marks the records of a batch whose commit failed as not
+// durable: a renewal of one is written again, never answered from memory.
+func (m *Manager) markFailed(batch []write) {
+	m.c.lockDraining(&m.mu)
+	defer m.mu.Unlock()
+	for _, w := range batch {
+		for _, r := range w.recs {
+			r.seq = math.MaxUint64
+		}
+		if w.client {
+			m.refused.Add(1)
+		}
+	}
 }
 
 // ErrClosed is returned after Close.
@@ -455,6 +515,12 @@ type Stats struct {
 	CommitTime time.Duration // time spent in them
 	MaxCommit  time.Duration // the longest of them
 	MaxBatch   int           // the most writes one of them carried
+	// Conflicts counts clients' writes that lost to another server's
+	// write of the same lease (a shared store); Refused, clients' writes
+	// the store failed; OfflineRenewals, renewals answered from memory
+	// while the store failed; Remote, other servers' lease writes taken
+	// from the watch.
+	Conflicts, Refused, OfflineRenewals, Remote uint64
 }
 
 // Stats returns the current counters.
@@ -476,5 +542,7 @@ func (m *Manager) Stats() Stats {
 	st.CommitTime = time.Duration(m.c.commitTime.Load())
 	st.MaxCommit = time.Duration(m.c.maxCommit.Load())
 	st.MaxBatch = int(m.c.biggest.Load())
+	st.Conflicts, st.Refused = m.conflicts.Load(), m.refused.Load()
+	st.OfflineRenewals, st.Remote = m.offlineAcks.Load(), m.remote.Load()
 	return st
 }

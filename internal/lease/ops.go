@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -64,9 +65,12 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	now := m.now()
 	key := c.key()
 	ref := clientRef{s.Prefix, key}
-	if o := m.offers[ip]; o != nil && o.taken && o.owner() != key {
+	if o := m.offers[ip]; o != nil && (o.taken || m.sh != nil) && o.owner() != key {
 		// An offer taken when the pools were full holds nothing against
 		// a REQUEST: the first client to ask gets the address (alloc.go).
+		// Nor does any offer on a shared store: this server's memory may
+		// be behind another server that ACKed the address to this client,
+		// and the compare-and-swap decides (shared.go).
 		m.dropOffer(s, ip)
 		m.requeue(s, ip, now)
 	}
@@ -122,7 +126,22 @@ func (m *Manager) bind(subnet netip.Prefix, c Client, ip netip.Addr, then func(L
 	m.requeue(s, ip, now)
 	ops = m.putOps(ops, l)
 	granted := *l
-	m.submit(write{ops: ops, done: func(err error) { then(granted, err) }}, append(stored, l)...)
+	m.submit(write{ops: ops, client: true, done: func(err error) {
+		// A shared store (shared.go): the write lost to another server's,
+		// or the store failed. If what is stored is this client's lease
+		// on ip, unexpired (another server ACKed it, or it is the lease
+		// this renewal could not extend), ACK that, with its time left.
+		var we *writeError
+		if errors.As(err, &we) && we.cur != nil && we.cur.State == Bound && we.cur.owner() == key &&
+			we.cur.IP == ip && we.cur.Active(m.now()) {
+			if !we.conflict {
+				m.offlineAcks.Add(1)
+			}
+			then(*we.cur, nil)
+			return
+		}
+		then(granted, err)
+	}}, append(stored, l)...)
 	return nil, nil
 }
 
@@ -145,7 +164,8 @@ func (m *Manager) dropClientOffer(s *subnet, ref clientRef, ip netip.Addr, now t
 // (Config.CacheThreshold). A lease whose write is still being committed, or
 // failed, is written again: its ACK then waits for that write.
 func (m *Manager) cached(l *Lease, s *subnet, c Client, key string, reserved bool, now time.Time) bool {
-	if m.cfg.CacheThreshold <= 0 || l.seq > m.c.durable.Load() ||
+	down := m.sh != nil && m.c.storeDown() // the store failed: renew from memory (shared.go)
+	if (m.cfg.CacheThreshold <= 0 && !down) || l.seq > m.c.durable.Load() ||
 		l.State != Bound || l.owner() != key || l.Subnet != s.Prefix ||
 		l.Reserved != reserved || l.Relay != c.Relay || !now.Before(l.Expires) || now.Before(l.Start) {
 		return false
@@ -155,6 +175,10 @@ func (m *Manager) cached(l *Lease, s *subnet, c Client, key string, reserved boo
 	}
 	if !slices.Equal(l.MAC, MAC(c.MAC)) || l.ClientID != clientID(c) {
 		return false
+	}
+	if down {
+		m.offlineAcks.Add(1)
+		return true // within its lease (checked above): ACKed with the time it has left
 	}
 	lifetime := l.Expires.Sub(l.Start)
 	return float64(now.Sub(l.Start)) < m.cfg.CacheThreshold*float64(lifetime)
@@ -169,6 +193,10 @@ func (m *Manager) submit(w write, recs ...*Lease) {
 	for _, r := range recs {
 		r.seq = m.seq
 	}
+	w.recs = recs
+	if m.sh != nil {
+		m.sh.queued(w.ops)
+	}
 	m.c.submit(w)
 }
 
@@ -178,12 +206,12 @@ func (m *Manager) putOps(ops []op, l *Lease) []op {
 	if err != nil {
 		panic(fmt.Sprintf("lease: encode %v: %v", l.IP, err)) // cannot happen: plain fields
 	}
-	return append(ops, op{key: leaseKey(l.IP), value: b})
+	return append(ops, op{key: leaseKey(l.IP), value: b, ip: l.IP, rec: l})
 }
 
 // deleteOps appends the write that removes l.
 func deleteOps(ops []op, l *Lease) []op {
-	return append(ops, op{key: leaseKey(l.IP)})
+	return append(ops, op{key: leaseKey(l.IP), ip: l.IP})
 }
 
 // forget drops ref's pointer to ip, when it still points there.
@@ -213,7 +241,7 @@ func (m *Manager) Release(ctx context.Context, c Client, ip netip.Addr) error {
 		m.requeue(s, ip, rel.Expires)
 	}
 	done, ch := waiter()
-	m.submit(write{ops: m.putOps(nil, &rel), done: done}, &rel)
+	m.submit(write{ops: m.putOps(nil, &rel), client: true, done: done}, &rel)
 	m.mu.Unlock()
 	return wait(ctx, ch)
 }
@@ -268,7 +296,7 @@ func (m *Manager) quarantine(ip netip.Addr, by MAC) (<-chan error, error) {
 	m.records[ip] = d
 	m.requeue(s, ip, now)
 	done, ch := waiter()
-	m.submit(write{ops: m.putOps(nil, d), done: done}, d)
+	m.submit(write{ops: m.putOps(nil, d), client: true, done: done}, d)
 	return ch, nil
 }
 
@@ -337,8 +365,12 @@ func (m *Manager) Reclaim() int {
 		ops = deleteOps(ops, r)
 		n++
 	}
-	if len(ops) > 0 {
-		m.submit(write{ops: ops})
+	// At most 64 deletes per write: a write goes in one store transaction,
+	// and etcd's are capped (MaxTxnOps, 128).
+	for len(ops) > 0 {
+		k := min(len(ops), 64)
+		m.submit(write{ops: ops[:k:k]})
+		ops = ops[k:]
 	}
 	return n
 }

@@ -117,3 +117,29 @@ func ValidKey(key string) error {
 	}
 	return nil
 }
+
+// CondOp is one write of a CommitIf: Value nil deletes Key. Rev is the
+// key's revision the writer last saw (KV.Revision); 0 means the key must be
+// absent.
+type CondOp struct {
+	Key   string
+	Value []byte
+	Rev   int64
+}
+
+// CondCommitter is implemented by stores that several servers write at
+// once (etcdstore): a batch of compare-and-swaps in one transaction, which
+// says which keys lost instead of running a function again. The full-DHCP
+// lease manager uses it to group-commit leases that another server may be
+// writing too (DESIGN.md, "Full DHCP, active-active").
+type CondCommitter interface {
+	// CommitIf applies every op in one atomic transaction if each op's
+	// key is still at its Rev, and returns the transaction's revision.
+	// When some keys moved, it applies nothing and returns those keys'
+	// current state in conflicts (Revision 0 and nil Value: absent); the
+	// caller drops their writes and commits the rest again. A key may
+	// appear once; len(ops) must not exceed MaxTxnOps.
+	CommitIf(ctx context.Context, ops []CondOp) (rev int64, conflicts []KV, err error)
+	// MaxTxnOps is the most ops one CommitIf may carry.
+	MaxTxnOps() int
+}

@@ -6,7 +6,8 @@
 // next-server and boot file. Firmware PXE ROMs get an iPXE build over TFTP;
 // iPXE, when it DHCPs again, gets the URL of its menu; UEFI HTTP-boot clients
 // get an HTTP URL. What each client gets is decided elsewhere (boot.Config's
-// Decide); this package reads and writes packets.
+// Decide); this package receives requests and sends answers, in packets
+// that internal/dhcp4 decodes and encodes.
 //
 // Two ports: 67, where DHCPDISCOVERs are broadcast, and 4011, where PXE
 // clients send the ProxyDHCPREQUEST for their boot file (EDK2 always does when
@@ -20,7 +21,8 @@
 //
 // FullServer (full*.go) is the other way: the network's own DHCP server,
 // leasing addresses from a lease.Manager and booting clients with the same
-// decision and boot fields as the proxy.
+// decision and boot fields as the proxy. Both embed Config and share one
+// listen and one read loop (conn.go).
 package dhcp
 
 import (

@@ -81,6 +81,12 @@ func withRequestedIP(a netip.Addr) reqOpt {
 
 func withCIAddr(a netip.Addr) reqOpt { return func(p *dhcp4.Packet) { p.CIAddr = a } }
 
+func withMAC(last byte) reqOpt {
+	return func(p *dhcp4.Packet) { p.CHAddr = net.HardwareAddr{0x52, 0x54, 0x00, 0xab, 0xcd, last} }
+}
+
+func withXID(x uint32) reqOpt { return func(p *dhcp4.Packet) { p.XID = x } }
+
 func withBroadcastFlag(p *dhcp4.Packet) { p.Flags |= dhcp4.FlagBroadcast }
 
 func classify(p *dhcp4.Packet) pxe.Client { return pxe.Classify(RequestFrom(p)) }

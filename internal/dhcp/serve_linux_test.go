@@ -37,12 +37,6 @@ func (l *eventLog) count(o Outcome) int {
 	return n
 }
 
-func withMAC(last byte) reqOpt {
-	return func(p *dhcp4.Packet) { p.CHAddr = net.HardwareAddr{0x52, 0x54, 0x00, 0xab, 0xcd, last} }
-}
-
-func withXID(x uint32) reqOpt { return func(p *dhcp4.Packet) { p.XID = x } }
-
 // TestProxyServerSockets runs the server on real sockets in a network
 // namespace and talks to it from a second one, as a PXE client on the same
 // link would.

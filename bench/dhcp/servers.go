@@ -24,6 +24,7 @@ type server struct {
 	out      strings.Builder
 	done     chan struct{}
 	stopOnce sync.Once
+	after    func() // run after the server stopped (the etcd stacks' etcd)
 }
 
 func (s *server) Write(b []byte) (int, error) {
@@ -46,6 +47,9 @@ func (s *server) stop() {
 		case <-time.After(10 * time.Second):
 			s.cmd.Process.Kill()
 			<-s.done
+		}
+		if s.after != nil {
+			s.after()
 		}
 	})
 }
@@ -72,7 +76,7 @@ func startServer(ctx context.Context, o options, l *lab, name string) (*server, 
 	s := &server{done: make(chan struct{})}
 	env := os.Environ()
 	switch name {
-	case "rackboot", "rackboot-before":
+	case "rackboot", "rackboot-before", "rackboot-etcd":
 		conf := filepath.Join(l.dir, "rackboot.yaml")
 		yaml := fmt.Sprintf(`interface: %s
 data_dir: %s
@@ -86,6 +90,16 @@ dhcp:
     - subnet: %s
       pools: [%s-%s]
 `, l.srvIf, filepath.Join(l.dir, "rackboot"), subnet, poolFirst, l.poolLast)
+		s.durable = "bbolt, fsynced before each ACK (group commit)"
+		if name == "rackboot-etcd" { // etcd.go
+			stopEtcd, v, err := startEtcd(ctx, l)
+			if err != nil {
+				return nil, err
+			}
+			s.after = stopEtcd
+			yaml += etcdStoreYAML("bench-a")
+			s.durable = "etcd (" + v + ", 1 member), each lease a compare-and-swap, durable before each ACK (group commit)"
+		}
 		if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 			return nil, err
 		}
@@ -99,7 +113,6 @@ dhcp:
 		}
 		args = []string{bin, "serve", "--config", conf}
 		s.version = firstLine(exec.Command(bin, "--version"))
-		s.durable = "bbolt, fsynced before each ACK (group commit)"
 	case "kea":
 		conf := filepath.Join(l.dir, "kea-dhcp4.json")
 		mt := `"multi-threading": {"enable-multi-threading": false},`
@@ -145,12 +158,18 @@ dhcp:
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = s, s
 	if err := cmd.Start(); err != nil {
+		if s.after != nil {
+			s.after()
+		}
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	s.cmd = cmd
 	go func() { cmd.Wait(); close(s.done) }()
 	select {
 	case <-s.done:
+		if s.after != nil {
+			s.after()
+		}
 		return nil, fmt.Errorf("%s exited at once:\n%s", name, s.output())
 	case <-time.After(time.Second):
 	}

@@ -11,6 +11,11 @@ type LeaseFigures struct {
 	Commits       uint64
 	Writes        uint64
 	CommitSeconds float64
+	// A store shared with other servers (etcd): clients' lease writes
+	// that lost to another server's write of the same lease; refused
+	// because the store failed; renewals answered from memory while it
+	// failed; other servers' lease writes taken from the watch.
+	Conflicts, Refused, OfflineRenewals, Remote uint64
 }
 
 // SubnetLeases is one subnet's addresses.
@@ -35,6 +40,10 @@ type SubnetLeases struct {
 //	rackboot_lease_commits_total             counter
 //	rackboot_lease_writes_total              counter
 //	rackboot_lease_commit_seconds_total      counter
+//	rackboot_lease_conflicts_total           counter
+//	rackboot_lease_writes_refused_total      counter
+//	rackboot_lease_offline_renewals_total    counter
+//	rackboot_lease_remote_writes_total       counter
 //
 // Call it at most once.
 func (m *Metrics) Leases(figures func() LeaseFigures) {
@@ -61,6 +70,14 @@ func (m *Metrics) Leases(figures func() LeaseFigures) {
 			"Lease writes those transactions carried: writes/commits is the mean batch.", nil, nil),
 		seconds: prometheus.NewDesc("rackboot_lease_commit_seconds_total",
 			"Time spent in lease store transactions.", nil, nil),
+		conflicts: prometheus.NewDesc("rackboot_lease_conflicts_total",
+			"Clients' lease writes that another server sharing the store wrote first (the REQUEST is NAKed, or ACKed when the stored lease is the client's).", nil, nil),
+		refused: prometheus.NewDesc("rackboot_lease_writes_refused_total",
+			"Clients' lease writes refused because the store failed (etcd without quorum): no ACK for a new lease.", nil, nil),
+		offline: prometheus.NewDesc("rackboot_lease_offline_renewals_total",
+			"Renewals of stored leases answered from memory, with the time they had left, while the store failed.", nil, nil),
+		remote: prometheus.NewDesc("rackboot_lease_remote_writes_total",
+			"Lease writes of other servers sharing the store, taken from its watch.", nil, nil),
 	})
 }
 
@@ -69,10 +86,12 @@ type leaseCollector struct {
 	figures                                func() LeaseFigures
 	leases, pool, commits, writes, seconds *prometheus.Desc
 	exhausted, taken, dropped              *prometheus.Desc
+	conflicts, refused, offline, remote    *prometheus.Desc
 }
 
 func (c *leaseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.leases, c.pool, c.commits, c.writes, c.seconds, c.exhausted, c.taken, c.dropped} {
+	for _, d := range []*prometheus.Desc{c.leases, c.pool, c.commits, c.writes, c.seconds, c.exhausted, c.taken, c.dropped,
+		c.conflicts, c.refused, c.offline, c.remote} {
 		ch <- d
 	}
 }
@@ -91,4 +110,8 @@ func (c *leaseCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(f.Commits))
 	ch <- prometheus.MustNewConstMetric(c.writes, prometheus.CounterValue, float64(f.Writes))
 	ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, f.CommitSeconds)
+	ch <- prometheus.MustNewConstMetric(c.conflicts, prometheus.CounterValue, float64(f.Conflicts))
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(f.Refused))
+	ch <- prometheus.MustNewConstMetric(c.offline, prometheus.CounterValue, float64(f.OfflineRenewals))
+	ch <- prometheus.MustNewConstMetric(c.remote, prometheus.CounterValue, float64(f.Remote))
 }

@@ -28,6 +28,11 @@ func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr,
 	if err != nil {
 		return nil, err
 	}
+	if _, shared := st.(store.CondCommitter); shared {
+		// Other servers lease from the same pools: walk them from another
+		// place than theirs (lease/shared.go).
+		lc.Spread = cfg.Server.NameOrHost()
+	}
 	m, err := lease.Open(context.Background(), st, lc)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: %w", err)
@@ -78,7 +83,8 @@ func (s *Server) leaseMetrics() {
 	}
 	s.timeline.Metrics.Leases(func() metrics.LeaseFigures {
 		st := m.Stats()
-		f := metrics.LeaseFigures{Commits: st.Commits, Writes: st.Writes, CommitSeconds: st.CommitTime.Seconds()}
+		f := metrics.LeaseFigures{Commits: st.Commits, Writes: st.Writes, CommitSeconds: st.CommitTime.Seconds(),
+			Conflicts: st.Conflicts, Refused: st.Refused, OfflineRenewals: st.OfflineRenewals, Remote: st.Remote}
 		for _, u := range m.Usage() {
 			byState := make(map[string]int, len(u.Leases))
 			for state, n := range u.Leases {

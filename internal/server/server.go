@@ -86,6 +86,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err = s.shareTimeline(cfg); err != nil { // timeline.go
 		return nil, err
 	}
+	s.storeMetrics()                                                                   // storemetrics.go
 	importer := platforms(context.Background(), cfg, s.store, log)                     // platforms.go
 	s.menu, err = newMenu(cfg, log, memtest, registry, s.store, s.timeline.MenuServed) // menu.go
 	if err != nil {

@@ -22,6 +22,10 @@ import (
 
 const etcdClientURL = "http://127.0.0.1:23790"
 
+// etcdClusterURL is where server B of rackboot-etcd-2 reaches etcd, in
+// server A's namespace, over the lab's bridge (cluster.go).
+const etcdClusterURL = "http://" + serverIP + ":23790"
+
 // startEtcd starts the one-member etcd in l's server namespace and waits
 // until it is healthy; the returned func stops it (by its pid).
 func startEtcd(ctx context.Context, l *lab) (stop func(), version string, err error) {
@@ -30,8 +34,12 @@ func startEtcd(ctx context.Context, l *lab) (stop func(), version string, err er
 	if err != nil {
 		return nil, "", err
 	}
+	listen := etcdClientURL
+	if l.srv2NS != "" {
+		listen += "," + etcdClusterURL
+	}
 	cmd := exec.Command("ip", "netns", "exec", l.srvNS, "etcd", "--name", "bench", "--data-dir", dir,
-		"--listen-client-urls", etcdClientURL, "--advertise-client-urls", etcdClientURL,
+		"--listen-client-urls", listen, "--advertise-client-urls", etcdClientURL,
 		"--listen-peer-urls", "http://127.0.0.1:23800", "--initial-advertise-peer-urls", "http://127.0.0.1:23800",
 		"--initial-cluster", "bench=http://127.0.0.1:23800", "--logger", "zap", "--log-outputs", "stderr")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -72,7 +80,7 @@ func startEtcd(ctx context.Context, l *lab) (stop func(), version string, err er
 
 // etcdStoreYAML is the store section of rackboot's configuration for the
 // etcd stacks.
-func etcdStoreYAML(name string) string {
+func etcdStoreYAML(name, endpoint string) string {
 	return fmt.Sprintf(`server:
   name: %s
 store:
@@ -80,5 +88,5 @@ store:
   etcd:
     endpoints: [%s]
     prefix: /bench/
-`, name, etcdClientURL)
+`, name, endpoint)
 }

@@ -34,6 +34,19 @@ type lab struct {
 	srvIf, cliIf string
 	dir          string
 	poolLast     string
+	// The two-server lab (cluster.go): a second server namespace, the
+	// namespace holding the bridge, and where perfdhcp sends (broadcast).
+	srv2NS, srv2If, hubNS string
+	target                string
+}
+
+// dest is where perfdhcp sends: the server, or the broadcast address in
+// the two-server lab.
+func (l *lab) dest() string {
+	if l.target != "" {
+		return l.target
+	}
+	return serverIP
 }
 
 // lastOfPool is the last address of a pool of n addresses from poolFirst.
@@ -74,8 +87,10 @@ func newLab(name, last string) (*lab, error) {
 }
 
 func (l *lab) close(keep bool) {
-	for _, ns := range []string{l.srvNS, l.cliNS} {
-		exec.Command("ip", "netns", "del", ns).Run()
+	for _, ns := range []string{l.srvNS, l.srv2NS, l.cliNS, l.hubNS} {
+		if ns != "" {
+			exec.Command("ip", "netns", "del", ns).Run()
+		}
 	}
 	if !keep {
 		os.RemoveAll(l.dir)

@@ -192,6 +192,12 @@ type result struct {
 	LoadBefore  string
 	LoadAfter   string
 	Err         string
+	// rackboot-etcd-2: both servers' /metrics after the saturation run
+	// and at the end of the zero-drop search (cluster.go).
+	ClusterSat, ClusterEnd string
+	// rackboot-etcd-2: lease writes both servers committed per second of
+	// the saturation run, whether or not perfdhcp counted the exchange.
+	ClusterWrites float64
 }
 
 // step is one rate of the zero-drop search.
@@ -213,8 +219,18 @@ func benchServer(ctx context.Context, o options, name string) (r result, err err
 	defer l.close(o.keep)
 	defer srv.stop()
 	r.Version, r.Durable = srv.version, srv.durable
+	var w0 float64
+	if l.srv2NS != "" {
+		defer func() { r.ClusterEnd = clusterFigures(l) }()
+		w0 = clusterWrites(l)
+	}
 	if err := saturate(ctx, l, srv, &r, o.satRate, o.satSecs, allClients); err != nil {
 		return r, err
+	}
+	if l.srv2NS != "" {
+		r.ClusterWrites = (clusterWrites(l) - w0) / float64(o.satSecs)
+		r.ClusterSat = fmt.Sprintf("%.0f lease writes/s committed by the two during it; ", r.ClusterWrites) + clusterFigures(l)
+		log.Printf("%s after saturation: %s", name, r.ClusterSat)
 	}
 
 	fails := 0
@@ -278,7 +294,11 @@ func benchOversubscribed(ctx context.Context, o options, name string) (r result,
 // startLab makes a lab whose pool ends at last and starts the named
 // server in it, answering.
 func startLab(ctx context.Context, o options, name, last string) (*lab, *server, error) {
-	l, err := newLab(name, last)
+	mk := newLab
+	if name == "rackboot-etcd-2" {
+		mk = newLab2
+	}
+	l, err := mk(name, last)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -291,6 +311,20 @@ func startLab(ctx context.Context, o options, name, last string) (*lab, *server,
 		srv.stop()
 		l.close(o.keep)
 		return nil, nil, fmt.Errorf("%s does not answer: %w\n%s", name, err, srv.output())
+	}
+	if l.srv2NS != "" {
+		// Each of the two answers on its own, asked by unicast.
+		for _, ip := range []string{serverIP, server2IP} {
+			p, err := l.perfdhcpTo(ctx, ip, 20, 1, allClients)
+			if err == nil && p.Acks == 0 {
+				err = fmt.Errorf("no ACK in a 1 s probe: %+v", p)
+			}
+			if err != nil {
+				srv.stop()
+				l.close(o.keep)
+				return nil, nil, fmt.Errorf("%s: server %s does not answer: %w\n%s", name, ip, err, srv.output())
+			}
+		}
 	}
 	return l, srv, nil
 }

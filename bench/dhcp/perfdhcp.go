@@ -37,11 +37,20 @@ func (p perfResult) dropPercent() float64 {
 // per second offered for secs seconds, from up to clients simulated
 // clients (random MACs), each exchange a DORA.
 func (l *lab) perfdhcp(ctx context.Context, rate, secs, clients int) (perfResult, error) {
+	return l.perfdhcpTo(ctx, l.dest(), rate, secs, clients)
+}
+
+// perfdhcpTo is perfdhcp sending to dest.
+func (l *lab) perfdhcpTo(ctx context.Context, dest string, rate, secs, clients int) (perfResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
 	defer cancel()
-	cli0, srv0 := rcvbufErrors(l.cliNS), rcvbufErrors(l.srvNS)
+	cli0, srv0 := rcvbufErrors(l.cliNS), l.serverRcvbufErrors()
 	args := []string{"netns", "exec", l.cliNS, "perfdhcp", "-4", "-r", strconv.Itoa(rate), "-R", strconv.Itoa(clients),
-		"-p", strconv.Itoa(secs), "-l", l.cliIf, serverIP}
+		"-p", strconv.Itoa(secs), "-l", l.cliIf}
+	if dest != "all" {
+		// Without a server, perfdhcp broadcasts (cluster.go).
+		args = append(args, dest)
+	}
 	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
 	// perfdhcp exits 3 when packets were dropped: not an error here.
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
@@ -51,8 +60,17 @@ func (l *lab) perfdhcp(ctx context.Context, rate, secs, clients int) (perfResult
 		return perfResult{}, fmt.Errorf("perfdhcp: %v\n%s", err, out)
 	}
 	p, err := parsePerfdhcp(string(out))
-	p.ClientBufDrops, p.ServerBufDrops = rcvbufErrors(l.cliNS)-cli0, rcvbufErrors(l.srvNS)-srv0
+	p.ClientBufDrops, p.ServerBufDrops = rcvbufErrors(l.cliNS)-cli0, l.serverRcvbufErrors()-srv0
 	return p, err
+}
+
+// serverRcvbufErrors is rcvbufErrors of the server namespaces.
+func (l *lab) serverRcvbufErrors() int {
+	n := rcvbufErrors(l.srvNS)
+	if l.srv2NS != "" {
+		n += rcvbufErrors(l.srv2NS)
+	}
+	return n
 }
 
 // rcvbufErrors reads the UDP RcvbufErrors counter of namespace ns.

@@ -57,6 +57,11 @@ func (r report) normal(b *strings.Builder) {
 			x.Server, x.Version, x.Durable, x.Saturation, x.SatDrops, x.SatBufDrops, x.SatLatency, x.CPUPer1000, x.CPULow, rateOrNone(x.ZeroDrop),
 			rateOrNone(x.ServerClean), x.LoadBefore, x.LoadAfter)
 	}
+	for _, x := range r.Results {
+		if x.ClusterSat != "" || x.ClusterEnd != "" {
+			fmt.Fprintf(b, "\n%s, both servers' /metrics after the saturation run: %s. At the end of the zero-drop search: %s.\n", x.Server, x.ClusterSat, x.ClusterEnd)
+		}
+	}
 	everyRound(b, r.Rounds)
 	b.WriteString("\nZero-drop search of the best round (offered/s: achieved/s, drops perfdhcp counted, of which its own socket buffer overflowing):\n\n")
 	for _, x := range r.Results {

@@ -24,7 +24,8 @@ type server struct {
 	out      strings.Builder
 	done     chan struct{}
 	stopOnce sync.Once
-	after    func() // run after the server stopped (the etcd stacks' etcd)
+	after    func()  // run after the server stopped (the etcd stacks' etcd)
+	peer     *server // rackboot-etcd-2: server B, stopped by after
 }
 
 func (s *server) Write(b []byte) (int, error) {
@@ -36,7 +37,15 @@ func (s *server) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (s *server) output() string { s.mu.Lock(); defer s.mu.Unlock(); return s.out.String() }
+func (s *server) output() string {
+	s.mu.Lock()
+	out := s.out.String()
+	s.mu.Unlock()
+	if s.peer != nil {
+		out += s.peer.output()
+	}
+	return out
+}
 
 // stop ends the server by its pid: SIGTERM, then SIGKILL after 10 s.
 func (s *server) stop() {
@@ -67,7 +76,11 @@ func (s *server) cpuSeconds() float64 {
 	}
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	cpu := (ut + st) / 100 // USER_HZ
+	if s.peer != nil {
+		cpu += s.peer.cpuSeconds()
+	}
+	return cpu
 }
 
 // startServer starts the named server with a fresh lease store in l.dir.
@@ -76,7 +89,7 @@ func startServer(ctx context.Context, o options, l *lab, name string) (*server, 
 	s := &server{done: make(chan struct{})}
 	env := os.Environ()
 	switch name {
-	case "rackboot", "rackboot-before", "rackboot-etcd":
+	case "rackboot", "rackboot-before", "rackboot-etcd", "rackboot-etcd-2":
 		conf := filepath.Join(l.dir, "rackboot.yaml")
 		yaml := fmt.Sprintf(`interface: %s
 data_dir: %s
@@ -91,14 +104,18 @@ dhcp:
       pools: [%s-%s]
 `, l.srvIf, filepath.Join(l.dir, "rackboot"), subnet, poolFirst, l.poolLast)
 		s.durable = "bbolt, fsynced before each ACK (group commit)"
-		if name == "rackboot-etcd" { // etcd.go
+		if name == "rackboot-etcd" || name == "rackboot-etcd-2" { // etcd.go
 			stopEtcd, v, err := startEtcd(ctx, l)
 			if err != nil {
 				return nil, err
 			}
 			s.after = stopEtcd
-			yaml += etcdStoreYAML("bench-a")
+			yaml += etcdStoreYAML("bench-a", etcdClientURL)
 			s.durable = "etcd (" + v + ", 1 member), each lease a compare-and-swap, durable before each ACK (group commit)"
+		}
+		if name == "rackboot-etcd-2" { // cluster.go
+			yaml = strings.Replace(yaml, `http_addr: "127.0.0.1:0"`, `http_addr: "`+metricsAddr+`"`, 1)
+			s.durable = "2 servers, " + s.durable
 		}
 		if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 			return nil, err
@@ -154,26 +171,52 @@ dhcp:
 	default:
 		return nil, fmt.Errorf("unknown server %q (want rackboot, rackboot-before, kea or dnsmasq)", name)
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", l.srvNS}, args...)...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = s, s
-	if err := cmd.Start(); err != nil {
+	if err := s.launch(l.srvNS, args, env); err != nil {
 		if s.after != nil {
 			s.after()
 		}
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if name == "rackboot-etcd-2" {
+		// Server B: the same configuration in its own namespace, on
+		// A's etcd through the bridge.
+		conf := filepath.Join(l.dir, "rackboot-b.yaml")
+		yaml, _ := os.ReadFile(filepath.Join(l.dir, "rackboot.yaml"))
+		yb := strings.NewReplacer("interface: "+l.srvIf, "interface: "+l.srv2If,
+			filepath.Join(l.dir, "rackboot")+"\n", filepath.Join(l.dir, "rackboot-b")+"\n",
+			"name: bench-a", "name: bench-b", etcdClientURL, etcdClusterURL).Replace(string(yaml))
+		b := &server{done: make(chan struct{}), version: s.version}
+		err := os.WriteFile(conf, []byte(yb), 0o644)
+		if err == nil {
+			err = b.launch(l.srv2NS, []string{args[0], "serve", "--config", conf}, env)
+		}
+		if err != nil {
+			s.stop()
+			return nil, fmt.Errorf("%s, server B: %w", name, err)
+		}
+		stopEtcd := s.after
+		s.peer, s.after = b, func() { b.stop(); stopEtcd() }
+	}
+	return s, nil
+}
+
+// launch starts the server's command in namespace ns and checks that it
+// is still running a second later.
+func (s *server) launch(ns string, args, env []string) error {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = s, s
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start: %w", err)
 	}
 	s.cmd = cmd
 	go func() { cmd.Wait(); close(s.done) }()
 	select {
 	case <-s.done:
-		if s.after != nil {
-			s.after()
-		}
-		return nil, fmt.Errorf("%s exited at once:\n%s", name, s.output())
+		return fmt.Errorf("exited at once:\n%s", s.output())
 	case <-time.After(time.Second):
 	}
-	return s, nil
+	return nil
 }
 
 func firstLine(c *exec.Cmd) string {

@@ -39,7 +39,8 @@ type lab struct {
 	lnk            string // the link emulator's, when the client link is slowed
 	dir            string // logs and per-run files
 	procs          []*proc
-	linkem         *proc // the link emulator, when the client link is slowed
+	linkem         *proc    // the link emulator, when the client link is slowed
+	extra          []string // namespaces a stack added (cluster.go)
 }
 
 func nsName(role string) string { return fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), role) }
@@ -147,7 +148,7 @@ func (l *lab) close() {
 	for i := len(l.procs) - 1; i >= 0; i-- {
 		l.procs[i].stop()
 	}
-	for _, ns := range []string{l.cli, l.lnk, l.dhcp, l.srv} {
+	for _, ns := range append(l.extra, l.cli, l.lnk, l.dhcp, l.srv) {
 		if ns != "" {
 			killNetns(ns)
 		}

@@ -33,8 +33,9 @@ real firmware does:
 
 Each machine's leased address is added to the interface for the rest of its
 boot (and removed at the end), so the servers see N distinct clients. DHCP
-retransmissions follow the firmware (PXE ROM 4, 8, 16, 32 s; iPXE 1, 2, 4, 8 s);
---scale shortens or stretches them. It needs root: port 68, and the addresses.
+retransmissions follow the firmware (PXE ROM 4, 8, 16, 32 s; iPXE's
+DISCOVER 1, 2, 4, 8 s and REQUEST 0.25 s doubling to 8 s); --scale
+shortens or stretches them. It needs root: port 68, and the addresses.
 
 The report gives the time until every machine booted, each stage's p50, p95
 and p99, failures by stage with an example error, and the bytes received.`,
@@ -112,7 +113,7 @@ func (f *stormFlags) register(fs *pflag.FlagSet) {
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed: arrival times, firmware mix, UUIDs, transaction ids")
 	fs.StringVar(&f.macPrefix, "mac-prefix", "02:5b:00", "first three bytes of the machines' MACs")
 	fs.StringVar(&f.romSched, "rom-dhcp-timeouts", "4s,8s,16s,32s", "PXE ROM DHCP retransmission timeouts (PXE spec 2.1)")
-	fs.StringVar(&f.ipxeSched, "ipxe-dhcp-timeouts", "1s,2s,4s,8s", "iPXE DHCP retransmission timeouts")
+	fs.StringVar(&f.ipxeSched, "ipxe-dhcp-timeouts", "1s,2s,4s,8s", "iPXE DHCPDISCOVER retransmission timeouts (its REQUESTs follow iPXE: 0.25 s doubling to 8 s)")
 	fs.Float64Var(&cfg.Scale, "scale", 1, "multiply every firmware timeout (DHCP and TFTP) by this")
 	fs.StringVar(&f.proxyReq, "proxy-request", "auto", "ProxyDHCPREQUEST to port 4011: auto (UEFI machines, as EDK2), always, never")
 	fs.IntVar(&cfg.TFTP.BlockSize, "tftp-blksize", d.BlockSize, "TFTP blksize to ask for (0: none, 512-byte blocks)")

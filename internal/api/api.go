@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"rackboot/internal/store/etcdstore"
 )
 
 // Prefix is where the API lives.
@@ -90,7 +92,17 @@ func (s *Server) Authorized(r *http.Request) bool {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, etcdstore.ErrUnavailable):
+		// No quorum, or no member reachable: the request may succeed once
+		// etcd is back, and the message says so.
+		w.Header().Set("Retry-After", "5")
+		e = &Error{Status: http.StatusServiceUnavailable, Message: "the store is unavailable, try again when etcd has its quorum back: " + err.Error()}
+		if s.Logger != nil {
+			s.Logger.Warn("api request refused: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+	default:
 		e = &Error{Status: http.StatusInternalServerError, Message: err.Error()}
 		if s.Logger != nil {
 			s.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)

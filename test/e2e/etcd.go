@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // EtcdMember is one etcd process on its own lab host.
@@ -18,6 +19,9 @@ type EtcdMember struct {
 	Name      string
 	Host      *Host
 	ClientURL string // http://<ip>:2379
+
+	lab  *Lab
+	args []string // its command line, to start it again
 }
 
 // EtcdCluster is an etcd cluster inside a lab: each member a process in
@@ -25,6 +29,7 @@ type EtcdMember struct {
 // network, as in a rack (etcdtest runs its members on loopback instead).
 type EtcdCluster struct {
 	Members []*EtcdMember
+	t       testing.TB
 }
 
 // Endpoints are the members' client URLs.
@@ -55,7 +60,7 @@ func EtcdBinary(t testing.TB) string {
 func StartEtcd(ctx context.Context, t testing.TB, lab *Lab, n int, firstAddr byte) *EtcdCluster {
 	t.Helper()
 	bin := EtcdBinary(t)
-	c := &EtcdCluster{}
+	c := &EtcdCluster{t: t}
 	var initial []string
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("etcd%d", i)
@@ -69,13 +74,15 @@ func StartEtcd(ctx context.Context, t testing.TB, lab *Lab, n int, firstAddr byt
 			t.Fatal(err)
 		}
 		peer := fmt.Sprintf("http://%s:2380", m.Host.IP)
-		m.Process = lab.Start(t, m.Host.NS, m.Name, bin,
+		m.lab = lab
+		m.args = []string{bin,
 			"--name", m.Name, "--data-dir", dir,
 			"--listen-client-urls", m.ClientURL, "--advertise-client-urls", m.ClientURL,
 			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "rackboot-e2e-"+lab.ID,
-			"--logger", "zap", "--log-outputs", "stderr")
+			"--initial-cluster-token", "rackboot-e2e-" + lab.ID,
+			"--logger", "zap", "--log-outputs", "stderr"}
+		m.Process = lab.Start(t, m.Host.NS, m.Name, m.args...)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*peerStartTimeout)
 	defer cancel()
@@ -87,4 +94,40 @@ func StartEtcd(ctx context.Context, t testing.TB, lab *Lab, n int, firstAddr byt
 	}
 	t.Logf("etcd: %d members at %s", n, strings.Join(c.Endpoints(), ", "))
 	return c
+}
+
+// Kill stops member i with SIGKILL (a crash) and waits until it is gone.
+func (c *EtcdCluster) Kill(i int) {
+	m := c.Members[i]
+	m.Process.Kill()
+	c.t.Logf("etcd: %s killed with SIGKILL", m.Name)
+}
+
+// Restart starts member i again with its data directory and the same
+// arguments (--initial-cluster-state new is ignored once the data directory
+// holds a member); its log goes on in the same file. It does not wait:
+// with quorum lost, one member alone never becomes healthy (WaitHealthy).
+func (c *EtcdCluster) Restart(i int) {
+	c.t.Helper()
+	m := c.Members[i]
+	if exited, _ := m.Process.Exited(); !exited {
+		c.t.Fatalf("etcd: restart %s: it is still running", m.Name)
+	}
+	m.Process = m.lab.Start(c.t, m.Host.NS, m.Name, m.args...)
+	c.t.Logf("etcd: %s started again", m.Name)
+}
+
+// WaitHealthy waits until every running member answers /health with 200.
+func (c *EtcdCluster) WaitHealthy(ctx context.Context, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for _, m := range c.Members {
+		if exited, _ := m.Process.Exited(); exited {
+			continue
+		}
+		if err := WaitHTTP(wctx, m.Host.NS, m.ClientURL+"/health", 200); err != nil {
+			return fmt.Errorf("etcd member %s: %w", m.Name, err)
+		}
+	}
+	return nil
 }

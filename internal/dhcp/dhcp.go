@@ -6,7 +6,8 @@
 // next-server and boot file. Firmware PXE ROMs get an iPXE build over TFTP;
 // iPXE, when it DHCPs again, gets the URL of its menu; UEFI HTTP-boot clients
 // get an HTTP URL. What each client gets is decided elsewhere (boot.Config's
-// Decide); this package reads and writes packets.
+// Decide); this package receives requests and sends answers, in packets
+// that internal/dhcp4 decodes and encodes.
 //
 // Two ports: 67, where DHCPDISCOVERs are broadcast, and 4011, where PXE
 // clients send the ProxyDHCPREQUEST for their boot file (EDK2 always does when
@@ -20,23 +21,61 @@
 //
 // FullServer (full*.go) is the other way: the network's own DHCP server,
 // leasing addresses from a lease.Manager and booting clients with the same
-// decision and boot fields as the proxy.
+// decision and boot fields as the proxy. Both embed Config and share one
+// listen and one read loop (conn.go).
 package dhcp
 
 import (
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
 
+	"rackboot/internal/boot"
 	"rackboot/internal/pxe"
 )
 
-// Ports (RFC 2131 §4.1, PXE spec 2.1 §2.2.6).
-const (
-	PortServer = 67   // BOOTP/DHCP server
-	PortClient = 68   // BOOTP/DHCP client
-	PortPXE    = 4011 // PXE boot server: ProxyDHCPREQUEST
-)
+// Config is what both servers are told: which link they serve, as whom, what
+// a network-boot client gets and whom they tell about each packet.
+// ProxyServer and FullServer embed it.
+type Config struct {
+	// Interface to serve, e.g. "eth0". Empty serves every interface. A full
+	// server's relay agents must reach it on this interface too.
+	Interface string
+	// ServerIP is our address on that link: option 54 (server
+	// identifier), where PXE clients send their ProxyDHCPREQUEST (port
+	// 4011) and relayed and renewing clients their requests. Required,
+	// but for a proxy in ModeOff; see InterfaceIPv4.
+	ServerIP netip.Addr
+	// Decide says what a network-boot client boots; usually
+	// boot.Config.Decide. Required by a proxy in ModeProxy; a full server
+	// without it leases addresses without boot fields.
+	Decide func(pxe.Client) boot.Decision
+	// Sightings, when not nil, records every network-boot client's
+	// address, arch and whether it runs iPXE (see boot.LoopBreaker).
+	Sightings *boot.Sightings
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// OnEvent, when not nil, is called for every packet received. It must
+	// not block, and may be called from several goroutines at once.
+	OnEvent func(Event)
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// checkServerIP says what is wrong with ServerIP, if anything.
+func (c *Config) checkServerIP() error {
+	if !c.ServerIP.Is4() {
+		return fmt.Errorf("DHCP: server IP %v is not an IPv4 address: set the address clients reach rackboot at", c.ServerIP)
+	}
+	return nil
+}
 
 // Mode selects whether the server answers.
 type Mode int

@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/ipv4"
-
 	"rackboot/internal/boot"
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 	"rackboot/internal/pxe"
 )
@@ -36,21 +35,14 @@ import (
 //	                     └─▶ REQUEST: lease.AckAsync ─▶ committer: commit (fsync),
 //	                                                    then each ACK built and sent
 type FullServer struct {
-	// Interface to serve, e.g. "eth0". Relay agents must reach us on it too.
-	Interface string
-	// ServerIP is our address on that link: option 54 (server identifier),
-	// and where relayed and renewing clients send their requests.
-	ServerIP netip.Addr
+	// Config: Interface, ServerIP (required), Decide (nil: leases without
+	// boot fields), Sightings (as in proxy mode), Logger, OnEvent.
+	Config
 	// Leases allocates addresses and keeps the lease records.
 	Leases *lease.Manager
 	// Networks carry the options for each leased subnet (router, DNS...);
 	// a subnet of Leases without one gets only the mask and lease times.
 	Networks []Network
-	// Decide says what a network-boot client boots; nil leases addresses
-	// without boot fields.
-	Decide func(pxe.Client) boot.Decision
-	// Sightings, when not nil, records network-boot clients as in proxy mode.
-	Sightings *boot.Sightings
 	// PingTimeout, when positive, pings an address before offering it for
 	// the first time and waits this long for an answer; an answered ping
 	// quarantines the address (lease.Manager.Conflict) and another is offered.
@@ -64,10 +56,6 @@ type FullServer struct {
 	// DISCOVERs may wait at once, each on a worker goroutine (default
 	// 1024). REQUESTs wait for the store without a goroutine each.
 	MaxInFlight int
-	Logger      *slog.Logger
-	// OnEvent, when not nil, is called for every packet received; it must
-	// not block, and may be called from several goroutines at once.
-	OnEvent func(Event)
 	// OnRogue, when not nil, is called for each reply seen from another
 	// DHCP server (see RogueDetection).
 	OnRogue func(Rogue)
@@ -77,7 +65,7 @@ type FullServer struct {
 	pxe        *ProxyServer // answers port 4011
 	ping       Pinger
 	jobs       chan job
-	wg         sync.WaitGroup
+	inflight   sync.WaitGroup // workers, and REQUESTs waiting for the store
 	counts     fullCounters
 	rogueMu    sync.Mutex
 	rogues     map[netip.Addr]*Rogue
@@ -100,7 +88,7 @@ type Network struct {
 	// lease (RFC 2131 §4.4.5).
 	T1, T2 time.Duration
 	// Extra options by code, sent as given.
-	Extra Options
+	Extra dhcp4.Options
 }
 
 // FullStats are the full server's counters.
@@ -140,16 +128,8 @@ func (s *FullServer) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ifi != nil {
-		prefixes, err := interfacePrefixes(ifi)
-		if err != nil {
-			return fmt.Errorf("DHCP: %w", err)
-		}
-		for _, p := range prefixes {
-			if p.Addr() != s.ServerIP {
-				s.local = append(s.local, p.Addr())
-			}
-		}
+	if err := s.findLocal(ifi); err != nil {
+		return err
 	}
 	if s.PingTimeout > 0 && s.ping == nil {
 		p, err := newICMPPinger(s.logger())
@@ -159,67 +139,27 @@ func (s *FullServer) Serve(ctx context.Context) error {
 		defer p.Close()
 		s.ping = p
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	type loop struct {
-		c   *conn
-		run func(context.Context, *conn) error
-	}
-	var loops []loop
-	closeAll := func() {
-		for _, l := range loops {
-			l.c.pc.Close()
-		}
-	}
-	for _, port := range []int{PortServer, PortPXE} {
-		c, err := s.listen(ctx, ifi, port)
-		if err != nil {
-			closeAll()
-			return err
-		}
-		run := s.pxeLoop
-		if port == PortServer {
-			run = s.serverLoop // full_io.go
-		}
-		loops = append(loops, loop{c, run})
-	}
-	if s.RogueDetection {
-		if c, err := s.listen(ctx, ifi, PortClient); err != nil {
-			s.logger().Warn("rogue DHCP server detection is off: cannot listen on UDP port 68", "err", err)
-		} else {
-			loops = append(loops, loop{c, s.rogueLoop})
-		}
+	loops, err := s.listen(ctx, ifi)
+	if err != nil {
+		return err
 	}
 	s.logger().Info("DHCP server listening", "interface", ifName(ifi), "server_ip", s.ServerIP,
 		"subnets", len(s.nets), "ping_check", s.PingTimeout, "rogue_detection", len(loops) > 2)
 
-	go func() {
-		<-ctx.Done()
-		closeAll()
-	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s.startWorkers(ctx)
-	var wg sync.WaitGroup
-	errs := make([]error, len(loops))
-	for i, l := range loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = l.run(ctx, l.c); errs[i] != nil {
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
+	err = serveLoops(ctx, loops)
+	cancel() // a socket failed, or ctx is done: what still waits gives up
 	close(s.jobs)
-	s.wg.Wait() // requests still waiting for the store
-	return errors.Join(errs...)
+	s.inflight.Wait()
+	return err
 }
 
 // init checks the fields and prepares the per-subnet options.
 func (s *FullServer) init() error {
-	if !s.ServerIP.Is4() {
-		return fmt.Errorf("DHCP: server IP %v is not an IPv4 address: set the address clients reach rackboot at", s.ServerIP)
+	if err := s.checkServerIP(); err != nil {
+		return err
 	}
 	if s.Leases == nil {
 		return errors.New("DHCP: no lease manager")
@@ -238,81 +178,49 @@ func (s *FullServer) init() error {
 	s.ping = s.Pinger
 	s.rogues = map[netip.Addr]*Rogue{}
 	s.lastWarned = map[netip.Addr]time.Time{}
-	decide := s.Decide
-	if decide == nil {
-		decide = func(pxe.Client) boot.Decision { return boot.Decision{Reason: "no boot configuration"} }
-	}
 	// Port 4011 is proxyDHCP's: a PXE ROM that wants its boot file
 	// confirmed asks there, whoever gave it its address.
-	s.pxe = &ProxyServer{Interface: s.Interface, ServerIP: s.ServerIP, Mode: ModeProxy, Decide: decide,
-		Sightings: s.Sightings, Logger: s.Logger, OnEvent: s.OnEvent}
+	s.pxe = &ProxyServer{Config: s.Config, Mode: ModeProxy}
+	if s.pxe.Decide == nil {
+		s.pxe.Decide = func(pxe.Client) boot.Decision { return boot.Decision{Reason: "no boot configuration"} }
+	}
 	return nil
 }
 
-func (s *FullServer) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
+// findLocal notes our addresses on ifi besides ServerIP: they select the
+// subnet of unrelayed clients (link) and are not rogue servers.
+func (s *FullServer) findLocal(ifi *net.Interface) error {
+	if ifi == nil {
+		return nil
 	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func (s *FullServer) listen(ctx context.Context, ifi *net.Interface, port int) (*conn, error) {
-	c, err := listenUDP(ctx, ifi, port)
-	if err == nil && port != PortPXE {
-		// Room for bursts (a rack powering on, a relay flushing its
-		// queue) while the store commits: full_sockbuf_*.go. Port 68
-		// (rogue detection) hears every broadcast reply on the segment,
-		// ours included: a storm of 500 overflowed its default buffer.
-		growSocketBuffers(c, 4<<20, s.logger())
-	}
+	prefixes, err := interfacePrefixes(ifi)
 	if err != nil {
-		if isAddrInUse(err) {
-			return nil, fmt.Errorf("DHCP: listen on UDP port %d: %w: another DHCP server on this host? "+
-				"stop it, or run rackboot with dhcp.mode proxy beside it (%v)", port, ErrAddrInUse, err)
+		return fmt.Errorf("DHCP: %w", err)
+	}
+	for _, p := range prefixes {
+		if p.Addr() != s.ServerIP {
+			s.local = append(s.local, p.Addr())
 		}
-		return nil, fmt.Errorf("DHCP: listen on UDP port %d of %s: %w", port, ifName(ifi), err)
 	}
-	pc := ipv4.NewPacketConn(c)
-	if err := pc.SetControlMessage(ipv4.FlagInterface, true); err != nil {
-		s.logger().Debug("DHCP: no interface control messages", "port", port, "err", err)
-	}
-	cn := &conn{pc: pc, port: port, broadcast: broadcastAddr(ifi)}
-	if ifi != nil {
-		cn.ifindex = ifi.Index
-	}
-	return cn, nil
+	return nil
 }
 
-// pxeLoop serves port 4011 until its socket is closed: ProxyDHCPREQUESTs,
-// answered as in proxy mode.
-func (s *FullServer) pxeLoop(ctx context.Context, c *conn) error {
-	buf := make([]byte, 65536)
-	for {
-		n, cm, src, err := c.pc.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("DHCP: read on port %d: %w", c.port, err)
-		}
-		in := 0
-		if cm != nil {
-			in = cm.IfIndex
-		}
-		ua, ok := src.(*net.UDPAddr)
-		if !ok || c.ifindex != 0 && in != 0 && in != c.ifindex {
-			continue
-		}
-		r := s.pxe.process(buf[:n], ua.AddrPort(), c.port, c.broadcast)
-		if r.ev.Outcome == Answered {
-			_, err = c.pc.WriteTo(r.reply, ifOut(in), net.UDPAddrFromAddrPort(r.dest))
-		}
-		s.pxe.finish(r, err)
+// listen opens port 67 (serverLoop, full_io.go), port 4011 (the proxy's
+// loop) and, for rogue detection, port 68 (rogueLoop), which may fail.
+func (s *FullServer) listen(ctx context.Context, ifi *net.Interface) ([]loop, error) {
+	conns, err := listenAll(ctx, ifi, []int{dhcp4.PortServer, dhcp4.PortPXE}, s.logger())
+	if err != nil {
+		return nil, err
 	}
+	loops := []loop{{conns[0], s.serverLoop}, {conns[1], s.pxe.serveConn}}
+	if s.RogueDetection {
+		if c, err := listen(ctx, ifi, dhcp4.PortClient, s.logger()); err != nil {
+			s.logger().Warn("rogue DHCP server detection is off: cannot listen on UDP port 68", "err", err)
+		} else {
+			loops = append(loops, loop{c, s.rogueLoop})
+		}
+	}
+	return loops, nil
 }
 
 // dispatch handles one packet from port 67: at once when no store write or
@@ -321,7 +229,7 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 	s.counts.received.Add(1)
 	req, err := Decode(b)
 	if err != nil {
-		ev := Event{Time: time.Now(), Port: PortServer, From: src, Outcome: Malformed, Reason: err.Error()}
+		ev := Event{Time: time.Now(), Port: dhcp4.PortServer, From: src, Outcome: Malformed, Reason: err.Error()}
 		if errors.Is(err, errNotRequest) {
 			ev.Outcome = Ignored
 		}
@@ -329,21 +237,21 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 		return
 	}
 	switch mt := req.MessageType(); {
-	case mt == Request:
+	case mt == dhcp4.Request:
 		// No goroutine waits for the store: the answer is built and sent
 		// by the lease manager's committer once the lease is durable, or
 		// here and now for a renewal of a lease that already is
 		// (lease.Manager.AckAsync).
-		s.wg.Add(1)
+		s.inflight.Add(1)
 		r, pending := s.handle(ctx, req, src, c.broadcast, func(r reply) {
 			s.finish(c, in, r, nil)
-			s.wg.Done()
+			s.inflight.Done()
 		})
 		if !pending {
 			s.finish(c, in, r, out)
-			s.wg.Done()
+			s.inflight.Done()
 		}
-	case mt == Release, mt == Decline, mt == Discover && s.ping != nil:
+	case mt == dhcp4.Release, mt == dhcp4.Decline, mt == dhcp4.Discover && s.ping != nil:
 		s.jobs <- job{c: c, req: req, src: src, in: in}
 	default:
 		r, _ := s.handle(ctx, req, src, c.broadcast, nil)
@@ -354,7 +262,7 @@ func (s *FullServer) dispatch(ctx context.Context, c *conn, b []byte, src netip.
 // job is a request for a worker: one that waits for the store or a ping.
 type job struct {
 	c   *conn
-	req *Packet
+	req *dhcp4.Packet
 	src netip.AddrPort
 	in  int
 }
@@ -367,21 +275,19 @@ type job struct {
 func (s *FullServer) startWorkers(ctx context.Context) {
 	s.jobs = make(chan job, s.MaxInFlight)
 	for range s.MaxInFlight {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+		s.inflight.Go(func() {
 			for j := range s.jobs {
 				r, _ := s.handle(ctx, j.req, j.src, j.c.broadcast, nil)
 				s.finish(j.c, j.in, r, nil)
 			}
-		}()
+		})
 	}
 }
 
 // reply is what handle decided for one request.
 type reply struct {
 	ev   Event
-	pkt  *Packet // nil: nothing to send
+	pkt  *dhcp4.Packet // nil: nothing to send
 	dest netip.AddrPort
 	// pooled: pkt.Options came from replyOptions, and goes back once
 	// pkt is encoded.
@@ -431,13 +337,4 @@ func (s *FullServer) finish(c *conn, in int, r reply, out *outbox) {
 	if s.OnEvent != nil {
 		s.OnEvent(ev)
 	}
-}
-
-// ifOut sends a reply out of the interface its request came in on, which
-// matters for 255.255.255.255 when serving every interface.
-func ifOut(in int) *ipv4.ControlMessage {
-	if in == 0 {
-		return nil
-	}
-	return &ipv4.ControlMessage{IfIndex: in}
 }

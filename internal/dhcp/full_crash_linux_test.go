@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 	"rackboot/internal/store/boltstore"
 )
@@ -60,7 +61,7 @@ func TestFullCrashServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	s := &FullServer{Interface: iface, ServerIP: netip.MustParseAddr(sip), Leases: m}
+	s := &FullServer{Config: Config{Interface: iface, ServerIP: netip.MustParseAddr(sip)}, Leases: m}
 	if err := s.Serve(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -100,20 +101,20 @@ type relayLoad struct {
 	server netip.AddrPort
 	giaddr netip.Addr
 	mu     sync.Mutex
-	wait   map[uint32]chan *Packet
+	wait   map[uint32]chan *dhcp4.Packet
 	macs   atomic.Uint32
 }
 
 func newRelayLoad(t *testing.T, l *fullLab, ns string, giaddr netip.Addr) *relayLoad {
 	var c *net.UDPConn
 	if err := inNetns(ns, func() error {
-		uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(giaddr, PortServer)))
+		uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(giaddr, dhcp4.PortServer)))
 		c = uc
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r := &relayLoad{conn: c, server: netip.AddrPortFrom(l.srvIP, PortServer), giaddr: giaddr, wait: map[uint32]chan *Packet{}}
+	r := &relayLoad{conn: c, server: netip.AddrPortFrom(l.srvIP, dhcp4.PortServer), giaddr: giaddr, wait: map[uint32]chan *dhcp4.Packet{}}
 	go r.read()
 	t.Cleanup(func() { c.Close() })
 	return r
@@ -126,8 +127,8 @@ func (r *relayLoad) read() {
 		if err != nil {
 			return
 		}
-		p, err := Parse(buf[:n])
-		if err != nil || p.Op != OpReply {
+		p, err := dhcp4.Parse(buf[:n])
+		if err != nil || p.Op != dhcp4.OpReply {
 			continue
 		}
 		r.mu.Lock()
@@ -143,8 +144,8 @@ func (r *relayLoad) read() {
 }
 
 // ask sends req until a reply of one of the wanted types comes or tries run out.
-func (r *relayLoad) ask(req *Packet, tries int, each time.Duration) (*Packet, error) {
-	ch := make(chan *Packet, 4)
+func (r *relayLoad) ask(req *dhcp4.Packet, tries int, each time.Duration) (*dhcp4.Packet, error) {
+	ch := make(chan *dhcp4.Packet, 4)
 	r.mu.Lock()
 	r.wait[req.XID] = ch
 	r.mu.Unlock()
@@ -168,9 +169,9 @@ func (r *relayLoad) newClient() net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0xcc, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
 }
 
-func (r *relayLoad) packet(mt MessageType, mac net.HardwareAddr, opts ...reqOpt) *Packet {
-	p := &Packet{Op: OpRequest, HType: 1, Hops: 1, XID: rand.Uint32(), GIAddr: r.giaddr,
-		CHAddr: mac, Options: Options{OptMessageType: {byte(mt)}}}
+func (r *relayLoad) packet(mt dhcp4.MessageType, mac net.HardwareAddr, opts ...reqOpt) *dhcp4.Packet {
+	p := &dhcp4.Packet{Op: dhcp4.OpRequest, HType: 1, Hops: 1, XID: rand.Uint32(), GIAddr: r.giaddr,
+		CHAddr: mac, Options: dhcp4.Options{dhcp4.OptMessageType: {byte(mt)}}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -179,16 +180,16 @@ func (r *relayLoad) packet(mt MessageType, mac net.HardwareAddr, opts ...reqOpt)
 
 // dora gets a lease for mac: the ACKed address, or an error.
 func (r *relayLoad) dora(mac net.HardwareAddr) (netip.Addr, error) {
-	offer, err := r.ask(r.packet(Discover, mac), 3, 300*time.Millisecond)
+	offer, err := r.ask(r.packet(dhcp4.Discover, mac), 3, 300*time.Millisecond)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	sid := serverID(offer)
-	ack, err := r.ask(r.packet(Request, mac, withServerID(sid), withRequestedIP(offer.YIAddr)), 3, 300*time.Millisecond)
+	sid := offer.ServerID()
+	ack, err := r.ask(r.packet(dhcp4.Request, mac, withServerID(sid), withRequestedIP(offer.YIAddr)), 3, 300*time.Millisecond)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	if ack.MessageType() != Ack {
+	if ack.MessageType() != dhcp4.Ack {
 		return netip.Addr{}, fmt.Errorf("%v", ack.MessageType())
 	}
 	return ack.YIAddr, nil
@@ -230,7 +231,7 @@ func TestFullKill9UnderLoad(t *testing.T) {
 	l.cleanup = append(l.cleanup, func() { srv.kill9() })
 	load := newRelayLoad(t, l, genNS, giaddr)
 	waitUntil(t, 10*time.Second, "the server", func() bool {
-		_, err := load.ask(load.packet(Discover, load.newClient()), 1, 200*time.Millisecond)
+		_, err := load.ask(load.packet(dhcp4.Discover, load.newClient()), 1, 200*time.Millisecond)
 		return err == nil
 	})
 
@@ -280,14 +281,14 @@ func TestFullKill9UnderLoad(t *testing.T) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			hw, _ := net.ParseMAC(m)
-			p, err := load.ask(load.packet(Request, hw, withRequestedIP(ip)), 5, 300*time.Millisecond)
+			p, err := load.ask(load.packet(dhcp4.Request, hw, withRequestedIP(ip)), 5, 300*time.Millisecond)
 			if err != nil {
 				lost.Add(1)
 				return
 			}
-			if p.MessageType() != Ack || p.YIAddr != ip {
+			if p.MessageType() != dhcp4.Ack || p.YIAddr != ip {
 				nakMu.Lock()
-				naks = append(naks, fmt.Sprintf("%s asked for its %v: %v %v %q", m, ip, p.MessageType(), p.YIAddr, p.Options.Get(OptMessage)))
+				naks = append(naks, fmt.Sprintf("%s asked for its %v: %v %v %q", m, ip, p.MessageType(), p.YIAddr, p.Options.Get(dhcp4.OptMessage)))
 				nakMu.Unlock()
 			}
 		}()

@@ -13,7 +13,7 @@ import (
 // warning per subnet per exhaustedEvery, with the count since the last.
 func TestPoolExhaustedWarningRateLimited(t *testing.T) {
 	var buf bytes.Buffer
-	s := &FullServer{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	s := &FullServer{Config: Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))}}
 	a, b := netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("10.0.1.0/24")
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 1000 {

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 )
 
@@ -56,9 +57,9 @@ func newFlooder(t *testing.T, ns, ifname string, macs int) *flooder {
 // discover sends one DISCOVER from the i-th made-up MAC (i modulo macs).
 func (f *flooder) discover(i int) error {
 	n := i % f.macs
-	p := &Packet{Op: OpRequest, HType: 1, XID: uint32(i) | 0xf1000000, Flags: flagBcast,
+	p := &dhcp4.Packet{Op: dhcp4.OpRequest, HType: 1, XID: uint32(i) | 0xf1000000, Flags: dhcp4.FlagBroadcast,
 		CHAddr:  net.HardwareAddr{0x02, 0xf1, 0, byte(n >> 16), byte(n >> 8), byte(n)},
-		Options: Options{OptMessageType: {byte(Discover)}}}
+		Options: dhcp4.Options{dhcp4.OptMessageType: {byte(dhcp4.Discover)}}}
 	_, err := f.conn.WriteToUDPAddrPort(p.Marshal(), limitedBcast67)
 	f.sent.Add(1)
 	return err

@@ -8,52 +8,33 @@ import (
 	"time"
 
 	"rackboot/internal/boot"
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 	"rackboot/internal/pxe"
 )
 
-// More option codes (RFC 2132, RFC 3046, RFC 3011, RFC 3527).
-const (
-	OptSubnetMask      = 1
-	OptRouter          = 3
-	OptDNS             = 6
-	OptHostname        = 12
-	OptDomainName      = 15
-	OptMTU             = 26
-	OptBroadcastAddr   = 28
-	OptNTP             = 42
-	OptLeaseTime       = 51
-	OptParamRequest    = 55
-	OptMessage         = 56
-	OptMaxMessageSize  = 57
-	OptRenewalTime     = 58 // T1
-	OptRebindingTime   = 59 // T2
-	OptClientID        = 61
-	OptRelayAgentInfo  = 82
-	OptSubnetSelection = 118
-
-	relayLinkSelection = 5 // option 82 sub-option (RFC 3527)
-)
+// relayLinkSelection is option 82's link selection sub-option (RFC 3527).
+const relayLinkSelection = 5
 
 // handle decides the answer to one request on port 67. It may wait for the
 // store (RELEASE, DECLINE) or a ping (DISCOVER). A REQUEST waits for its
 // lease to be durable, unless later is not nil: then handle returns at once
 // with pending set, and later gets the answer once the store has committed
 // (on the lease manager's committer goroutine).
-func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort, bcast netip.Addr, later func(reply)) (r reply, pending bool) {
+func (s *FullServer) handle(ctx context.Context, req *dhcp4.Packet, src netip.AddrPort, bcast netip.Addr, later func(reply)) (r reply, pending bool) {
 	mt := req.MessageType()
 	pr := RequestFrom(req)
 	cl := pxe.Classify(pr)
-	r = reply{ev: Event{Time: time.Now(), Port: PortServer, From: src, Type: mt.String(),
+	r = reply{ev: Event{Time: time.Now(), Port: dhcp4.PortServer, From: src, Type: mt.String(),
 		MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, ClientIP: ClientAddr(req), UUID: cl.UUID, VendorClass: pr.VendorClass}}
-	if cl.NetBoot() && (mt == Discover || mt == Request) {
+	if cl.NetBoot() && (mt == dhcp4.Discover || mt == dhcp4.Request) {
 		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
 	}
 	if len(req.CHAddr) == 0 {
 		return r.ignore("no client hardware address"), false
 	}
-	c := lease.Client{MAC: req.CHAddr, ClientID: req.Options.Get(OptClientID),
-		Hostname: string(req.Options.Get(OptHostname))}
+	c := lease.Client{MAC: req.CHAddr, ClientID: req.Options.Get(dhcp4.OptClientID),
+		Hostname: string(req.Options.Get(dhcp4.OptHostname))}
 	if relayed(req) {
 		c.Relay = req.GIAddr
 	}
@@ -63,15 +44,15 @@ func (s *FullServer) handle(ctx context.Context, req *Packet, src netip.AddrPort
 		return r.ignore(fmt.Sprintf("no subnet configured for the client's network (link address %v)", link)), false
 	}
 	switch mt {
-	case Discover:
+	case dhcp4.Discover:
 		return s.discover(ctx, req, r, c, sub, cl, bcast), false
-	case Request:
+	case dhcp4.Request:
 		return s.request(ctx, req, r, c, sub, cl, bcast, later)
-	case Release:
+	case dhcp4.Release:
 		return s.release(ctx, req, r, c), false
-	case Decline:
+	case dhcp4.Decline:
 		return s.decline(ctx, req, r, c), false
-	case Inform:
+	case dhcp4.Inform:
 		return s.inform(req, r, sub, cl, bcast), false
 	}
 	return r.ignore(fmt.Sprintf("a DHCP server does not answer %s", mt)), false
@@ -87,11 +68,11 @@ func (r reply) ignore(reason string) reply {
 // selection sub-option (RFC 3527) when present, else the relay's giaddr,
 // else, for a renewing client that unicasts to us past its relay, its own
 // ciaddr, else our own address on the link the request arrived on.
-func (s *FullServer) link(req *Packet) netip.Addr {
-	if v := req.Options.Get(OptSubnetSelection); len(v) == 4 {
+func (s *FullServer) link(req *dhcp4.Packet) netip.Addr {
+	if v := req.Options.Get(dhcp4.OptSubnetSelection); len(v) == 4 {
 		return netip.AddrFrom4([4]byte(v))
 	}
-	if v := relaySubOption(req.Options.Get(OptRelayAgentInfo), relayLinkSelection); len(v) == 4 {
+	if v := relaySubOption(req.Options.Get(dhcp4.OptRelayAgentInfo), relayLinkSelection); len(v) == 4 {
 		return netip.AddrFrom4([4]byte(v))
 	}
 	if relayed(req) {
@@ -113,7 +94,7 @@ func (s *FullServer) link(req *Packet) netip.Addr {
 	return s.ServerIP
 }
 
-func relayed(req *Packet) bool { return req.GIAddr.Is4() && !req.GIAddr.IsUnspecified() }
+func relayed(req *dhcp4.Packet) bool { return req.GIAddr.Is4() && !req.GIAddr.IsUnspecified() }
 
 // relaySubOption finds a sub-option of option 82 (RFC 3046 §2.0).
 func relaySubOption(v []byte, code byte) []byte {
@@ -130,18 +111,9 @@ func relaySubOption(v []byte, code byte) []byte {
 	return nil
 }
 
-func requestedIP(req *Packet) netip.Addr {
-	if v := req.Options.Get(OptRequestedIP); len(v) == 4 {
-		if a := netip.AddrFrom4([4]byte(v)); !a.IsUnspecified() {
-			return a
-		}
-	}
-	return netip.Addr{}
-}
-
 // discover answers DHCPDISCOVER with an OFFER (RFC 2131 §4.3.1).
-func (s *FullServer) discover(ctx context.Context, req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
-	o, err := s.Leases.Offer(sub.Prefix, c, requestedIP(req))
+func (s *FullServer) discover(ctx context.Context, req *dhcp4.Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+	o, err := s.Leases.Offer(sub.Prefix, c, req.RequestedIP())
 	// RFC 2131 §4.4.1 allows a server to check with ICMP echo that a new
 	// address is unused before offering it (ISC dhcpd's ping-check). A
 	// reply means a host squats on it: quarantine it and try another.
@@ -165,13 +137,13 @@ func (s *FullServer) discover(ctx context.Context, req *Packet, r reply, c lease
 		return r.ignore("no offer: " + err.Error())
 	}
 	s.counts.offers.Add(1)
-	return s.answer(req, r, Offer, &o.Lease, sub, cl, bcast)
+	return s.answer(req, r, dhcp4.Offer, &o.Lease, sub, cl, bcast)
 }
 
 // request answers DHCPREQUEST in each client state (RFC 2131 §4.3.2); see
 // handle for later and pending.
-func (s *FullServer) request(ctx context.Context, req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr, later func(reply)) (reply, bool) {
-	sid, want := serverID(req), requestedIP(req)
+func (s *FullServer) request(ctx context.Context, req *dhcp4.Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr, later func(reply)) (reply, bool) {
+	sid, want := req.ServerID(), req.RequestedIP()
 	var ip netip.Addr
 	state := ""
 	switch {
@@ -203,12 +175,12 @@ func (s *FullServer) request(ctx context.Context, req *Packet, r reply, c lease.
 }
 
 // acked turns the lease manager's answer to a REQUEST into ours.
-func (s *FullServer) acked(req *Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr,
+func (s *FullServer) acked(req *dhcp4.Packet, r reply, c lease.Client, sub lease.Subnet, cl pxe.Client, bcast netip.Addr,
 	state string, ip netip.Addr, l lease.Lease, err error) reply {
 	switch {
 	case err == nil:
 		s.counts.acks.Add(1)
-		return s.answer(req, r, Ack, &l, sub, cl, bcast)
+		return s.answer(req, r, dhcp4.Ack, &l, sub, cl, bcast)
 	case errors.Is(err, lease.ErrWrongSubnet) && state == "renewing":
 		// RENEWING or REBINDING with an address of a network we do not
 		// serve: another server's client; stay silent.
@@ -229,7 +201,7 @@ func (s *FullServer) acked(req *Packet, r reply, c lease.Client, sub lease.Subne
 }
 
 // release handles DHCPRELEASE (RFC 2131 §4.3.4): no reply.
-func (s *FullServer) release(ctx context.Context, req *Packet, r reply, c lease.Client) reply {
+func (s *FullServer) release(ctx context.Context, req *dhcp4.Packet, r reply, c lease.Client) reply {
 	r.ev.ClientIP = req.CIAddr
 	if err := s.Leases.Release(ctx, c, req.CIAddr); err != nil {
 		return r.ignore(err.Error())
@@ -241,24 +213,24 @@ func (s *FullServer) release(ctx context.Context, req *Packet, r reply, c lease.
 
 // decline handles DHCPDECLINE (RFC 2131 §4.3.3): the client found its
 // address in use; quarantine it. No reply.
-func (s *FullServer) decline(ctx context.Context, req *Packet, r reply, c lease.Client) reply {
-	ip := requestedIP(req)
+func (s *FullServer) decline(ctx context.Context, req *dhcp4.Packet, r reply, c lease.Client) reply {
+	ip := req.RequestedIP()
 	r.ev.ClientIP = ip
 	if err := s.Leases.Decline(ctx, c, ip); err != nil {
 		return r.ignore(err.Error())
 	}
 	s.counts.declines.Add(1)
 	s.logger().Warn("DHCP DECLINE: a client found its address in use, quarantined", "ip", ip,
-		"mac", c.MAC.String(), "message", string(req.Options.Get(OptMessage)))
+		"mac", c.MAC.String(), "message", string(req.Options.Get(dhcp4.OptMessage)))
 	r.ev.Outcome, r.ev.Reason = Handled, "declined: quarantined"
 	return r
 }
 
 // inform answers DHCPINFORM (RFC 2131 §4.3.5): configuration, no lease.
-func (s *FullServer) inform(req *Packet, r reply, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+func (s *FullServer) inform(req *dhcp4.Packet, r reply, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
 	if !req.CIAddr.Is4() || req.CIAddr.IsUnspecified() {
 		return r.ignore("DHCPINFORM without ciaddr")
 	}
 	s.counts.informs.Add(1)
-	return s.answer(req, r, Ack, nil, sub, cl, bcast)
+	return s.answer(req, r, dhcp4.Ack, nil, sub, cl, bcast)
 }

@@ -2,58 +2,21 @@ package dhcp
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 
 	"golang.org/x/net/ipv4"
 )
 
-// ioBatch is how many datagrams one system call reads or writes at most
-// (recvmmsg and sendmmsg on Linux; elsewhere x/net/ipv4 does one at a time).
-const ioBatch = 64
-
-// serverLoop reads port 67 until its socket is closed, many datagrams per
-// system call when several are waiting, and hands each to dispatch.
+// serverLoop reads port 67 until its socket is closed and hands each
+// datagram to dispatch, which decodes it at once, copying what it keeps.
+// The answers to one read batch that were ready at once (OFFERs, NAKs)
+// leave together after it; ACKs leave when their commit is done.
 func (s *FullServer) serverLoop(ctx context.Context, c *conn) error {
-	ms := make([]ipv4.Message, ioBatch)
-	for i := range ms {
-		ms[i].Buffers = [][]byte{make([]byte, 4096)} // DHCP messages are at most a path MTU
-		ms[i].OOB = ipv4.NewControlMessage(ipv4.FlagInterface)
-	}
-	var cm ipv4.ControlMessage
 	var out outbox
-	for {
-		n, err := c.pc.ReadBatch(ms, 0)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("DHCP: read on port %d: %w", c.port, err)
-		}
-		for i := range n {
-			m := &ms[i]
-			in := 0
-			if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
-				in = cm.IfIndex
-			}
-			ua, ok := m.Addr.(*net.UDPAddr)
-			if !ok || c.ifindex != 0 && in != 0 && in != c.ifindex {
-				continue // another interface's broadcast (BSD, illumos: no bind to device)
-			}
-			// dispatch decodes at once, copying what it keeps: the buffer
-			// is free again when it returns.
-			s.dispatch(ctx, c, m.Buffers[0][:m.N], ua.AddrPort(), in, &out)
-		}
-		// The answers to this batch that were ready at once (OFFERs,
-		// NAKs) leave together; ACKs leave when their commit is done.
-		s.flush(c, &out)
-	}
+	return readLoop(ctx, c,
+		func(b []byte, src netip.AddrPort, in int) { s.dispatch(ctx, c, b, src, in, &out) },
+		func() { s.flush(c, &out) })
 }
 
 // outMsg is one reply to send.

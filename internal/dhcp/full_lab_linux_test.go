@@ -241,13 +241,18 @@ func (l *fullLab) startServer(cfg lease.Config, setup func(*FullServer)) *FullSe
 		l.t.Fatal(err)
 	}
 	s := &FullServer{
-		Interface: l.bridge, ServerIP: l.srvIP, Leases: m, RogueDetection: true,
+		Config: Config{
+			Interface: l.bridge,
+			ServerIP:  l.srvIP,
+			Logger:    slog.New(slog.NewTextHandler(testWriter{l.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		},
+		Leases:         m,
+		RogueDetection: true,
 		Networks: []Network{
 			{Prefix: l.prefix, Router: netip.AddrFrom4([4]byte{10, 251, l.srvIP.As4()[2], 254}),
 				DNS: []netip.Addr{l.srvIP}, Domain: "rack.test"},
 			{Prefix: l.remote, Router: l.remote.Addr().Next()},
 		},
-		Logger: slog.New(slog.NewTextHandler(testWriter{l.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if setup != nil {
 		setup(s)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"rackboot/internal/boot"
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 	"rackboot/internal/pxe"
 )
@@ -14,29 +15,29 @@ import (
 // network is a Network with its options encoded once.
 type network struct {
 	Network
-	opts Options
+	opts dhcp4.Options
 }
 
 func compileNetwork(n *Network) *network {
-	o := Options{}
+	o := dhcp4.Options{}
 	mask := net4mask(n.Prefix.Bits())
-	o[OptSubnetMask] = mask[:]
+	o[dhcp4.OptSubnetMask] = mask[:]
 	bc := directedBroadcast(n.Prefix).As4()
-	o[OptBroadcastAddr] = bc[:]
+	o[dhcp4.OptBroadcastAddr] = bc[:]
 	if n.Router.Is4() {
-		o[OptRouter] = n.Router.AsSlice()
+		o[dhcp4.OptRouter] = n.Router.AsSlice()
 	}
 	if b := addrList(n.DNS); len(b) > 0 {
-		o[OptDNS] = b
+		o[dhcp4.OptDNS] = b
 	}
 	if b := addrList(n.NTP); len(b) > 0 {
-		o[OptNTP] = b
+		o[dhcp4.OptNTP] = b
 	}
 	if n.Domain != "" {
-		o[OptDomainName] = []byte(n.Domain)
+		o[dhcp4.OptDomainName] = []byte(n.Domain)
 	}
 	if n.MTU > 0 {
-		o[OptMTU] = binary.BigEndian.AppendUint16(nil, uint16(n.MTU))
+		o[dhcp4.OptMTU] = binary.BigEndian.AppendUint16(nil, uint16(n.MTU))
 	}
 	for code, v := range n.Extra {
 		o[code] = v
@@ -74,7 +75,7 @@ func seconds(d time.Duration) []byte {
 // them once the reply is encoded). A dozen options make a hash table, and
 // allocating and collecting one per reply was a fifth of the server's CPU
 // at saturation (perf, perfdhcp).
-var replyOptions = sync.Pool{New: func() any { return make(Options, 16) }}
+var replyOptions = sync.Pool{New: func() any { return make(dhcp4.Options, 16) }}
 
 // encode marshals r's packet and gives its option map back to
 // replyOptions when it came from there: r's packet is done with.
@@ -90,10 +91,10 @@ func (r *reply) encode() []byte {
 
 // answer builds an OFFER or ACK (RFC 2131 table 3). l is the lease, nil for
 // the ACK to a DHCPINFORM (no address, no lease times).
-func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
-	p := &Packet{
-		Op: OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
-		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: replyOptions.Get().(Options),
+func (s *FullServer) answer(req *dhcp4.Packet, r reply, mt dhcp4.MessageType, l *lease.Lease, sub lease.Subnet, cl pxe.Client, bcast netip.Addr) reply {
+	p := &dhcp4.Packet{
+		Op: dhcp4.OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
+		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: replyOptions.Get().(dhcp4.Options),
 	}
 	if n := s.nets[sub.Prefix]; n != nil {
 		for code, v := range n.opts {
@@ -101,9 +102,9 @@ func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease
 		}
 	} else {
 		mask := net4mask(sub.Prefix.Bits())
-		p.Options[OptSubnetMask] = mask[:]
+		p.Options[dhcp4.OptSubnetMask] = mask[:]
 	}
-	if mt == Ack {
+	if mt == dhcp4.Ack {
 		p.CIAddr = req.CIAddr
 	}
 	if l != nil {
@@ -114,7 +115,7 @@ func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease
 		// rebinding times keep their place in it. An OFFER promises the
 		// lease time (an offer's Expires is only its hold).
 		left := sub.LeaseTime
-		if mt == Ack && l.State == lease.Bound {
+		if mt == dhcp4.Ack && l.State == lease.Bound {
 			left = min(left, max(0, l.Expires.Sub(s.Leases.Now()).Round(time.Second)))
 		}
 		elapsed := sub.LeaseTime - left
@@ -125,20 +126,20 @@ func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease
 		if n := s.nets[sub.Prefix]; n != nil && n.T2-elapsed > 0 && n.T2-elapsed < left {
 			t2 = n.T2 - elapsed
 		}
-		p.Options[OptLeaseTime] = seconds(left)
-		p.Options[OptRenewalTime] = seconds(t1)
-		p.Options[OptRebindingTime] = seconds(t2)
+		p.Options[dhcp4.OptLeaseTime] = seconds(left)
+		p.Options[dhcp4.OptRenewalTime] = seconds(t1)
+		p.Options[dhcp4.OptRebindingTime] = seconds(t2)
 		if l.Hostname != "" && l.Reserved {
-			p.Options[OptHostname] = []byte(l.Hostname)
+			p.Options[dhcp4.OptHostname] = []byte(l.Hostname)
 		}
 		r.ev.ClientIP = l.IP
-		if mt == Ack && cl.NetBoot() {
+		if mt == dhcp4.Ack && cl.NetBoot() {
 			s.Sightings.Record(l.IP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
 		}
 	}
 	sid := s.ServerIP.As4()
-	p.Options[OptMessageType] = []byte{byte(mt)}
-	p.Options[OptServerID] = sid[:]
+	p.Options[dhcp4.OptMessageType] = []byte{byte(mt)}
+	p.Options[dhcp4.OptServerID] = sid[:]
 	r.ev.Reason = mt.String()
 	if cl.NetBoot() && s.Decide != nil {
 		// The same decision as proxy mode, from the same code.
@@ -155,25 +156,25 @@ func (s *FullServer) answer(req *Packet, r reply, mt MessageType, l *lease.Lease
 
 // nak builds a DHCPNAK: no address, no options but the server identifier and
 // a message saying why (RFC 2131 table 3).
-func (s *FullServer) nak(req *Packet, r reply, why string, bcast netip.Addr) reply {
-	p := &Packet{
-		Op: OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
-		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: Options{},
+func (s *FullServer) nak(req *dhcp4.Packet, r reply, why string, bcast netip.Addr) reply {
+	p := &dhcp4.Packet{
+		Op: dhcp4.OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
+		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: dhcp4.Options{},
 	}
 	if relayed(req) {
 		// RFC 2131 §4.3.2: a relayed NAK goes out with the broadcast bit,
 		// since the client's address is not to be trusted.
-		p.Flags |= flagBcast
+		p.Flags |= dhcp4.FlagBroadcast
 	}
 	sid := s.ServerIP.As4()
-	p.Options[OptMessageType] = []byte{byte(Nak)}
-	p.Options[OptServerID] = sid[:]
+	p.Options[dhcp4.OptMessageType] = []byte{byte(dhcp4.Nak)}
+	p.Options[dhcp4.OptServerID] = sid[:]
 	if len(why) > 255 {
 		why = why[:255]
 	}
-	p.Options[OptMessage] = []byte(why)
+	p.Options[dhcp4.OptMessage] = []byte(why)
 	echoRelayInfo(p, req)
-	r.ev.Outcome, r.pkt, r.dest = Answered, p, fullReplyDest(req, Nak, bcast)
+	r.ev.Outcome, r.pkt, r.dest = Answered, p, fullReplyDest(req, dhcp4.Nak, bcast)
 	r.ev.Reason = "NAK: " + why
 	return r
 }
@@ -181,46 +182,37 @@ func (s *FullServer) nak(req *Packet, r reply, why string, bcast netip.Addr) rep
 // echoRelayInfo copies option 82 into the reply: a relay agent strips it
 // before forwarding to the client and uses it to find the client's port
 // (RFC 3046 §2.2).
-func echoRelayInfo(p, req *Packet) {
-	if v := req.Options.Get(OptRelayAgentInfo); len(v) > 0 {
-		p.Options[OptRelayAgentInfo] = v
+func echoRelayInfo(p, req *dhcp4.Packet) {
+	if v := req.Options.Get(dhcp4.OptRelayAgentInfo); len(v) > 0 {
+		p.Options[dhcp4.OptRelayAgentInfo] = v
 	}
 }
 
 // fitMessage drops options the client did not ask for (option 55) when the
 // reply is larger than it accepts: 576 bytes of IP datagram unless it says
 // more in option 57 (RFC 2132 §9.10).
-func fitMessage(p, req *Packet) {
+func fitMessage(p, req *dhcp4.Packet) {
 	limit := 576
-	if v := req.Options.Get(OptMaxMessageSize); len(v) == 2 {
+	if v := req.Options.Get(dhcp4.OptMaxMessageSize); len(v) == 2 {
 		limit = max(limit, int(binary.BigEndian.Uint16(v)))
 	}
 	limit -= 28 // IP and UDP headers
-	if encodedLen(p) <= limit {
+	if p.EncodedLen() <= limit {
 		return
 	}
 	asked := map[uint8]bool{}
-	for _, c := range req.Options.Get(OptParamRequest) {
+	for _, c := range req.Options.Get(dhcp4.OptParamRequest) {
 		asked[c] = true
 	}
 	for code := range p.Options {
 		switch code {
-		case OptMessageType, OptServerID, OptLeaseTime, OptSubnetMask, OptBootFile, OptRelayAgentInfo:
+		case dhcp4.OptMessageType, dhcp4.OptServerID, dhcp4.OptLeaseTime, dhcp4.OptSubnetMask, dhcp4.OptBootFile, dhcp4.OptRelayAgentInfo:
 			continue
 		}
 		if !asked[code] {
 			delete(p.Options, code)
 		}
 	}
-}
-
-// encodedLen is len(p.Marshal()) without building it.
-func encodedLen(p *Packet) int {
-	n := headerLen + len(magicCookie) + 1 // End
-	for _, v := range p.Options {
-		n += 2 + len(v) + 2*(len(v)/256) // RFC 3396 splits long values
-	}
-	return max(n, minBOOTPLen)
 }
 
 // fullReplyDest is where a full server's reply goes (RFC 2131 §4.1):
@@ -232,17 +224,17 @@ func encodedLen(p *Packet) int {
 //     to yiaddr at the client's hardware address when the broadcast bit is
 //     clear; that needs an ARP entry we cannot add portably, and RFC 2131
 //     §4.1 allows the broadcast when the server cannot unicast.
-func fullReplyDest(req *Packet, mt MessageType, bcast netip.Addr) netip.AddrPort {
+func fullReplyDest(req *dhcp4.Packet, mt dhcp4.MessageType, bcast netip.Addr) netip.AddrPort {
 	if !bcast.IsValid() {
 		bcast = limitedBroadcast
 	}
 	switch {
 	case relayed(req):
-		return netip.AddrPortFrom(req.GIAddr, PortServer)
-	case mt == Nak:
-		return netip.AddrPortFrom(bcast, PortClient)
+		return netip.AddrPortFrom(req.GIAddr, dhcp4.PortServer)
+	case mt == dhcp4.Nak:
+		return netip.AddrPortFrom(bcast, dhcp4.PortClient)
 	case req.CIAddr.Is4() && !req.CIAddr.IsUnspecified():
-		return netip.AddrPortFrom(req.CIAddr, PortClient)
+		return netip.AddrPortFrom(req.CIAddr, dhcp4.PortClient)
 	}
-	return netip.AddrPortFrom(bcast, PortClient)
+	return netip.AddrPortFrom(bcast, dhcp4.PortClient)
 }

@@ -2,11 +2,12 @@ package dhcp
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"slices"
 	"time"
+
+	"rackboot/internal/dhcp4"
 )
 
 // Rogue is another DHCP server seen answering on our link.
@@ -27,45 +28,27 @@ const rogueWarnEvery = 10 * time.Minute
 // broadcast OFFERs and ACKs reach every host on the link, so a second
 // server handing out addresses shows itself here.
 func (s *FullServer) rogueLoop(ctx context.Context, c *conn) error {
-	buf := make([]byte, 65536)
-	for {
-		n, cm, src, err := c.pc.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.logger().Warn("rogue DHCP server detection stopped", "err", err)
-			return nil // not worth stopping the DHCP server for
+	err := readLoop(ctx, c, func(b []byte, src netip.AddrPort, _ int) {
+		if p, err := dhcp4.Parse(b); err == nil {
+			s.checkRogue(p, src)
 		}
-		if cm != nil && c.ifindex != 0 && cm.IfIndex != 0 && cm.IfIndex != c.ifindex {
-			continue
-		}
-		ua, ok := src.(*net.UDPAddr)
-		if !ok {
-			continue
-		}
-		p, err := Parse(buf[:n])
-		if err != nil {
-			continue
-		}
-		s.checkRogue(p, ua.AddrPort())
+	}, nil)
+	if err != nil {
+		s.logger().Warn("rogue DHCP server detection stopped", "err", err)
 	}
+	return nil // not worth stopping the DHCP server for
 }
 
 // checkRogue notes p when it is another server's address-giving reply.
-func (s *FullServer) checkRogue(p *Packet, from netip.AddrPort) {
+func (s *FullServer) checkRogue(p *dhcp4.Packet, from netip.AddrPort) {
 	mt := p.MessageType()
-	if p.Op != OpReply || (mt != Offer && mt != Ack) {
+	if p.Op != dhcp4.OpReply || (mt != dhcp4.Offer && mt != dhcp4.Ack) {
 		return
 	}
 	if !p.YIAddr.IsValid() || p.YIAddr.IsUnspecified() {
 		return // a proxyDHCP answer or an INFORM reply: gives no address
 	}
-	sid := serverID(p)
+	sid := p.ServerID()
 	if !sid.IsValid() {
 		sid = from.Addr().Unmap()
 	}

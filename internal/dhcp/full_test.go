@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"rackboot/internal/boot"
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 	"rackboot/internal/store/boltstore"
 )
@@ -49,16 +50,18 @@ func newFullTest(t testing.TB, leaseCfg func(*lease.Config)) *FullServer {
 	}
 	t.Cleanup(func() { m.Close(); st.Close() })
 	s := &FullServer{
-		ServerIP: testServerIP,
-		Leases:   m,
+		Config: Config{
+			ServerIP:  testServerIP,
+			Decide:    testBootConfig().Decide,
+			Sightings: &boot.Sightings{},
+		},
+		Leases: m,
 		Networks: []Network{{
 			Prefix: fullNet, Router: netip.MustParseAddr("10.250.0.254"),
 			DNS:    []netip.Addr{netip.MustParseAddr("10.250.0.53"), netip.MustParseAddr("10.250.0.54")},
 			Domain: "rack.test", MTU: 9000, NTP: []netip.Addr{netip.MustParseAddr("10.250.0.123")},
-			Extra: Options{150: {10, 250, 0, 1}},
+			Extra: dhcp4.Options{150: {10, 250, 0, 1}},
 		}, {Prefix: relayNet, Router: relayAddr, T1: 10 * time.Minute, T2: 20 * time.Minute}},
-		Decide:    testBootConfig().Decide,
-		Sightings: &boot.Sightings{},
 	}
 	if err := s.init(); err != nil {
 		t.Fatal(err)
@@ -66,17 +69,17 @@ func newFullTest(t testing.TB, leaseCfg func(*lease.Config)) *FullServer {
 	return s
 }
 
-func (s *FullServer) handleT(req *Packet) reply {
+func (s *FullServer) handleT(req *dhcp4.Packet) reply {
 	r, _ := s.handle(context.Background(), req, fromClient, limitedBroadcast, nil)
 	return r
 }
 
-func withGIAddr(a netip.Addr) reqOpt { return func(p *Packet) { p.GIAddr = a } }
+func withGIAddr(a netip.Addr) reqOpt { return func(p *dhcp4.Packet) { p.GIAddr = a } }
 func withOption(code uint8, v []byte) reqOpt {
-	return func(p *Packet) { p.Options[code] = v }
+	return func(p *dhcp4.Packet) { p.Options[code] = v }
 }
 
-func u32opt(t *testing.T, p *Packet, code uint8) uint32 {
+func u32opt(t *testing.T, p *dhcp4.Packet, code uint8) uint32 {
 	t.Helper()
 	v := p.Options.Get(code)
 	if len(v) != 4 {
@@ -87,16 +90,16 @@ func u32opt(t *testing.T, p *Packet, code uint8) uint32 {
 
 // dora runs DISCOVER and REQUEST (SELECTING) for req's client and returns
 // the ACK.
-func dora(t *testing.T, s *FullServer, opts ...reqOpt) (offer, ack *Packet) {
+func dora(t *testing.T, s *FullServer, opts ...reqOpt) (offer, ack *dhcp4.Packet) {
 	t.Helper()
-	r := s.handleT(newReq(Discover, opts...))
-	if r.ev.Outcome != Answered || r.pkt.MessageType() != Offer {
+	r := s.handleT(newReq(dhcp4.Discover, opts...))
+	if r.ev.Outcome != Answered || r.pkt.MessageType() != dhcp4.Offer {
 		t.Fatalf("DISCOVER: %v %s", r.ev.Outcome, r.ev.Reason)
 	}
 	offer = r.pkt
 	ropts := append(append([]reqOpt{}, opts...), withServerID(testServerIP), withRequestedIP(offer.YIAddr))
-	r = s.handleT(newReq(Request, ropts...))
-	if r.ev.Outcome != Answered || r.pkt.MessageType() != Ack {
+	r = s.handleT(newReq(dhcp4.Request, ropts...))
+	if r.ev.Outcome != Answered || r.pkt.MessageType() != dhcp4.Ack {
 		t.Fatalf("REQUEST: %v %s", r.ev.Outcome, r.ev.Reason)
 	}
 	return offer, r.pkt
@@ -104,36 +107,36 @@ func dora(t *testing.T, s *FullServer, opts ...reqOpt) (offer, ack *Packet) {
 
 func TestFullDORA(t *testing.T) {
 	s := newFullTest(t, nil)
-	r := s.handleT(newReq(Discover, plainClient, withMAC(1)))
+	r := s.handleT(newReq(dhcp4.Discover, plainClient, withMAC(1)))
 	if r.ev.Outcome != Answered || r.dest != bcast68 {
 		t.Fatalf("DISCOVER: %v %s dest %v", r.ev.Outcome, r.ev.Reason, r.dest)
 	}
 	o := r.pkt
-	if o.MessageType() != Offer || !fullNet.Contains(o.YIAddr) || o.YIAddr != netip.MustParseAddr("10.250.0.100") {
+	if o.MessageType() != dhcp4.Offer || !fullNet.Contains(o.YIAddr) || o.YIAddr != netip.MustParseAddr("10.250.0.100") {
 		t.Errorf("offer %v yiaddr %v", o.MessageType(), o.YIAddr)
 	}
 	for code, want := range map[uint8][]byte{
-		OptSubnetMask: {255, 255, 255, 0}, OptRouter: {10, 250, 0, 254}, OptDNS: {10, 250, 0, 53, 10, 250, 0, 54},
-		OptDomainName: []byte("rack.test"), OptMTU: {0x23, 0x28}, OptNTP: {10, 250, 0, 123},
-		OptBroadcastAddr: {10, 250, 0, 255}, OptServerID: testServerIP.AsSlice(), 150: {10, 250, 0, 1},
+		dhcp4.OptSubnetMask: {255, 255, 255, 0}, dhcp4.OptRouter: {10, 250, 0, 254}, dhcp4.OptDNS: {10, 250, 0, 53, 10, 250, 0, 54},
+		dhcp4.OptDomainName: []byte("rack.test"), dhcp4.OptMTU: {0x23, 0x28}, dhcp4.OptNTP: {10, 250, 0, 123},
+		dhcp4.OptBroadcastAddr: {10, 250, 0, 255}, dhcp4.OptServerID: testServerIP.AsSlice(), 150: {10, 250, 0, 1},
 	} {
 		if got := o.Options.Get(code); !bytes.Equal(got, want) {
 			t.Errorf("option %d = %v, want %v", code, got, want)
 		}
 	}
-	if lt, t1, t2 := u32opt(t, o, OptLeaseTime), u32opt(t, o, OptRenewalTime), u32opt(t, o, OptRebindingTime); lt != 3600 || t1 != 1800 || t2 != 3150 {
+	if lt, t1, t2 := u32opt(t, o, dhcp4.OptLeaseTime), u32opt(t, o, dhcp4.OptRenewalTime), u32opt(t, o, dhcp4.OptRebindingTime); lt != 3600 || t1 != 1800 || t2 != 3150 {
 		t.Errorf("lease %d T1 %d T2 %d", lt, t1, t2)
 	}
-	if o.File != "" || o.Options.Has(OptVendorClass) || o.SIAddr.IsValid() && !o.SIAddr.IsUnspecified() {
+	if o.File != "" || o.Options.Has(dhcp4.OptVendorClass) || o.SIAddr.IsValid() && !o.SIAddr.IsUnspecified() {
 		t.Errorf("boot fields for a plain client: file %q siaddr %v", o.File, o.SIAddr)
 	}
 	if got := s.Leases.List(); len(got) != 0 {
 		t.Errorf("an offer was stored: %v", got)
 	}
 
-	r = s.handleT(newReq(Request, plainClient, withMAC(1), withServerID(testServerIP), withRequestedIP(o.YIAddr)))
+	r = s.handleT(newReq(dhcp4.Request, plainClient, withMAC(1), withServerID(testServerIP), withRequestedIP(o.YIAddr)))
 	a := r.pkt
-	if r.ev.Outcome != Answered || a.MessageType() != Ack || a.YIAddr != o.YIAddr || r.dest != bcast68 {
+	if r.ev.Outcome != Answered || a.MessageType() != dhcp4.Ack || a.YIAddr != o.YIAddr || r.dest != bcast68 {
 		t.Fatalf("REQUEST: %v %s %v", r.ev.Outcome, r.ev.Reason, r.dest)
 	}
 	ls := s.Leases.List()
@@ -142,8 +145,8 @@ func TestFullDORA(t *testing.T) {
 	}
 
 	// RENEWING: unicast with ciaddr; the ACK goes back to ciaddr:68.
-	r = s.handleT(newReq(Request, plainClient, withMAC(1), withCIAddr(o.YIAddr)))
-	if r.ev.Outcome != Answered || r.pkt.MessageType() != Ack || r.dest != netip.AddrPortFrom(o.YIAddr, 68) || r.pkt.CIAddr != o.YIAddr {
+	r = s.handleT(newReq(dhcp4.Request, plainClient, withMAC(1), withCIAddr(o.YIAddr)))
+	if r.ev.Outcome != Answered || r.pkt.MessageType() != dhcp4.Ack || r.dest != netip.AddrPortFrom(o.YIAddr, 68) || r.pkt.CIAddr != o.YIAddr {
 		t.Errorf("renew: %v %s dest %v", r.ev.Outcome, r.ev.Reason, r.dest)
 	}
 	// A second client gets the next address; the first's is not offered again.
@@ -163,20 +166,20 @@ func TestFullRequestStates(t *testing.T) {
 	mine := ack.YIAddr
 	for _, tc := range []struct {
 		name    string
-		req     *Packet
-		want    MessageType // 0: silence
+		req     *dhcp4.Packet
+		want    dhcp4.MessageType // 0: silence
 		wantWhy string
 	}{
-		{"SELECTING another server", newReq(Request, withMAC(3), withServerID(netip.MustParseAddr("10.250.0.2")), withRequestedIP(netip.MustParseAddr("10.250.0.150"))), 0, "chose the DHCP server at 10.250.0.2"},
-		{"INIT-REBOOT for its own address", newReq(Request, withMAC(1), withRequestedIP(mine)), Ack, ""},
-		{"INIT-REBOOT for another's address", newReq(Request, withMAC(2), withRequestedIP(mine)), Nak, "not available"},
-		{"INIT-REBOOT from another network", newReq(Request, withMAC(2), withRequestedIP(netip.MustParseAddr("192.168.1.5"))), Nak, "not on the client's network"},
-		{"INIT-REBOOT for a free pool address", newReq(Request, withMAC(2), withRequestedIP(netip.MustParseAddr("10.250.0.150"))), Ack, ""},
-		{"INIT-REBOOT outside the pools", newReq(Request, withMAC(4), withRequestedIP(netip.MustParseAddr("10.250.0.20"))), Nak, "not available"},
-		{"RENEWING an address of a network we do not serve", newReq(Request, withMAC(5), withCIAddr(netip.MustParseAddr("192.168.1.5"))), 0, "not on the client's network"},
-		{"RENEWING another's address", newReq(Request, withMAC(5), withCIAddr(mine)), Nak, "not available"},
-		{"REQUEST naming no address", newReq(Request, withMAC(5)), 0, "names no address"},
-		{"our own server's address", newReq(Request, withMAC(5), withRequestedIP(testServerIP)), Nak, "not available"},
+		{"SELECTING another server", newReq(dhcp4.Request, withMAC(3), withServerID(netip.MustParseAddr("10.250.0.2")), withRequestedIP(netip.MustParseAddr("10.250.0.150"))), 0, "chose the DHCP server at 10.250.0.2"},
+		{"INIT-REBOOT for its own address", newReq(dhcp4.Request, withMAC(1), withRequestedIP(mine)), dhcp4.Ack, ""},
+		{"INIT-REBOOT for another's address", newReq(dhcp4.Request, withMAC(2), withRequestedIP(mine)), dhcp4.Nak, "not available"},
+		{"INIT-REBOOT from another network", newReq(dhcp4.Request, withMAC(2), withRequestedIP(netip.MustParseAddr("192.168.1.5"))), dhcp4.Nak, "not on the client's network"},
+		{"INIT-REBOOT for a free pool address", newReq(dhcp4.Request, withMAC(2), withRequestedIP(netip.MustParseAddr("10.250.0.150"))), dhcp4.Ack, ""},
+		{"INIT-REBOOT outside the pools", newReq(dhcp4.Request, withMAC(4), withRequestedIP(netip.MustParseAddr("10.250.0.20"))), dhcp4.Nak, "not available"},
+		{"RENEWING an address of a network we do not serve", newReq(dhcp4.Request, withMAC(5), withCIAddr(netip.MustParseAddr("192.168.1.5"))), 0, "not on the client's network"},
+		{"RENEWING another's address", newReq(dhcp4.Request, withMAC(5), withCIAddr(mine)), dhcp4.Nak, "not available"},
+		{"REQUEST naming no address", newReq(dhcp4.Request, withMAC(5)), 0, "names no address"},
+		{"our own server's address", newReq(dhcp4.Request, withMAC(5), withRequestedIP(testServerIP)), dhcp4.Nak, "not available"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.handleT(tc.req)
@@ -189,11 +192,11 @@ func TestFullRequestStates(t *testing.T) {
 			if r.pkt == nil || r.pkt.MessageType() != tc.want {
 				t.Fatalf("got %v %q, want %v", r.ev.Outcome, r.ev.Reason, tc.want)
 			}
-			if tc.want == Nak {
+			if tc.want == dhcp4.Nak {
 				p := r.pkt
-				if !strings.Contains(string(p.Options.Get(OptMessage)), tc.wantWhy) || p.YIAddr.IsValid() && !p.YIAddr.IsUnspecified() ||
-					p.Options.Has(OptLeaseTime) || r.dest != bcast68 {
-					t.Errorf("NAK: message %q yiaddr %v dest %v", p.Options.Get(OptMessage), p.YIAddr, r.dest)
+				if !strings.Contains(string(p.Options.Get(dhcp4.OptMessage)), tc.wantWhy) || p.YIAddr.IsValid() && !p.YIAddr.IsUnspecified() ||
+					p.Options.Has(dhcp4.OptLeaseTime) || r.dest != bcast68 {
+					t.Errorf("NAK: message %q yiaddr %v dest %v", p.Options.Get(dhcp4.OptMessage), p.YIAddr, r.dest)
 				}
 			}
 		})
@@ -206,8 +209,8 @@ func TestFullRequestStates(t *testing.T) {
 func TestFullPXE(t *testing.T) {
 	s := newFullTest(t, nil)
 	_, ack := dora(t, s, edk2, withMAC(7))
-	if ack.File != "snponly.efi" || ack.SIAddr != testServerIP || string(ack.Options.Get(OptVendorClass)) != "PXEClient" ||
-		!bytes.Equal(ack.Options.Get(OptUUID), testUUID) || !fullNet.Contains(ack.YIAddr) {
+	if ack.File != "snponly.efi" || ack.SIAddr != testServerIP || string(ack.Options.Get(dhcp4.OptVendorClass)) != "PXEClient" ||
+		!bytes.Equal(ack.Options.Get(dhcp4.OptUUID), testUUID) || !fullNet.Contains(ack.YIAddr) {
 		t.Errorf("EDK2 ACK: file %q siaddr %v yiaddr %v", ack.File, ack.SIAddr, ack.YIAddr)
 	}
 	// iPXE gets its menu, and keeps its address.
@@ -223,41 +226,41 @@ func TestFullPXE(t *testing.T) {
 func TestFullRelay(t *testing.T) {
 	s := newFullTest(t, nil)
 	opt82 := []byte{1, 4, 'p', 'o', 'r', 't', 2, 3, 'r', 'k', '1'}
-	r := s.handleT(newReq(Discover, withMAC(1), withGIAddr(relayAddr), withOption(OptRelayAgentInfo, opt82)))
+	r := s.handleT(newReq(dhcp4.Discover, withMAC(1), withGIAddr(relayAddr), withOption(dhcp4.OptRelayAgentInfo, opt82)))
 	if r.ev.Outcome != Answered || !relayNet.Contains(r.pkt.YIAddr) || r.dest != netip.AddrPortFrom(relayAddr, 67) {
 		t.Fatalf("relayed DISCOVER: %v %s yiaddr %v dest %v", r.ev.Outcome, r.ev.Reason, r.pkt.YIAddr, r.dest)
 	}
 	o := r.pkt
-	if !bytes.Equal(o.Options.Get(OptRelayAgentInfo), opt82) || o.GIAddr != relayAddr {
-		t.Errorf("option 82 %q giaddr %v", o.Options.Get(OptRelayAgentInfo), o.GIAddr)
+	if !bytes.Equal(o.Options.Get(dhcp4.OptRelayAgentInfo), opt82) || o.GIAddr != relayAddr {
+		t.Errorf("option 82 %q giaddr %v", o.Options.Get(dhcp4.OptRelayAgentInfo), o.GIAddr)
 	}
-	if t1, t2, lt := u32opt(t, o, OptRenewalTime), u32opt(t, o, OptRebindingTime), u32opt(t, o, OptLeaseTime); t1 != 600 || t2 != 1200 || lt != 7200 {
+	if t1, t2, lt := u32opt(t, o, dhcp4.OptRenewalTime), u32opt(t, o, dhcp4.OptRebindingTime), u32opt(t, o, dhcp4.OptLeaseTime); t1 != 600 || t2 != 1200 || lt != 7200 {
 		t.Errorf("T1 %d T2 %d lease %d", t1, t2, lt)
 	}
-	r = s.handleT(newReq(Request, withMAC(1), withGIAddr(relayAddr), withServerID(testServerIP), withRequestedIP(o.YIAddr), withOption(OptRelayAgentInfo, opt82)))
-	if r.pkt.MessageType() != Ack || !bytes.Equal(r.pkt.Options.Get(OptRelayAgentInfo), opt82) {
+	r = s.handleT(newReq(dhcp4.Request, withMAC(1), withGIAddr(relayAddr), withServerID(testServerIP), withRequestedIP(o.YIAddr), withOption(dhcp4.OptRelayAgentInfo, opt82)))
+	if r.pkt.MessageType() != dhcp4.Ack || !bytes.Equal(r.pkt.Options.Get(dhcp4.OptRelayAgentInfo), opt82) {
 		t.Fatalf("relayed REQUEST: %v", r.ev.Reason)
 	}
 	if ls := s.Leases.List(); len(ls) != 1 || ls[0].Relay != relayAddr {
 		t.Errorf("lease %+v", ls)
 	}
 	// A relayed NAK carries the broadcast bit and goes to the relay.
-	r = s.handleT(newReq(Request, withMAC(2), withGIAddr(relayAddr), withRequestedIP(o.YIAddr)))
-	if r.pkt.MessageType() != Nak || !r.pkt.Broadcast() || r.dest != netip.AddrPortFrom(relayAddr, 67) {
+	r = s.handleT(newReq(dhcp4.Request, withMAC(2), withGIAddr(relayAddr), withRequestedIP(o.YIAddr)))
+	if r.pkt.MessageType() != dhcp4.Nak || !r.pkt.Broadcast() || r.dest != netip.AddrPortFrom(relayAddr, 67) {
 		t.Errorf("relayed NAK: %v bcast %v dest %v", r.pkt.MessageType(), r.pkt.Broadcast(), r.dest)
 	}
 	// RFC 3527 link selection picks the subnet over giaddr; RFC 3011 too.
 	link := []byte{5, 4, 10, 77, 0, 1}
-	r = s.handleT(newReq(Discover, withMAC(3), withGIAddr(testServerIP), withOption(OptRelayAgentInfo, link)))
+	r = s.handleT(newReq(dhcp4.Discover, withMAC(3), withGIAddr(testServerIP), withOption(dhcp4.OptRelayAgentInfo, link)))
 	if !relayNet.Contains(r.pkt.YIAddr) {
 		t.Errorf("link selection: yiaddr %v", r.pkt.YIAddr)
 	}
-	r = s.handleT(newReq(Discover, withMAC(4), withOption(OptSubnetSelection, []byte{10, 77, 0, 0})))
+	r = s.handleT(newReq(dhcp4.Discover, withMAC(4), withOption(dhcp4.OptSubnetSelection, []byte{10, 77, 0, 0})))
 	if !relayNet.Contains(r.pkt.YIAddr) {
 		t.Errorf("subnet selection: yiaddr %v", r.pkt.YIAddr)
 	}
 	// A relay from a network we do not serve: silence.
-	r = s.handleT(newReq(Discover, withMAC(5), withGIAddr(netip.MustParseAddr("192.168.9.1"))))
+	r = s.handleT(newReq(dhcp4.Discover, withMAC(5), withGIAddr(netip.MustParseAddr("192.168.9.1"))))
 	if r.ev.Outcome != Ignored || !strings.Contains(r.ev.Reason, "no subnet") {
 		t.Errorf("unknown relay: %v %s", r.ev.Outcome, r.ev.Reason)
 	}
@@ -268,10 +271,10 @@ func TestFullReleaseDeclineInform(t *testing.T) {
 	_, ack := dora(t, s, withMAC(1))
 	ip := ack.YIAddr
 	// RELEASE by someone else does nothing; by the owner frees the address.
-	if r := s.handleT(newReq(Release, withMAC(2), withCIAddr(ip), withServerID(testServerIP))); r.ev.Outcome != Ignored {
+	if r := s.handleT(newReq(dhcp4.Release, withMAC(2), withCIAddr(ip), withServerID(testServerIP))); r.ev.Outcome != Ignored {
 		t.Errorf("foreign release: %v", r.ev.Outcome)
 	}
-	if r := s.handleT(newReq(Release, withMAC(1), withCIAddr(ip), withServerID(testServerIP))); r.ev.Outcome != Handled || r.pkt != nil {
+	if r := s.handleT(newReq(dhcp4.Release, withMAC(1), withCIAddr(ip), withServerID(testServerIP))); r.ev.Outcome != Handled || r.pkt != nil {
 		t.Errorf("release: %v %s", r.ev.Outcome, r.ev.Reason)
 	}
 	if ls := s.Leases.List(); ls[0].State != lease.Released {
@@ -280,7 +283,7 @@ func TestFullReleaseDeclineInform(t *testing.T) {
 	// DECLINE after a new DORA: the address is quarantined, the client
 	// gets another one next time.
 	_, ack = dora(t, s, withMAC(1))
-	r := s.handleT(newReq(Decline, withMAC(1), withRequestedIP(ack.YIAddr), withServerID(testServerIP), withOption(OptMessage, []byte("arp conflict"))))
+	r := s.handleT(newReq(dhcp4.Decline, withMAC(1), withRequestedIP(ack.YIAddr), withServerID(testServerIP), withOption(dhcp4.OptMessage, []byte("arp conflict"))))
 	if r.ev.Outcome != Handled {
 		t.Fatalf("decline: %v %s", r.ev.Outcome, r.ev.Reason)
 	}
@@ -289,10 +292,10 @@ func TestFullReleaseDeclineInform(t *testing.T) {
 		t.Errorf("declined address %v handed out again", ack.YIAddr)
 	}
 	// INFORM: options, no address, no lease, unicast to ciaddr.
-	r = s.handleT(newReq(Inform, withMAC(9), withCIAddr(netip.MustParseAddr("10.250.0.30"))))
+	r = s.handleT(newReq(dhcp4.Inform, withMAC(9), withCIAddr(netip.MustParseAddr("10.250.0.30"))))
 	p := r.pkt
-	if p == nil || p.MessageType() != Ack || p.YIAddr.IsValid() && !p.YIAddr.IsUnspecified() || p.Options.Has(OptLeaseTime) ||
-		!bytes.Equal(p.Options.Get(OptRouter), []byte{10, 250, 0, 254}) || r.dest != netip.MustParseAddrPort("10.250.0.30:68") {
+	if p == nil || p.MessageType() != dhcp4.Ack || p.YIAddr.IsValid() && !p.YIAddr.IsUnspecified() || p.Options.Has(dhcp4.OptLeaseTime) ||
+		!bytes.Equal(p.Options.Get(dhcp4.OptRouter), []byte{10, 250, 0, 254}) || r.dest != netip.MustParseAddrPort("10.250.0.30:68") {
 		t.Errorf("INFORM reply %+v dest %v", p, r.dest)
 	}
 	if st := s.Stats(); st.Releases != 1 || st.Declines != 1 || st.Informs != 1 {
@@ -305,8 +308,8 @@ func TestFullReservationHostname(t *testing.T) {
 		c.Subnets[0].Reservations = []lease.Reservation{{MAC: net.HardwareAddr{0x52, 0x54, 0x00, 0xab, 0xcd, 0x09}, IP: netip.MustParseAddr("10.250.0.9"), Hostname: "cn9"}}
 	})
 	_, ack := dora(t, s, withMAC(9))
-	if ack.YIAddr != netip.MustParseAddr("10.250.0.9") || string(ack.Options.Get(OptHostname)) != "cn9" {
-		t.Errorf("reserved: %v %q", ack.YIAddr, ack.Options.Get(OptHostname))
+	if ack.YIAddr != netip.MustParseAddr("10.250.0.9") || string(ack.Options.Get(dhcp4.OptHostname)) != "cn9" {
+		t.Errorf("reserved: %v %q", ack.YIAddr, ack.Options.Get(dhcp4.OptHostname))
 	}
 }
 
@@ -315,11 +318,11 @@ func TestFullFitsSmallClients(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 200)
 	s.nets[fullNet].opts[224] = big
 	s.nets[fullNet].opts[225] = big
-	r := s.handleT(newReq(Discover, withMAC(1), withOption(OptParamRequest, []byte{1, 3, 224})))
+	r := s.handleT(newReq(dhcp4.Discover, withMAC(1), withOption(dhcp4.OptParamRequest, []byte{1, 3, 224})))
 	if p := r.pkt; !p.Options.Has(224) || p.Options.Has(225) || len(p.Marshal()) > 548 {
 		t.Errorf("576-byte client: 224 %v 225 %v, %d bytes", p.Options.Has(224), p.Options.Has(225), len(p.Marshal()))
 	}
-	r = s.handleT(newReq(Discover, withMAC(2), withOption(OptMaxMessageSize, []byte{5, 0xdc})))
+	r = s.handleT(newReq(dhcp4.Discover, withMAC(2), withOption(dhcp4.OptMaxMessageSize, []byte{5, 0xdc})))
 	if p := r.pkt; !p.Options.Has(224) || !p.Options.Has(225) {
 		t.Error("a client accepting 1500 bytes lost options")
 	}
@@ -366,9 +369,9 @@ func TestFullRogueDetection(t *testing.T) {
 	s := newFullTest(t, nil)
 	var seen []Rogue
 	s.OnRogue = func(r Rogue) { seen = append(seen, r) }
-	offer := func(sid netip.Addr, yiaddr netip.Addr) *Packet {
-		p := newReq(Offer, withMAC(1), withServerID(sid))
-		p.Op, p.YIAddr = OpReply, yiaddr
+	offer := func(sid netip.Addr, yiaddr netip.Addr) *dhcp4.Packet {
+		p := newReq(dhcp4.Offer, withMAC(1), withServerID(sid))
+		p.Op, p.YIAddr = dhcp4.OpReply, yiaddr
 		return p
 	}
 	from := netip.MustParseAddrPort("10.250.0.2:67")
@@ -398,7 +401,7 @@ func BenchmarkFullDiscover(b *testing.B) {
 	if err := s.init(); err != nil {
 		b.Fatal(err)
 	}
-	req := newReq(Discover, withGIAddr(netip.MustParseAddr("10.96.0.1")))
+	req := newReq(dhcp4.Discover, withGIAddr(netip.MustParseAddr("10.96.0.1")))
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -420,16 +423,16 @@ func BenchmarkFullDiscover(b *testing.B) {
 // its ACK comes once the lease is committed; a refusal comes at once.
 func TestFullRequestAsync(t *testing.T) {
 	s := newFullTest(t, nil)
-	offer := s.handleT(newReq(Discover, withMAC(1))).pkt
+	offer := s.handleT(newReq(dhcp4.Discover, withMAC(1))).pkt
 	got := make(chan reply, 1)
 	later := func(r reply) { got <- r }
-	req := newReq(Request, withMAC(1), withServerID(testServerIP), withRequestedIP(offer.YIAddr))
+	req := newReq(dhcp4.Request, withMAC(1), withServerID(testServerIP), withRequestedIP(offer.YIAddr))
 	if _, pending := s.handle(context.Background(), req, fromClient, limitedBroadcast, later); !pending {
 		t.Fatal("REQUEST not pending")
 	}
 	select {
 	case r := <-got:
-		if r.pkt.MessageType() != Ack || r.pkt.YIAddr != offer.YIAddr {
+		if r.pkt.MessageType() != dhcp4.Ack || r.pkt.YIAddr != offer.YIAddr {
 			t.Errorf("later got %v %v", r.pkt.MessageType(), r.pkt.YIAddr)
 		}
 		if ls := s.Leases.List(); len(ls) != 1 || ls[0].State != lease.Bound {
@@ -438,9 +441,9 @@ func TestFullRequestAsync(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no ACK")
 	}
-	nak := newReq(Request, withMAC(2), withRequestedIP(offer.YIAddr))
+	nak := newReq(dhcp4.Request, withMAC(2), withRequestedIP(offer.YIAddr))
 	r, pending := s.handle(context.Background(), nak, fromClient, limitedBroadcast, later)
-	if pending || r.pkt.MessageType() != Nak {
+	if pending || r.pkt.MessageType() != dhcp4.Nak {
 		t.Errorf("another client's address: pending %v, %v", pending, r.ev.Reason)
 	}
 }
@@ -454,7 +457,7 @@ func TestFullCachedRenewal(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	s := newFullTest(t, func(c *lease.Config) { c.CacheThreshold = 0.25; c.Now = clock })
 	_, ack := dora(t, s, plainClient, withMAC(1), withGIAddr(relayAddr)) // relayNet: 2h, T1 10m, T2 20m
-	if lt, t1, t2 := u32opt(t, ack, OptLeaseTime), u32opt(t, ack, OptRenewalTime), u32opt(t, ack, OptRebindingTime); lt != 7200 || t1 != 600 || t2 != 1200 {
+	if lt, t1, t2 := u32opt(t, ack, dhcp4.OptLeaseTime), u32opt(t, ack, dhcp4.OptRenewalTime), u32opt(t, ack, dhcp4.OptRebindingTime); lt != 7200 || t1 != 600 || t2 != 1200 {
 		t.Errorf("first ACK: lease %d T1 %d T2 %d, want 7200 600 1200", lt, t1, t2)
 	}
 	commits := s.Leases.Stats().Commits
@@ -462,11 +465,11 @@ func TestFullCachedRenewal(t *testing.T) {
 	mu.Lock()
 	now = now.Add(5 * time.Minute)
 	mu.Unlock()
-	r := s.handleT(newReq(Request, plainClient, withMAC(1), withGIAddr(relayAddr), withRequestedIP(ack.YIAddr)))
-	if r.pkt == nil || r.pkt.MessageType() != Ack || r.pkt.YIAddr != ack.YIAddr {
+	r := s.handleT(newReq(dhcp4.Request, plainClient, withMAC(1), withGIAddr(relayAddr), withRequestedIP(ack.YIAddr)))
+	if r.pkt == nil || r.pkt.MessageType() != dhcp4.Ack || r.pkt.YIAddr != ack.YIAddr {
 		t.Fatalf("renewal: %v %s", r.ev.Outcome, r.ev.Reason)
 	}
-	if lt, t1, t2 := u32opt(t, r.pkt, OptLeaseTime), u32opt(t, r.pkt, OptRenewalTime), u32opt(t, r.pkt, OptRebindingTime); lt != 6900 || t1 != 300 || t2 != 900 {
+	if lt, t1, t2 := u32opt(t, r.pkt, dhcp4.OptLeaseTime), u32opt(t, r.pkt, dhcp4.OptRenewalTime), u32opt(t, r.pkt, dhcp4.OptRebindingTime); lt != 6900 || t1 != 300 || t2 != 900 {
 		t.Errorf("cached renewal 5 min later: lease %d T1 %d T2 %d, want 6900 300 900", lt, t1, t2)
 	}
 	if got := s.Leases.Stats().Commits; got != commits {

@@ -33,7 +33,7 @@ func lookupInterface(name string) (*net.Interface, error) {
 	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
-		return nil, fmt.Errorf("proxyDHCP: interface %q: %w (see `ip link` for the names on this host)", name, err)
+		return nil, fmt.Errorf("DHCP: interface %q: %w (see `ip link` for the names on this host)", name, err)
 	}
 	return ifi, nil
 }

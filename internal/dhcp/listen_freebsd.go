@@ -8,23 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setSockopts: SO_REUSEADDR and SO_BROADCAST as on Linux. FreeBSD has no
-// SO_BINDTODEVICE: the socket hears every interface and readLoop drops other
-// interfaces' packets by the IP_RECVIF control message. To send a broadcast
-// out of ifi, IP_ONESBCAST (ip(4)) turns a datagram sent to ifi's
-// subnet-directed broadcast address into one to 255.255.255.255 on ifi, which
-// is what clients without an address accept.
-func setSockopts(fd uintptr, ifi *net.Interface) error {
-	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fmt.Errorf("SO_REUSEADDR: %w", err)
-	}
-	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
-		return fmt.Errorf("SO_BROADCAST: %w", err)
-	}
-	if ifi != nil {
-		if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_ONESBCAST, 1); err != nil {
-			return fmt.Errorf("IP_ONESBCAST: %w", err)
-		}
+// bindToInterface: FreeBSD has no SO_BINDTODEVICE: the socket hears every
+// interface and readLoop drops other interfaces' packets by the IP_RECVIF
+// control message. To send a broadcast out of ifi, IP_ONESBCAST (ip(4))
+// turns a datagram sent to ifi's subnet-directed broadcast address into one
+// to 255.255.255.255 on ifi, which is what clients without an address
+// accept.
+func bindToInterface(fd uintptr, ifi *net.Interface) error {
+	if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_ONESBCAST, 1); err != nil {
+		return fmt.Errorf("IP_ONESBCAST: %w", err)
 	}
 	return nil
 }

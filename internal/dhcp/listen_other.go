@@ -10,7 +10,7 @@ import (
 )
 
 func setSockopts(uintptr, *net.Interface) error {
-	return fmt.Errorf("the proxyDHCP server needs Linux, FreeBSD or illumos, not %s", runtime.GOOS)
+	return fmt.Errorf("the DHCP servers need Linux, FreeBSD or illumos, not %s", runtime.GOOS)
 }
 
 func broadcastAddr(*net.Interface) netip.Addr { return limitedBroadcast }

@@ -8,21 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setSockopts (illumos and Solaris): SO_REUSEADDR and SO_BROADCAST as on
-// Linux, and IP_BOUND_IF (ip(4P)) to tie the socket to ifi for sending and
-// receiving, illumos's counterpart of Linux's SO_BINDTODEVICE. readLoop also
-// drops other interfaces' packets by the IP_PKTINFO control message.
-func setSockopts(fd uintptr, ifi *net.Interface) error {
-	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fmt.Errorf("SO_REUSEADDR: %w", err)
-	}
-	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
-		return fmt.Errorf("SO_BROADCAST: %w", err)
-	}
-	if ifi != nil {
-		if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BOUND_IF, ifi.Index); err != nil {
-			return fmt.Errorf("IP_BOUND_IF %s: %w", ifi.Name, err)
-		}
+// bindToInterface (illumos and Solaris): IP_BOUND_IF (ip(4P)) ties the
+// socket to ifi for sending and receiving, illumos's counterpart of Linux's
+// SO_BINDTODEVICE. readLoop also drops other interfaces' packets by the
+// IP_PKTINFO control message.
+func bindToInterface(fd uintptr, ifi *net.Interface) error {
+	if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BOUND_IF, ifi.Index); err != nil {
+		return fmt.Errorf("IP_BOUND_IF %s: %w", ifi.Name, err)
 	}
 	return nil
 }

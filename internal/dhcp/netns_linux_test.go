@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"rackboot/internal/dhcp4"
 )
 
 // testNet is a pair of network namespaces made for one test, joined by a
@@ -165,7 +167,7 @@ var limitedBcast67 = netip.MustParseAddrPort("255.255.255.255:67")
 
 // exchange sends req to dst, resending every 300ms like a PXE ROM, until a
 // reply with req's xid arrives or 5s pass.
-func exchange(t *testing.T, c *net.UDPConn, req *Packet, dst netip.AddrPort) (*Packet, netip.AddrPort) {
+func exchange(t *testing.T, c *net.UDPConn, req *dhcp4.Packet, dst netip.AddrPort) (*dhcp4.Packet, netip.AddrPort) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	buf := make([]byte, 2048)
@@ -179,8 +181,8 @@ func exchange(t *testing.T, c *net.UDPConn, req *Packet, dst netip.AddrPort) (*P
 			if err != nil {
 				break // timeout: resend
 			}
-			p, err := Parse(buf[:n])
-			if err == nil && p.Op == OpReply && p.XID == req.XID {
+			p, err := dhcp4.Parse(buf[:n])
+			if err == nil && p.Op == dhcp4.OpReply && p.XID == req.XID {
 				return p, from
 			}
 		}
@@ -202,7 +204,7 @@ func expectSilence(t *testing.T, c *net.UDPConn, req []byte, xid uint32, dst net
 		if err != nil {
 			return
 		}
-		if p, err := Parse(buf[:n]); err == nil && p.XID == xid {
+		if p, err := dhcp4.Parse(buf[:n]); err == nil && p.XID == xid {
 			t.Fatalf("unexpected %v from %v", p.MessageType(), from)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"rackboot/internal/boot"
+	"rackboot/internal/dhcp4"
 )
 
 // PXE vendor options (PXE spec 2.1 §2.4, option 43 encapsulation).
@@ -37,7 +38,7 @@ const maxFileField = 127
 //     the 128-byte 'file' field; then only option 67 carries the name.
 //
 // xid, chaddr, htype, flags and giaddr are copied from req.
-func BuildReply(req *Packet, d boot.Decision, serverIP netip.Addr) (*Packet, error) {
+func BuildReply(req *dhcp4.Packet, d boot.Decision, serverIP netip.Addr) (*dhcp4.Packet, error) {
 	mt, err := replyType(req)
 	if err != nil {
 		return nil, err
@@ -51,23 +52,23 @@ func BuildReply(req *Packet, d boot.Decision, serverIP netip.Addr) (*Packet, err
 	if d.BootFile == "" || len(d.BootFile) > 255 {
 		return nil, fmt.Errorf("boot file name %q: want 1 to 255 bytes", d.BootFile)
 	}
-	reply := &Packet{
-		Op:      OpReply,
+	reply := &dhcp4.Packet{
+		Op:      dhcp4.OpReply,
 		HType:   req.HType,
 		XID:     req.XID,
 		Flags:   req.Flags,
 		YIAddr:  netip.IPv4Unspecified(),
 		GIAddr:  req.GIAddr,
 		CHAddr:  req.CHAddr,
-		Options: Options{},
+		Options: dhcp4.Options{},
 	}
-	if mt == Ack {
+	if mt == dhcp4.Ack {
 		// RFC 2131 table 3: an ACK repeats the client's ciaddr.
 		reply.CIAddr = req.CIAddr
 	}
 	sid := serverIP.As4()
-	reply.Options[OptMessageType] = []byte{byte(mt)}
-	reply.Options[OptServerID] = sid[:]
+	reply.Options[dhcp4.OptMessageType] = []byte{byte(mt)}
+	reply.Options[dhcp4.OptServerID] = sid[:]
 	setBootFields(reply, req, d, serverIP)
 	return reply, nil
 }
@@ -75,7 +76,7 @@ func BuildReply(req *Packet, d boot.Decision, serverIP netip.Addr) (*Packet, err
 // setBootFields writes where to boot from into reply, as described for
 // BuildReply: siaddr, file, options 67, 60, 43 and 97. The full DHCP server
 // (full_reply.go) uses it too, so both modes boot clients the same way.
-func setBootFields(reply, req *Packet, d boot.Decision, serverIP netip.Addr) {
+func setBootFields(reply, req *dhcp4.Packet, d boot.Decision, serverIP netip.Addr) {
 	reply.SIAddr = d.NextServer
 	if !reply.SIAddr.Is4() {
 		reply.SIAddr = serverIP
@@ -83,35 +84,35 @@ func setBootFields(reply, req *Packet, d boot.Decision, serverIP netip.Addr) {
 	if len(d.BootFile) <= maxFileField {
 		reply.File = d.BootFile
 	}
-	reply.Options[OptBootFile] = []byte(d.BootFile)
+	reply.Options[dhcp4.OptBootFile] = []byte(d.BootFile)
 	if isHTTPClient(req) {
-		reply.Options[OptVendorClass] = []byte("HTTPClient")
+		reply.Options[dhcp4.OptVendorClass] = []byte("HTTPClient")
 	} else {
-		reply.Options[OptVendorClass] = []byte("PXEClient")
-		reply.Options[OptVendorSpecific] = []byte{pxeDiscoveryControl, 1, pxeSkipDiscovery, OptEnd}
+		reply.Options[dhcp4.OptVendorClass] = []byte("PXEClient")
+		reply.Options[dhcp4.OptVendorSpecific] = []byte{pxeDiscoveryControl, 1, pxeSkipDiscovery, dhcp4.OptEnd}
 	}
-	if uuid := req.Options.Get(OptUUID); len(uuid) > 0 {
-		reply.Options[OptUUID] = append([]byte(nil), uuid...)
+	if uuid := req.Options.Get(dhcp4.OptUUID); len(uuid) > 0 {
+		reply.Options[dhcp4.OptUUID] = append([]byte(nil), uuid...)
 	}
 }
 
 // replyType maps the request's message type to ours.
-func replyType(req *Packet) (MessageType, error) {
-	if req == nil || req.Op != OpRequest {
+func replyType(req *dhcp4.Packet) (dhcp4.MessageType, error) {
+	if req == nil || req.Op != dhcp4.OpRequest {
 		return 0, errNotRequest
 	}
 	switch t := req.MessageType(); t {
-	case Discover:
-		return Offer, nil
-	case Request:
-		return Ack, nil
+	case dhcp4.Discover:
+		return dhcp4.Offer, nil
+	case dhcp4.Request:
+		return dhcp4.Ack, nil
 	default:
 		return 0, fmt.Errorf("a proxy answers DISCOVER and REQUEST, not %s", t)
 	}
 }
 
-func isHTTPClient(req *Packet) bool {
-	return strings.HasPrefix(string(req.Options.Get(OptVendorClass)), "HTTPClient")
+func isHTTPClient(req *dhcp4.Packet) bool {
+	return strings.HasPrefix(string(req.Options.Get(dhcp4.OptVendorClass)), "HTTPClient")
 }
 
 // ReplyDest is where the reply to req, received from src on port, goes.
@@ -126,21 +127,21 @@ func isHTTPClient(req *Packet) bool {
 //
 // broadcast is the address that means "everyone on the link" on this
 // platform (see listen_*.go); the zero Addr means 255.255.255.255.
-func ReplyDest(req *Packet, src netip.AddrPort, port int, broadcast netip.Addr) (netip.AddrPort, error) {
-	if port == PortPXE {
+func ReplyDest(req *dhcp4.Packet, src netip.AddrPort, port int, broadcast netip.Addr) (netip.AddrPort, error) {
+	if port == dhcp4.PortPXE {
 		if !src.IsValid() || src.Addr().IsUnspecified() {
 			return netip.AddrPort{}, errors.New("request on port 4011 from an unspecified address")
 		}
 		return netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), nil
 	}
 	if req.GIAddr.Is4() && !req.GIAddr.IsUnspecified() {
-		return netip.AddrPortFrom(req.GIAddr, PortServer), nil
+		return netip.AddrPortFrom(req.GIAddr, dhcp4.PortServer), nil
 	}
 	if req.Broadcast() || !req.CIAddr.Is4() || req.CIAddr.IsUnspecified() {
 		if !broadcast.IsValid() {
 			broadcast = limitedBroadcast
 		}
-		return netip.AddrPortFrom(broadcast, PortClient), nil
+		return netip.AddrPortFrom(broadcast, dhcp4.PortClient), nil
 	}
-	return netip.AddrPortFrom(req.CIAddr, PortClient), nil
+	return netip.AddrPortFrom(req.CIAddr, dhcp4.PortClient), nil
 }

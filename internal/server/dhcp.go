@@ -48,17 +48,16 @@ func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr,
 // server over the lease manager; in the other modes, the proxy server
 // (which in mode off only watches). off says it is mode off.
 func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, bootCfg boot.Config, sightings *boot.Sightings) (serve func(context.Context) error, off bool) {
-	log := s.log.With("svc", "dhcp")
+	dc := dhcp.Config{
+		Interface: iface,
+		ServerIP:  adv,
+		Decide:    bootCfg.Decide,
+		Sightings: sightings,
+		Logger:    s.log.With("svc", "dhcp"),
+		OnEvent:   s.timeline.DHCP,
+	}
 	if s.leases == nil {
-		proxy := &dhcp.ProxyServer{
-			Interface: iface,
-			ServerIP:  adv,
-			Mode:      dhcp.ModeProxy,
-			Decide:    bootCfg.Decide,
-			Sightings: sightings,
-			Logger:    log,
-			OnEvent:   s.timeline.DHCP,
-		}
+		proxy := &dhcp.ProxyServer{Config: dc, Mode: dhcp.ModeProxy}
 		if cfg.DHCP.Mode == config.DHCPOff {
 			proxy.Mode = dhcp.ModeOff
 		}
@@ -67,16 +66,11 @@ func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, boo
 	_, nets, _ := fullDHCPConfig(cfg.DHCP, nil, nil) // openLeases checked it
 	rogue := cfg.DHCP.RogueDetection == nil || *cfg.DHCP.RogueDetection
 	full := &dhcp.FullServer{
-		Interface:      iface,
-		ServerIP:       adv,
+		Config:         dc,
 		Leases:         s.leases,
 		Networks:       nets,
-		Decide:         bootCfg.Decide,
-		Sightings:      sightings,
 		PingTimeout:    cfg.DHCP.PingCheck.Std(),
 		RogueDetection: rogue,
-		Logger:         log,
-		OnEvent:        s.timeline.DHCP,
 	}
 	return full.Serve, false
 }

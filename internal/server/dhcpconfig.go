@@ -8,6 +8,7 @@ import (
 
 	"rackboot/internal/config"
 	"rackboot/internal/dhcp"
+	"rackboot/internal/dhcp4"
 	"rackboot/internal/lease"
 )
 
@@ -25,7 +26,7 @@ func fullDHCPConfig(d config.DHCP, exclude []netip.Addr, log *slog.Logger) (leas
 		lc.Subnets = append(lc.Subnets, leaseSubnet(s, d.LeaseTime.Std()))
 		n := dhcp.Network{Prefix: s.Prefix, MTU: s.MTU, T1: s.RenewTime.Std(), T2: s.RebindTime.Std(),
 			DNS: firstList(s.DNSAddrs, d.DNSAddrs), NTP: firstList(s.NTPAddrs, d.NTPAddrs), Domain: s.Domain,
-			Router: s.RouterAddr, Extra: dhcp.Options{}}
+			Router: s.RouterAddr, Extra: dhcp4.Options{}}
 		if n.Domain == "" {
 			n.Domain = d.Domain
 		}

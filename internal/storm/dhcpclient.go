@@ -9,15 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"rackboot/internal/dhcp"
-)
-
-// Option codes the simulated firmware sends besides those internal/dhcp names.
-const (
-	optSubnetMask   = 1
-	optTFTPServer   = 66
-	optParamRequest = 55
-	optMaxMsgSize   = 57
+	"rackboot/internal/dhcp4"
 )
 
 var (
@@ -37,19 +29,19 @@ type identity struct {
 // options are the client options a PXE ROM sends (PXE spec 2.1 §2.2.1,
 // RFC 4578), and iPXE's additions: user class "iPXE" (77) and its
 // encapsulated options (175), which is how servers tell iPXE from a ROM.
-func (id identity) options(ipxe bool) dhcp.Options {
-	o := dhcp.Options{
-		dhcp.OptVendorClass: fmt.Appendf(nil, "PXEClient:Arch:%05d:UNDI:002001", id.arch),
-		dhcp.OptClientArch:  {byte(id.arch >> 8), byte(id.arch)},
-		dhcp.OptClientNDI:   {1, 2, 1}, // UNDI 2.1
-		dhcp.OptUUID:        append([]byte{0}, id.uuid[:]...),
-		optMaxMsgSize:       {0x05, 0xc0}, // 1472
-		optParamRequest:     {1, 3, 6, 12, 15, 17, 43, 54, 60, 66, 67, 93, 94, 97, 128, 129, 130, 131, 132, 133, 134, 135},
+func (id identity) options(ipxe bool) dhcp4.Options {
+	o := dhcp4.Options{
+		dhcp4.OptVendorClass:    fmt.Appendf(nil, "PXEClient:Arch:%05d:UNDI:002001", id.arch),
+		dhcp4.OptClientArch:     {byte(id.arch >> 8), byte(id.arch)},
+		dhcp4.OptClientNDI:      {1, 2, 1}, // UNDI 2.1
+		dhcp4.OptUUID:           append([]byte{0}, id.uuid[:]...),
+		dhcp4.OptMaxMessageSize: {0x05, 0xc0}, // 1472
+		dhcp4.OptParamRequest:   {1, 3, 6, 12, 15, 17, 43, 54, 60, 66, 67, 93, 94, 97, 128, 129, 130, 131, 132, 133, 134, 135},
 	}
 	if ipxe {
-		o[dhcp.OptUserClass] = []byte("iPXE")
-		o[dhcp.OptIPXE] = []byte{19, 1, 1, 20, 1, 1} // HTTP and HTTPS features
-		o[optParamRequest] = append(o[optParamRequest], 175, 203)
+		o[dhcp4.OptUserClass] = []byte("iPXE")
+		o[dhcp4.OptIPXE] = []byte{19, 1, 1, 20, 1, 1} // HTTP and HTTPS features
+		o[dhcp4.OptParamRequest] = append(o[dhcp4.OptParamRequest], 175, 203)
 	}
 	return o
 }
@@ -69,13 +61,14 @@ type lease struct {
 
 // offer is a DHCPOFFER (or ACK) and who sent it.
 type offer struct {
-	p    *dhcp.Packet
+	p    *dhcp4.Packet
 	from netip.AddrPort
 }
 
+// serverID is option 54, else the address the offer came from.
 func (o *offer) serverID() netip.Addr {
-	if v := o.p.Options.Get(dhcp.OptServerID); len(v) == 4 {
-		return netip.AddrFrom4([4]byte(v))
+	if sid := o.p.ServerID(); sid.IsValid() {
+		return sid
 	}
 	return o.from.Addr()
 }
@@ -83,12 +76,12 @@ func (o *offer) serverID() netip.Addr {
 // isProxy: a PXE offer without an address (PXE spec 2.1 §2.2.5).
 func (o *offer) isProxy() bool {
 	return (!o.p.YIAddr.IsValid() || o.p.YIAddr.IsUnspecified()) &&
-		strings.HasPrefix(string(o.p.Options.Get(dhcp.OptVendorClass)), "PXEClient")
+		strings.HasPrefix(string(o.p.Options.Get(dhcp4.OptVendorClass)), "PXEClient")
 }
 
 // bootFile is option 67, else the BOOTP file field.
-func bootFile(p *dhcp.Packet) string {
-	if v := p.Options.Get(dhcp.OptBootFile); len(v) > 0 {
+func bootFile(p *dhcp4.Packet) string {
+	if v := p.Options.Get(dhcp4.OptBootFile); len(v) > 0 {
 		return strings.TrimRight(string(v), "\x00")
 	}
 	return p.File
@@ -100,7 +93,7 @@ func nextServer(o *offer) netip.Addr {
 	if o.p.SIAddr.Is4() && !o.p.SIAddr.IsUnspecified() {
 		return o.p.SIAddr
 	}
-	if a, err := netip.ParseAddr(strings.TrimRight(string(o.p.Options.Get(optTFTPServer)), "\x00")); err == nil && a.Is4() {
+	if a, err := netip.ParseAddr(strings.TrimRight(string(o.p.Options.Get(dhcp4.OptTFTPServer)), "\x00")); err == nil && a.Is4() {
 		return a
 	}
 	return o.serverID()
@@ -114,9 +107,9 @@ type dhcpClient struct {
 	xid   func() uint32
 }
 
-func (c *dhcpClient) packet(t dhcp.MessageType, xid uint32, ipxe bool) *dhcp.Packet {
-	p := &dhcp.Packet{
-		Op: dhcp.OpRequest, HType: 1, XID: xid,
+func (c *dhcpClient) packet(t dhcp4.MessageType, xid uint32, ipxe bool) *dhcp4.Packet {
+	p := &dhcp4.Packet{
+		Op: dhcp4.OpRequest, HType: 1, XID: xid,
 		Secs: uint16(min(time.Since(c.start)/time.Second, 0xffff)),
 		// Both PXE ROMs and iPXE set BROADCAST: they cannot take a unicast
 		// before their IP stack has an address (RFC 2131 §4.1).
@@ -124,7 +117,7 @@ func (c *dhcpClient) packet(t dhcp.MessageType, xid uint32, ipxe bool) *dhcp.Pac
 		CHAddr:  c.id.mac,
 		Options: c.id.options(ipxe),
 	}
-	p.Options[dhcp.OptMessageType] = []byte{byte(t)}
+	p.Options[dhcp4.OptMessageType] = []byte{byte(t)}
 	return p
 }
 
@@ -151,7 +144,7 @@ func (c *dhcpClient) exchange(ctx context.Context, ipxe bool, discover, request 
 		return l, err
 	}
 	l.addr, l.server, l.bits = ack.p.YIAddr, addrOffer.serverID(), 24
-	if m := ack.p.Options.Get(optSubnetMask); len(m) == 4 {
+	if m := ack.p.Options.Get(dhcp4.OptSubnetMask); len(m) == 4 {
 		if ones, bits := net.IPMask(m).Size(); bits == 32 {
 			l.bits = ones
 		}
@@ -184,7 +177,7 @@ func (c *dhcpClient) discover(ctx context.Context, ch <-chan dhcpReply, xid uint
 		return addrOffer != nil && (proxyOffer != nil || bootFile(addrOffer.p) != "")
 	}
 	for _, wait := range schedule {
-		p := c.packet(dhcp.Discover, xid, ipxe)
+		p := c.packet(dhcp4.Discover, xid, ipxe)
 		if err := c.conn.send(p, bcastServer, netip.Addr{}); err != nil {
 			return nil, nil, fmt.Errorf("send DHCPDISCOVER: %w", err)
 		}
@@ -199,7 +192,7 @@ func (c *dhcpClient) discover(ctx context.Context, ch <-chan dhcpReply, xid uint
 			case <-timer.C:
 				break collect
 			case r := <-ch:
-				if r.p.MessageType() != dhcp.Offer {
+				if r.p.MessageType() != dhcp4.Offer {
 					continue
 				}
 				o := &offer{p: r.p, from: r.from}
@@ -234,22 +227,22 @@ func (c *dhcpClient) request(ctx context.Context, ch <-chan dhcpReply, xid uint3
 	schedule []time.Duration, sends *int) (*offer, error) {
 	server := o.serverID()
 	for _, wait := range schedule {
-		p := c.packet(dhcp.Request, xid, ipxe)
+		p := c.packet(dhcp4.Request, xid, ipxe)
 		yi := o.p.YIAddr.As4()
 		sid := server.As4()
-		p.Options[dhcp.OptRequestedIP] = yi[:]
-		p.Options[dhcp.OptServerID] = sid[:]
+		p.Options[dhcp4.OptRequestedIP] = yi[:]
+		p.Options[dhcp4.OptServerID] = sid[:]
 		if err := c.conn.send(p, bcastServer, netip.Addr{}); err != nil {
 			return nil, fmt.Errorf("send DHCPREQUEST: %w", err)
 		}
 		*sends++
 		if r, err := awaitReply(ctx, ch, wait, func(r dhcpReply) bool {
 			mt := r.p.MessageType()
-			return (mt == dhcp.Ack || mt == dhcp.Nak) && (&offer{p: r.p, from: r.from}).serverID() == server
+			return (mt == dhcp4.Ack || mt == dhcp4.Nak) && (&offer{p: r.p, from: r.from}).serverID() == server
 		}); err != nil {
 			return nil, err
 		} else if r != nil {
-			if r.p.MessageType() == dhcp.Nak {
+			if r.p.MessageType() == dhcp4.Nak {
 				return nil, fmt.Errorf("DHCPNAK from %v: %s", server, r.p.Options.Get(56))
 			}
 			return &offer{p: r.p, from: r.from}, nil
@@ -266,16 +259,16 @@ func (c *dhcpClient) proxyRequest(ctx context.Context, l *lease, schedule []time
 		return err
 	}
 	defer c.conn.unregister(xid)
-	dst := netip.AddrPortFrom(l.proxy, dhcp.PortPXE)
+	dst := netip.AddrPortFrom(l.proxy, dhcp4.PortPXE)
 	for _, wait := range schedule {
-		p := c.packet(dhcp.Request, xid, false)
+		p := c.packet(dhcp4.Request, xid, false)
 		p.Flags = 0 // it has an address now: unicast answers
 		p.CIAddr = l.addr
 		if err := c.conn.send(p, dst, l.addr); err != nil {
 			return fmt.Errorf("send ProxyDHCPREQUEST to %v: %w", dst, err)
 		}
 		l.sends++
-		r, err := awaitReply(ctx, ch, wait, func(r dhcpReply) bool { return r.p.MessageType() == dhcp.Ack })
+		r, err := awaitReply(ctx, ch, wait, func(r dhcpReply) bool { return r.p.MessageType() == dhcp4.Ack })
 		if err != nil {
 			return err
 		}

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
-	"rackboot/internal/dhcp"
+	"rackboot/internal/dhcp4"
 )
 
 // dhcpConn is the one DHCP socket all simulated machines share: 0.0.0.0:68
@@ -38,7 +38,7 @@ type waiter struct {
 
 // dhcpReply is one reply received for a machine.
 type dhcpReply struct {
-	p    *dhcp.Packet
+	p    *dhcp4.Packet
 	from netip.AddrPort
 }
 
@@ -93,7 +93,7 @@ func (c *dhcpConn) unregister(xid uint32) {
 // send writes p to dst. src, when valid, is the source address to use (a
 // leased address, for the ProxyDHCPREQUEST to port 4011); otherwise the
 // kernel picks.
-func (c *dhcpConn) send(p *dhcp.Packet, dst netip.AddrPort, src netip.Addr) error {
+func (c *dhcpConn) send(p *dhcp4.Packet, dst netip.AddrPort, src netip.Addr) error {
 	var cm *ipv4.ControlMessage
 	if src.IsValid() {
 		cm = &ipv4.ControlMessage{Src: src.AsSlice()}
@@ -121,8 +121,8 @@ func (c *dhcpConn) readLoop() {
 			continue
 		}
 		c.received.Add(1)
-		p, err := dhcp.Parse(buf[:n])
-		if err != nil || p.Op != dhcp.OpReply {
+		p, err := dhcp4.Parse(buf[:n])
+		if err != nil || p.Op != dhcp4.OpReply {
 			c.stray.Add(1)
 			continue
 		}

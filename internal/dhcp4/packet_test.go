@@ -1,4 +1,4 @@
-package dhcp
+package dhcp4
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 func TestPacketRoundTrip(t *testing.T) {
 	p := newReq(Discover, edk2, withCIAddr(netip.MustParseAddr("10.0.0.9")))
-	p.Hops, p.Flags = 1, flagBcast
+	p.Hops, p.Flags = 1, FlagBroadcast
 	p.YIAddr = netip.MustParseAddr("10.0.0.10")
 	p.SIAddr = netip.MustParseAddr("10.0.0.1")
 	p.GIAddr = netip.MustParseAddr("10.0.0.254")

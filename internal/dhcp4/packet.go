@@ -1,4 +1,15 @@
-package dhcp
+// Package dhcp4 is rackboot's DHCPv4 codec: Packet, Parse and Marshal
+// (RFC 2131 §2), options with option overload (RFC 2132 §9.3) and long
+// options split and joined (RFC 3396), and the option codes the servers and
+// the boot-storm simulator use. It knows nothing of servers, leases or boot
+// decisions; internal/dhcp builds the servers on it, internal/storm the
+// simulated clients.
+//
+// It is our own because github.com/insomniacslk/dhcp's dhcpv4 does not
+// compile for illumos (its BindToInterface has no solaris file), and SmartOS
+// head nodes are where rackboot most wants to run; the tests use dhcpv4 as
+// an independent encoder and decoder to check this one (crosscheck_test.go).
+package dhcp4
 
 import (
 	"bytes"
@@ -10,63 +21,14 @@ import (
 	"sort"
 )
 
-// This file is a small DHCPv4 codec of our own. github.com/insomniacslk/dhcp's
-// dhcpv4 does not compile for illumos (its BindToInterface has no solaris
-// file), and SmartOS headnodes are where rackboot most wants to run; the
-// tests use dhcpv4 as an independent encoder and decoder to check this one.
-
-// Option codes used here (RFC 2132, RFC 4578, PXE spec 2.1, iPXE).
-const (
-	OptPad            = 0
-	OptVendorSpecific = 43 // PXE vendor options (PXE spec 2.1 §2.4)
-	OptRequestedIP    = 50
-	OptOverload       = 52 // RFC 2132 §9.3: options continue in file/sname
-	OptMessageType    = 53
-	OptServerID       = 54
-	OptVendorClass    = 60
-	OptBootFile       = 67
-	OptUserClass      = 77 // RFC 3004
-	OptClientArch     = 93 // RFC 4578 §2.1
-	OptClientNDI      = 94 // RFC 4578 §2.2
-	OptUUID           = 97 // RFC 4578 §2.3
-	OptIPXE           = 175
-	OptEnd            = 255
-)
-
-// MessageType is option 53 (RFC 2132 §9.6).
-type MessageType uint8
-
-const (
-	Discover MessageType = 1 + iota
-	Offer
-	Request
-	Decline
-	Ack
-	Nak
-	Release
-	Inform
-)
-
-var messageTypeNames = [...]string{"BOOTP", "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM"}
-
-func (t MessageType) String() string {
-	if int(t) < len(messageTypeNames) {
-		return messageTypeNames[t]
-	}
-	return fmt.Sprintf("TYPE%d", uint8(t))
-}
-
-// BOOTP op codes (RFC 951).
-const (
-	OpRequest = 1
-	OpReply   = 2
-)
-
 const (
 	headerLen   = 236 // fixed BOOTP header, up to the magic cookie
 	minBOOTPLen = 300 // RFC 951 message size; some relays drop shorter ones
-	flagBcast   = 0x8000
 )
+
+// FlagBroadcast is the BROADCAST bit of the flags field (RFC 2131 §2,
+// figure 2): the client cannot take a unicast before it has an address.
+const FlagBroadcast = 0x8000
 
 var magicCookie = [4]byte{99, 130, 83, 99} // RFC 2131 §3
 
@@ -99,16 +61,8 @@ func (o Options) Get(code uint8) []byte { return o[code] }
 // Has reports whether option code is present, even empty.
 func (o Options) Has(code uint8) bool { _, ok := o[code]; return ok }
 
-// MessageType returns option 53, or 0 for BOOTP.
-func (p *Packet) MessageType() MessageType {
-	if v := p.Options.Get(OptMessageType); len(v) == 1 {
-		return MessageType(v[0])
-	}
-	return 0
-}
-
 // Broadcast reports the BROADCAST flag (RFC 2131 §2, figure 2).
-func (p *Packet) Broadcast() bool { return p.Flags&flagBcast != 0 }
+func (p *Packet) Broadcast() bool { return p.Flags&FlagBroadcast != 0 }
 
 // Parse decodes a DHCP message. It is strict about structure (header length,
 // magic cookie, option lengths) and liberal about the rest: a missing End
@@ -198,7 +152,7 @@ func cString(b []byte) string {
 // options (RFC 3396). The message is padded to BOOTP's 300 bytes. SName and
 // File are truncated to fit their fields with a terminating NUL.
 func (p *Packet) Marshal() []byte {
-	b := make([]byte, headerLen, encodedLen(p)) // full_reply.go
+	b := make([]byte, headerLen, p.EncodedLen())
 	b[0], b[1], b[2], b[3] = p.Op, p.HType, byte(min(len(p.CHAddr), 16)), p.Hops
 	binary.BigEndian.PutUint32(b[4:], p.XID)
 	binary.BigEndian.PutUint16(b[8:], p.Secs)
@@ -242,4 +196,13 @@ func appendOption(b []byte, code uint8, v []byte) []byte {
 		v = v[n:]
 	}
 	return b
+}
+
+// EncodedLen is len(p.Marshal()) without building it.
+func (p *Packet) EncodedLen() int {
+	n := headerLen + len(magicCookie) + 1 // End
+	for _, v := range p.Options {
+		n += 2 + len(v) + 2*(len(v)/256) // RFC 3396 splits long values
+	}
+	return max(n, minBOOTPLen)
 }

@@ -44,6 +44,7 @@ type Config struct {
 	Server    Server   `yaml:"server"` // server.go
 	TFTP      TFTP     `yaml:"tftp"`   // limits.go
 	HTTP      HTTP     `yaml:"http"`   // limits.go
+	IPv6      IPv6     `yaml:"ipv6"`   // ipv6.go
 
 	// AdvertiseAddr is Advertise, parsed by Validate (invalid: not set).
 	AdvertiseAddr netip.Addr `yaml:"-"`
@@ -115,6 +116,7 @@ func Default() Config {
 		SmartOS:  SmartOS{Console: "text"},
 		Memtest:  Memtest{BIOS: "/boot/memtest86+x64.bin", EFI: "/boot/memtest86+x64.efi"},
 		API:      API{OpenReads: true},
+		IPv6:     IPv6{RA: RAAuto},
 	}
 }
 
@@ -182,6 +184,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.HTTP.validate(); err != nil { // limits.go
+		return err
+	}
+	if err := c.IPv6.validate(); err != nil { // ipv6.go
 		return err
 	}
 	if err := c.Store.validate(); err != nil { // store.go

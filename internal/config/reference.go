@@ -63,6 +63,12 @@ unknown key or a bad value is an error that names the key):
   http:
     max_connections: 2048      # at once; more wait in the kernel's backlog
     max_connections_per_client: 32   # more from one address are closed at once
+  ipv6:
+    ra: auto                   # auto: answer the IPv6 router solicitations of machines that are
+                               #   network-booting with an advertisement that configures nothing
+                               #   (lifetime 0, no prefix), so iPXE stops waiting ~13 s for a
+                               #   router; silent while a real IPv6 router advertises
+                               # off: send no router advertisements
   server:
     name: boot-a               # this server among those sharing one store (default: host name;
                                # flag --name)

@@ -26,6 +26,7 @@ import (
 	"rackboot/internal/machines"
 	"rackboot/internal/menu"
 	"rackboot/internal/observe"
+	"rackboot/internal/ra"
 	"rackboot/internal/store"
 	"rackboot/internal/tftp"
 	"rackboot/internal/timeline"
@@ -53,6 +54,7 @@ type Server struct {
 	cl       clusterParts // cluster.go: the servers sharing the store
 
 	sharedTimeline *timeline.Sharer // timeline.go: etcd only; nil otherwise
+	ra             *ra.Responder    // ra.go: ipv6.ra auto; nil otherwise
 }
 
 // New builds the whole server from cfg, which Validate has accepted. On
@@ -99,6 +101,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err := s.protocols(cfg, iface, adv, builds, sightings, s.api(cfg, tokens, registry, importer)); err != nil { // protocols.go
 		return nil, err
 	}
+	s.routerAdverts(iface, sightings)                         // ra.go
 	if err := s.joinCluster(cfg, adv, importer); err != nil { // cluster.go
 		return nil, err
 	}
@@ -124,6 +127,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.tftp.ListenAndServe(ctx, s.cfg.TFTPAddr) })
 	g.Go(func() error { return s.runHTTP(ctx) })
 	g.Go(func() error { return s.runCluster(ctx) }) // cluster.go
+	g.Go(func() error { return s.runRA(ctx) })      // ra.go
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -173,6 +177,9 @@ func (s *Server) Close() error {
 		s.leases.Close()
 	}
 	s.leaveCluster() // cluster.go
+	if s.ra != nil {
+		s.ra.Close() // ra.go: Run was not called
+	}
 	var err error
 	if s.store != nil {
 		err = s.store.Close()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
+	"time"
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
@@ -14,11 +16,48 @@ import (
 
 // sock is a raw ICMPv6 socket that takes part in NDP on one interface.
 type sock struct {
-	raw   *icmp.PacketConn
-	p     *ipv6.PacketConn
-	ifi   *net.Interface
+	raw *icmp.PacketConn
+	p   *ipv6.PacketConn
+	ifi *net.Interface
+
+	mu    sync.Mutex
 	src   netip.Addr // the interface's link-local address
 	local map[netip.Addr]bool
+}
+
+// refresh reads the interface's addresses: its own (to ignore what it
+// sends) and its link-local one (the source of what it sends).
+func (s *sock) refresh() {
+	local := make(map[netip.Addr]bool)
+	var src netip.Addr
+	if ifi, err := net.InterfaceByIndex(s.ifi.Index); err == nil {
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok {
+				continue
+			}
+			local[ip.Unmap()] = true
+			if ip.Is6() && ip.IsLinkLocalUnicast() && !src.IsValid() {
+				src = ip
+			}
+		}
+	}
+	s.mu.Lock()
+	had := s.src.IsValid()
+	s.src, s.local = src, local
+	s.mu.Unlock()
+	if !had && src.IsValid() && s.p != nil {
+		// IPv6 came up on the link after we joined all-routers: join
+		// again, or solicitations may never reach us.
+		grp := &net.IPAddr{IP: net.IP(allRouters.AsSlice())}
+		s.p.LeaveGroup(s.ifi, grp)
+		s.p.JoinGroup(s.ifi, grp)
+	}
 }
 
 func listen(name string) (*sock, error) {
@@ -26,28 +65,11 @@ func listen(name string) (*sock, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sock{ifi: ifi, local: make(map[netip.Addr]bool)}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		s.local[ip.Unmap()] = true
-		if ip.Is6() && ip.IsLinkLocalUnicast() && !s.src.IsValid() {
-			s.src = ip
-		}
-	}
-	if !s.src.IsValid() {
-		return nil, errors.New("no IPv6 link-local address (is IPv6 disabled on it?)")
-	}
+	s := &sock{ifi: ifi}
+	// The link-local address may come later (a link without carrier has
+	// none yet, and it is tentative during duplicate address detection):
+	// write looks it up again when it has none.
+	s.refresh()
 	raw, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
 	if err != nil {
 		return nil, fmt.Errorf("raw ICMPv6 socket: %w (needs root or CAP_NET_RAW)", err)
@@ -89,8 +111,21 @@ func listen(name string) (*sock, error) {
 }
 
 func (s *sock) read(b []byte) (int, netip.Addr, int, bool, error) {
+	s.mu.Lock()
+	waiting := !s.src.IsValid()
+	s.mu.Unlock()
+	if waiting {
+		// No IPv6 on the link yet: look again every few seconds.
+		s.p.SetReadDeadline(time.Now().Add(3 * time.Second))
+	} else {
+		s.p.SetReadDeadline(time.Time{})
+	}
 	n, cm, src, err := s.p.ReadFrom(b)
 	if err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() && waiting {
+			s.refresh()
+			return 0, netip.Addr{}, 0, false, nil
+		}
 		return 0, netip.Addr{}, 0, false, err
 	}
 	if cm == nil || cm.IfIndex != s.ifi.Index {
@@ -105,11 +140,30 @@ func (s *sock) read(b []byte) (int, netip.Addr, int, bool, error) {
 }
 
 func (s *sock) write(b []byte, dst netip.Addr) error {
-	cm := &ipv6.ControlMessage{HopLimit: 255, Src: net.IP(s.src.AsSlice()), IfIndex: s.ifi.Index}
+	s.mu.Lock()
+	src := s.src
+	s.mu.Unlock()
+	if !src.IsValid() {
+		s.refresh()
+		s.mu.Lock()
+		src = s.src
+		s.mu.Unlock()
+		if !src.IsValid() {
+			return errors.New("no IPv6 link-local address on " + s.ifi.Name + " (is IPv6 disabled on it?)")
+		}
+	}
+	cm := &ipv6.ControlMessage{HopLimit: 255, Src: net.IP(src.AsSlice()), IfIndex: s.ifi.Index}
 	_, err := s.p.WriteTo(b, cm, &net.IPAddr{IP: net.IP(dst.AsSlice()), Zone: s.ifi.Name})
+	if err != nil {
+		s.refresh() // the address may have changed, or was tentative
+	}
 	return err
 }
 
-func (s *sock) mac() net.HardwareAddr     { return s.ifi.HardwareAddr }
-func (s *sock) isLocal(a netip.Addr) bool { return s.local[a.WithZone("")] }
-func (s *sock) Close() error              { return s.raw.Close() }
+func (s *sock) mac() net.HardwareAddr { return s.ifi.HardwareAddr }
+func (s *sock) isLocal(a netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.local[a.WithZone("")]
+}
+func (s *sock) Close() error { return s.raw.Close() }

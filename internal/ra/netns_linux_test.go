@@ -100,15 +100,12 @@ func startResponder(t *testing.T, l link) *Responder {
 	t.Helper()
 	var r *Responder
 	err := inNetns(l.srv, func() (err error) {
-		// The link-local address appears a moment after the link is up.
-		for i := 0; i < 50; i++ {
-			r, err = Listen(Config{Interface: "veth0", Logger: slog.New(slog.DiscardHandler),
-				Booting: func(mac net.HardwareAddr) bool { return bytes.Equal(mac, bootingMAC) }})
-			if err == nil || !strings.Contains(err.Error(), "link-local") {
-				return err
-			}
-			time.Sleep(50 * time.Millisecond)
+		// Wait for the link-local address (and so the link) to be up.
+		if _, err := waitLinkLocal("veth0"); err != nil {
+			return err
 		}
+		r, err = Listen(Config{Interface: "veth0", Logger: slog.New(slog.DiscardHandler),
+			Booting: func(mac net.HardwareAddr) bool { return bytes.Equal(mac, bootingMAC) }})
 		return err
 	})
 	if err != nil {
@@ -116,7 +113,8 @@ func startResponder(t *testing.T, l link) *Responder {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx) }()
+	// Serve looks the interface's addresses up again: in its namespace.
+	go inNetns(l.srv, func() error { done <- r.Serve(ctx); return nil })
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -124,6 +122,25 @@ func startResponder(t *testing.T, l link) *Responder {
 		}
 	})
 	return r
+}
+
+// waitLinkLocal waits up to 5 s for dev's IPv6 link-local address (in
+// the calling thread's namespace).
+func waitLinkLocal(dev string) (net.IP, error) {
+	for i := 0; i < 250; i++ {
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			return nil, err
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.IsLinkLocalUnicast() && ipn.IP.To4() == nil {
+				return ipn.IP, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, errors.New(dev + ": no link-local address")
 }
 
 // peer is a raw ICMPv6 socket on veth1 in l.cli.
@@ -141,17 +158,8 @@ func newPeer(t *testing.T, l link) *peer {
 		if err != nil {
 			return err
 		}
-		for i := 0; i < 250 && pr.ll == nil; i++ {
-			addrs, _ := ifi.Addrs()
-			for _, a := range addrs {
-				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.IsLinkLocalUnicast() && ipn.IP.To4() == nil {
-					pr.ll = ipn.IP
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if pr.ll == nil {
-			return errors.New("veth1: no link-local address")
+		if pr.ll, err = waitLinkLocal("veth1"); err != nil {
+			return err
 		}
 		c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
 		if err != nil {
@@ -234,6 +242,11 @@ func TestNetnsAnswersBootingMachine(t *testing.T) {
 	}
 	if !got.dst.Equal(pr.ll) {
 		t.Errorf("sent to %v, want the soliciting host %v", got.dst, pr.ll)
+	}
+	// Serve counts once its write has returned: the advertisement may
+	// arrive first.
+	for i := 0; i < 50 && r.Stats().Answered == 0; i++ {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if st := r.Stats(); st.Answered != 1 {
 		t.Errorf("stats = %+v", st)

@@ -194,10 +194,15 @@ func (m *Manager) allocate(s *subnet, now time.Time) (ip netip.Addr, taken bool)
 // fresh walks the pools' never-used addresses from where the last walk
 // stopped; m.mu is held.
 func (m *Manager) fresh(s *subnet, now time.Time) netip.Addr {
+	rank, count := m.share(s)
 	for pi, p := range s.Pools {
 		first, n := u32(p.First), uint32(p.Size())
 		for s.next[pi] < n {
-			ip := addrOf(first + (s.next[pi]+s.start[pi])%n)
+			off := (s.next[pi] + s.start[pi]) % n
+			if count > 1 {
+				off = shareOrder(s.next[pi], n, rank, count)
+			}
+			ip := addrOf(first + off)
 			s.next[pi]++
 			m.probes++
 			if m.records[ip] == nil && m.usableFor(s, ip, "", now, false) {
@@ -324,4 +329,45 @@ func (m *Manager) queueLoaded(now time.Time) {
 			m.requeue(s, r.IP, now)
 		}
 	}
+}
+
+// share is this server's share of the pools (Config.Share), rank of count;
+// 0 of 1 without one. When it changes (a server joined or left), the walks
+// of never-used addresses start again in the new order: addresses already
+// leased or offered are skipped, so that costs one pass, once. m.mu is held.
+func (m *Manager) share(s *subnet) (rank, count int) {
+	rank, count = 0, 1
+	if m.cfg.Share != nil {
+		if r, c := m.cfg.Share(); c > 1 && r >= 0 && r < c {
+			rank, count = r, c
+		}
+	}
+	if rank != s.shareRank || count != s.shareCount {
+		if s.shareCount != 0 {
+			clear(s.next)
+		}
+		s.shareRank, s.shareCount = rank, count
+	}
+	return rank, count
+}
+
+// shareOrder is the k-th offset of a pool of n addresses in the walk of the
+// server of rank among count: first the offsets ≡ rank (mod count), its own
+// share, then those of rank+1, and so on, each in increasing order. So two
+// servers walking the same pool hand out disjoint addresses until one has
+// used up its share.
+func shareOrder(k, n uint32, rank, count int) uint32 {
+	c := uint32(count)
+	for i := range c {
+		q := (uint32(rank) + i) % c
+		size := uint32(0)
+		if q < n {
+			size = (n - q + c - 1) / c
+		}
+		if k < size {
+			return q + c*k
+		}
+		k -= size
+	}
+	return n // not reached for k < n
 }

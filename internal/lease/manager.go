@@ -55,6 +55,13 @@ type Config struct {
 	// of never-used addresses starts by a hash of it, so that servers
 	// sharing a store (shared.go) seldom offer the same address at once.
 	Spread string
+	// Share, when set, says which share of each pool this server walks
+	// first: its rank among count servers sharing the store. Servers
+	// then hand out never-used addresses from disjoint shares (address
+	// offsets ≡ rank mod count) and race for an address only once their
+	// own share is used up; Spread is not used. Called on each walk, so a
+	// change of the servers alive takes effect at once.
+	Share func() (rank, count int)
 	// Now is the clock; nil means time.Now. Tests pass a fake one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -108,6 +115,7 @@ type subnet struct {
 	// The allocator's state (alloc.go).
 	next                       []uint32 // per pool: offsets below it were looked at once
 	start                      []uint32 // per pool: where the walk starts (Config.Spread)
+	shareRank, shareCount      int      // the share next[] walks (Config.Share); see fresh
 	unused, free               addrQueue
 	expiring, quarantine       addrQueue
 	offers                     offerList

@@ -376,3 +376,71 @@ func waitRemote(t *testing.T, m *Manager, addr netip.Addr) {
 	}
 	t.Fatalf("server never learned the stored lease of %v", addr)
 }
+
+// TestSharedSharesDisjoint: two servers that walk their own share of the
+// pool first (Config.Share: rank 0 and 1 of 2) hand out disjoint addresses,
+// so no REQUEST loses a race and no client is NAKed, whatever their names
+// (these two start their Spread walks close together).
+func TestSharedSharesDisjoint(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	cfgA, cfgB := sharedConfig("storm-a"), sharedConfig("storm-b")
+	cfgA.Share = func() (int, int) { return 0, 2 }
+	cfgB.Share = func() (int, int) { return 1, 2 }
+	a, _ := openShared(t, c.Endpoints(), cfgA, 5*time.Second)
+	b, _ := openShared(t, c.Endpoints(), cfgB, 5*time.Second)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var acks []ackRecord
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, s := a, 0
+			if i%2 == 1 {
+				m, s = b, 1
+			}
+			o, err := m.Offer(sharedNet, sharedClient(i), netip.Addr{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			l, err := m.Ack(ctx, sharedNet, sharedClient(i), o.IP)
+			if err != nil {
+				t.Errorf("client %d, %s from server %d: %v", i, o.IP, s, err)
+				return
+			}
+			mu.Lock()
+			acks = append(acks, ackRecord{client: i, server: s, l: l})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	checkNoDouble(t, acks)
+	if len(acks) != 100 {
+		t.Errorf("%d clients bound at their first REQUEST, want 100", len(acks))
+	}
+	if ca, cb := a.Stats().Conflicts, b.Stats().Conflicts; ca+cb != 0 {
+		t.Errorf("conflicts: a=%d b=%d, want none", ca, cb)
+	}
+}
+
+func TestShareOrder(t *testing.T) {
+	for _, n := range []uint32{1, 2, 3, 7, 10, 253} {
+		for count := 1; count <= 4; count++ {
+			for rank := range count {
+				seen := make([]bool, n)
+				own := (n + uint32(count) - 1 - uint32(rank)) / uint32(count) // offsets ≡ rank below n
+				for k := range n {
+					off := shareOrder(k, n, rank, count)
+					if off >= n || seen[off] {
+						t.Fatalf("n=%d %d of %d: k=%d gives %d, out of range or twice", n, rank, count, k, off)
+					}
+					seen[off] = true
+					if k < own && int(off)%count != rank {
+						t.Fatalf("n=%d %d of %d: k=%d gives %d, outside its own share first", n, rank, count, k, off)
+					}
+				}
+			}
+		}
+	}
+}

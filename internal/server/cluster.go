@@ -140,3 +140,28 @@ func (s *Server) leaveCluster() {
 		}
 	}
 }
+
+// leaseShare is this server's rank among the servers alive, by name, and
+// their number: which share of each pool its full DHCP walks first
+// (lease.Config.Share). Before the cluster is joined, or when this server
+// is not in the list, it is 0 of 1: the whole pool, as one server.
+func (s *Server) leaseShare() (rank, count int) {
+	if s.cl.view == nil {
+		return 0, 1
+	}
+	alive := 0
+	rank = -1
+	for _, m := range s.cl.view.Members().Members { // sorted by name
+		if !m.Alive {
+			continue
+		}
+		if m.Self {
+			rank = alive
+		}
+		alive++
+	}
+	if rank < 0 {
+		return 0, 1
+	}
+	return rank, alive
+}

@@ -16,7 +16,7 @@ import (
 
 // openLeases opens the lease manager of dhcp.mode full on st (nil in the
 // other modes). Our own addresses are never leased.
-func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr, log *slog.Logger) (*lease.Manager, error) {
+func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr, share func() (int, int), log *slog.Logger) (*lease.Manager, error) {
 	if cfg.DHCP.Mode != config.DHCPFull {
 		return nil, nil
 	}
@@ -32,6 +32,10 @@ func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr,
 		// Other servers lease from the same pools: walk them from another
 		// place than theirs (lease/shared.go).
 		lc.Spread = cfg.Server.NameOrHost()
+		// and each walks its own share of them first, by its rank among
+		// the servers alive, so that a storm's machines are not NAKed
+		// for addresses two servers offered at once.
+		lc.Share = share
 	}
 	m, err := lease.Open(context.Background(), st, lc)
 	if err != nil {

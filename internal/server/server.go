@@ -94,7 +94,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.leases, err = openLeases(cfg, s.store, iface, adv, log); err != nil { // dhcp.go
+	if s.leases, err = openLeases(cfg, s.store, iface, adv, s.leaseShare, log); err != nil { // dhcp.go
 		return nil, err
 	}
 	s.leaseMetrics()                                                                                                // dhcp.go

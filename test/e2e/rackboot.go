@@ -58,6 +58,7 @@ type RackbootConfig struct {
 	ServerName    string
 	EtcdEndpoints []string
 	EtcdPrefix    string
+	IPv6RA        string // ipv6.ra: auto or off; "" leaves rackboot's default (auto)
 }
 
 // DHCPSubnet is one dhcp.subnets entry with one pool.
@@ -113,6 +114,9 @@ func (c RackbootConfig) YAML() string {
 				fmt.Fprintf(&b, "    - subnet: %s\n      pools: [%s]\n", q(s.Subnet.String()), q(s.Pool))
 			}
 		}
+	}
+	if c.IPv6RA != "" {
+		fmt.Fprintf(&b, "ipv6:\n  ra: %s\n", q(c.IPv6RA))
 	}
 	if c.ServerName != "" {
 		fmt.Fprintf(&b, "server:\n  name: %s\n", q(c.ServerName))

@@ -1,0 +1,81 @@
+package e2e_test
+
+import (
+	"bufio"
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"rackboot/test/e2e"
+)
+
+// TestRABootTime boots one BIOS machine through rackboot with ipv6.ra auto
+// and one with off, in two labs at once, and prints both times from power-on
+// to the SmartOS kernel. With auto, rackboot answers iPXE's router
+// solicitations with an advertisement that configures nothing, and iPXE stops
+// waiting (~13 s) for an IPv6 router; the test asserts only that the machine
+// got our advertisement and booted (no timing threshold: TCG times vary).
+// A Linux host on the auto lab's link keeps no default route and no global
+// address.
+func TestRABootTime(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		took = map[string]time.Duration{}
+	)
+	t.Run("labs", func(t *testing.T) {
+		for _, mode := range []string{"auto", "off"} {
+			t.Run(mode, func(t *testing.T) {
+				t.Parallel()
+				ctx := testContext(t, bootTimeout)
+				cfg := configFor("")
+				cfg.IPv6RA = mode
+				l := newRackbootLab(t, "proxy", plainDHCP, cfg)
+				host := l.AddHost(t, "h6", l.Addr(3)) // a Linux host on the link
+				vm := l.Boot(ctx, t, e2e.BIOS, "bios-ra-"+mode)
+				d := vm.WaitBoot(ctx, t, e2e.KernelDone)
+				mu.Lock()
+				took[mode] = d
+				mu.Unlock()
+
+				answered, ok := raMetric(ctx, t, l.rb, "rackboot_ra_answered_total")
+				switch mode {
+				case "auto":
+					if !ok || answered < 1 {
+						t.Errorf("ipv6.ra auto: rackboot_ra_answered_total = %v (present %v), want > 0", answered, ok)
+					}
+				case "off":
+					if ok {
+						t.Errorf("ipv6.ra off: rackboot_ra_answered_total present (%v): a responder ran", answered)
+					}
+				}
+				if out := l.Exec(t, host.NS, "ip", "-6", "route", "show", "default"); strings.TrimSpace(out) != "" {
+					t.Errorf("the Linux host took a default route: %s", out)
+				}
+				if out := l.Exec(t, host.NS, "ip", "-6", "addr", "show", "scope", "global"); strings.TrimSpace(out) != "" {
+					t.Errorf("the Linux host took a global address: %s", out)
+				}
+			})
+		}
+	})
+	t.Logf("BIOS power-on to the SmartOS kernel: ipv6.ra auto %s, off %s (%s)", took["auto"], took["off"], e2e.Accel())
+}
+
+// raMetric reads one unlabelled sample from rackboot's /metrics.
+func raMetric(ctx context.Context, t *testing.T, rb *e2e.Rackboot, name string) (float64, bool) {
+	t.Helper()
+	code, body, err := rb.Get(ctx, "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("/metrics: %d %v", code, err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}

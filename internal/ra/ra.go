@@ -182,14 +182,14 @@ func (r *Responder) handle(b []byte, src netip.Addr, hop int) (reply []byte, dst
 	}
 	if rs.SourceMAC == nil || !r.cfg.Booting(rs.SourceMAC) {
 		r.notBooting.Add(1)
-		r.log.Debug("router solicitation from a machine not network-booting: not answered", "interface", r.cfg.Interface, "from", src, "mac", rs.SourceMAC)
+		r.log.Debug("router solicitation from a machine not network-booting: not answered", "interface", r.cfg.Interface, "from", src, "mac", rs.SourceMAC.String())
 		return nil, dst, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.silentLocked(now) {
 		r.suppressed.Add(1)
-		r.log.Debug("router solicitation left to the link's router", "interface", r.cfg.Interface, "mac", rs.SourceMAC)
+		r.log.Debug("router solicitation left to the link's router", "interface", r.cfg.Interface, "mac", rs.SourceMAC.String())
 		return nil, dst, false
 	}
 	key := string(rs.SourceMAC)
@@ -203,7 +203,7 @@ func (r *Responder) handle(b []byte, src netip.Addr, hop int) (reply []byte, dst
 	if src.IsUnspecified() {
 		dst = allNodes
 	}
-	r.log.Debug("router advertisement sent (lifetime 0, no prefix)", "interface", r.cfg.Interface, "to", dst, "mac", rs.SourceMAC)
+	r.log.Debug("router advertisement sent (lifetime 0, no prefix)", "interface", r.cfg.Interface, "to", dst, "mac", rs.SourceMAC.String())
 	// Lifetime 0: not a default router; no prefix: nothing to configure;
 	// M and O clear: no DHCPv6; hop limit, reachable, retrans 0: unspecified.
 	return Advertisement{SourceMAC: r.conn.mac()}.Marshal(), dst, true

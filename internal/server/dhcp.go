@@ -58,7 +58,7 @@ func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, boo
 		Decide:    bootCfg.Decide,
 		Sightings: sightings,
 		Logger:    s.log.With("svc", "dhcp"),
-		OnEvent:   s.timeline.DHCP,
+		OnEvent:   s.dhcpEvent, // ra.go: then the timeline's
 	}
 	if s.leases == nil {
 		proxy := &dhcp.ProxyServer{Config: dc, Mode: dhcp.ModeProxy}

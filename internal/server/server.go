@@ -55,6 +55,7 @@ type Server struct {
 
 	sharedTimeline *timeline.Sharer // timeline.go: etcd only; nil otherwise
 	ra             *ra.Responder    // ra.go: ipv6.ra auto; nil otherwise
+	booting        bootClients      // ra.go: boot clients' MACs from DHCP
 }
 
 // New builds the whole server from cfg, which Validate has accepted. On

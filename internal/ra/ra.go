@@ -114,8 +114,19 @@ func (r *Responder) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { r.conn.Close() })
 	defer stop()
 	defer r.conn.Close()
-	if err := r.conn.write(marshalSolicitation(r.conn.mac()), allRouters); err != nil {
+	// A link-local address is tentative for about a second after the link
+	// comes up (duplicate address detection): try a few times. Solicitations
+	// that arrive meanwhile wait in the socket.
+	for try := 0; try < 3 && ctx.Err() == nil; try++ {
+		err := r.conn.write(marshalSolicitation(r.conn.mac()), allRouters)
+		if err == nil {
+			break
+		}
 		r.log.Debug("router solicitation not sent", "interface", r.cfg.Interface, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 	}
 	r.log.Info("answering router solicitations of booting machines with advertisements that configure nothing",
 		"interface", r.cfg.Interface)

@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"bufio"
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,4 +80,42 @@ func raMetric(ctx context.Context, t *testing.T, rb *e2e.Rackboot, name string) 
 		}
 	}
 	return 0, false
+}
+
+// TestRASilentBesideRouter: with a real IPv6 router on the link (radvd,
+// default lifetime 1800 s and a prefix), rackboot with ipv6.ra auto hears it,
+// stays silent and sends no advertisement while a BIOS machine boots.
+func TestRASilentBesideRouter(t *testing.T) {
+	t.Parallel()
+	e2e.RequireCommands(t, "radvd")
+	ctx := testContext(t, bootTimeout)
+	cfg := configFor("")
+	cfg.IPv6RA = "auto"
+	l := newRackbootLab(t, "proxy", plainDHCP, cfg)
+	rtr := l.AddHost(t, "rtr", l.Addr(4))
+	conf := filepath.Join(l.Out, "radvd.conf")
+	err := os.WriteFile(conf, []byte("interface eth0 {\n  AdvSendAdvert on;\n  AdvDefaultLifetime 1800;\n"+
+		"  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 10;\n  prefix 2001:db8:1::/64 {};\n};\n"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Exec(t, rtr.NS, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	l.Start(t, rtr.NS, "radvd", "radvd", "-n", "-C", conf, "-p", filepath.Join(l.Out, "radvd.pid"), "-m", "stderr")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if v, _ := raMetric(ctx, t, l.rb, "rackboot_ra_silent"); v == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("rackboot did not hear radvd's advertisements in 30 s (rackboot_ra_silent != 1)")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	vm := l.Boot(ctx, t, e2e.BIOS, "bios-ra-router")
+	vm.WaitBoot(ctx, t, e2e.KernelDone)
+	if v, ok := raMetric(ctx, t, l.rb, "rackboot_ra_answered_total"); !ok || v != 0 {
+		t.Errorf("rackboot_ra_answered_total = %v (present %v), want 0 beside a real router", v, ok)
+	}
+	supp, _ := raMetric(ctx, t, l.rb, "rackboot_ra_suppressed_by_router_total")
+	t.Logf("solicitations left to radvd: %v", supp)
 }

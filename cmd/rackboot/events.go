@@ -10,6 +10,7 @@ import (
 	"rackboot/internal/api"
 	"rackboot/internal/events"
 	"rackboot/internal/machines"
+	"rackboot/internal/textview"
 )
 
 func eventsCommand() *cobra.Command {
@@ -48,7 +49,7 @@ per line.`,
 					out.Write(b)
 					return
 				}
-				fmt.Fprintln(out, eventLine(ev, mac == ""))
+				fmt.Fprintln(out, textview.Event(ev, mac == ""))
 			}
 			recent, err := c.Events(ctx, mac, 0, limit)
 			if err != nil {

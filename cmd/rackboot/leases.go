@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +12,7 @@ import (
 	"rackboot/internal/config"
 	"rackboot/internal/lease"
 	"rackboot/internal/server"
+	"rackboot/internal/textview"
 )
 
 // leasesCommand is `rackboot leases`: the DHCP leases of dhcp.mode full.
@@ -63,7 +62,7 @@ While rackboot serve runs on the data directory, the list comes from its API
 				fmt.Fprintf(cmd.ErrOrStderr(), "no leases (from %s)\n", where)
 				return nil
 			}
-			return writeLeaseTable(cmd.OutOrStdout(), ls, time.Now())
+			return textview.Leases(cmd.OutOrStdout(), ls, time.Now())
 		},
 	}
 	fs := cmd.Flags()
@@ -97,44 +96,4 @@ func listLeases(ctx context.Context, cfg config.Config, serverURL, token string,
 	}
 	ls, err := api.FilterLeases(all, q, time.Now())
 	return ls, storeName(cfg), err
-}
-
-// writeLeaseTable prints one lease a line.
-func writeLeaseTable(w io.Writer, ls []lease.Lease, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tMAC\tSTATE\tENDS\tHOSTNAME\tSUBNET\tRELAY")
-	for _, l := range ls {
-		state := string(l.State)
-		if l.Reserved {
-			state += " (reserved)"
-		}
-		relay := "-"
-		if l.Relay.IsValid() {
-			relay = l.Relay.String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, textOrDash(l.MAC.String()), state,
-			relTime(l.Expires, now), textOrDash(l.Hostname), l.Subnet, relay)
-	}
-	return tw.Flush()
-}
-
-// relTime says when t is from now: "in 11h59m", "3m05s ago".
-func relTime(t, now time.Time) string {
-	d := t.Sub(now)
-	a := d.Abs()
-	var s string
-	switch {
-	case a < time.Minute:
-		s = a.Round(time.Second).String()
-	case a < time.Hour:
-		s = fmt.Sprintf("%dm%02ds", int(a.Minutes()), int(a.Seconds())%60)
-	case a < 48*time.Hour:
-		s = fmt.Sprintf("%dh%02dm", int(a.Hours()), int(a.Minutes())%60)
-	default:
-		s = fmt.Sprintf("%dd%02dh", int(a.Hours())/24, int(a.Hours())%24)
-	}
-	if d >= 0 {
-		return "in " + s
-	}
-	return s + " ago"
 }

@@ -54,15 +54,3 @@ func TestLeasesFromStore(t *testing.T) {
 		t.Errorf("bad --state: %v", err)
 	}
 }
-
-func TestRelTime(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for d, want := range map[time.Duration]string{
-		30 * time.Second: "in 30s", -3*time.Minute - 5*time.Second: "3m05s ago", 59*time.Minute + 50*time.Second: "in 59m50s",
-		12 * time.Hour: "in 12h00m", 72 * time.Hour: "in 3d00h",
-	} {
-		if got := relTime(now.Add(d), now); got != want {
-			t.Errorf("%v: %q, want %q", d, got, want)
-		}
-	}
-}

@@ -11,6 +11,7 @@ import (
 	"rackboot/internal/api"
 	"rackboot/internal/config"
 	"rackboot/internal/progress"
+	"rackboot/internal/textview"
 )
 
 // platformFlags are the flags every platform command takes.
@@ -122,7 +123,7 @@ pinned, and how many boots fetched its kernel in the last 7 days.`,
 				if f.json() {
 					return writeJSON(cmd.OutOrStdout(), list)
 				}
-				return writePlatformTable(cmd.OutOrStdout(), list)
+				return textview.Platforms(cmd.OutOrStdout(), list)
 			})
 		},
 	}
@@ -146,7 +147,7 @@ smartos.root_password (or root_shadow) is configured, which then applies.`,
 				if f.json() {
 					return writeJSON(cmd.OutOrStdout(), p)
 				}
-				return writePlatform(cmd.OutOrStdout(), p)
+				return textview.Platform(cmd.OutOrStdout(), p)
 			})
 		},
 	}

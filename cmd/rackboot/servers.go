@@ -1,15 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"rackboot/internal/cluster"
+	"rackboot/internal/textview"
 )
 
 // serversCommand is `rackboot servers`: the servers sharing one store.
@@ -42,52 +38,9 @@ With the bolt store (one server) it lists the server alone.`,
 			if f.json() {
 				return writeJSON(cmd.OutOrStdout(), snap)
 			}
-			return writeServers(cmd.OutOrStdout(), snap, time.Now())
+			return textview.Servers(cmd.OutOrStdout(), snap, time.Now())
 		},
 	}
 	f.register(cmd)
 	return cmd
-}
-
-// writeServers prints one server a line.
-func writeServers(w io.Writer, snap cluster.Snapshot, now time.Time) error {
-	if snap.Stale {
-		fmt.Fprintf(w, "stale: etcd has not answered since %s (%s); the list below is the last one read\n",
-			snap.Synced.Local().Format(time.DateTime), snap.Error)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADVERTISE\tHTTP\tVERSION\tUP\tALIVE\tHEALTH")
-	for _, m := range snap.Members {
-		name := m.Name
-		if m.Self {
-			name += " *"
-		}
-		up := "-"
-		if m.Alive && !m.Started.IsZero() {
-			up = now.Sub(m.Started).Round(time.Second).String()
-		}
-		alive := "yes"
-		if !m.Alive {
-			alive = "no (last seen " + now.Sub(m.LastSeen).Round(time.Second).String() + " ago)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, dash(m.Advertise), dash(m.HTTPURL), dash(m.Version), up, alive, health(m.Health, now))
-	}
-	return tw.Flush()
-}
-
-func health(h *cluster.Health, now time.Time) string {
-	switch {
-	case h == nil:
-		return "-"
-	case h.OK:
-		return "ok (" + now.Sub(h.Checked).Round(time.Second).String() + " ago)"
-	}
-	return "failing: " + strings.TrimSpace(h.Error)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

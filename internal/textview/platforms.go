@@ -1,4 +1,4 @@
-package main
+package textview
 
 import (
 	"fmt"
@@ -13,11 +13,12 @@ import (
 	"rackboot/internal/smartos"
 )
 
-// timeFormat is how the platform commands show times, in local time.
+// timeFormat is how the platform list shows times, in local time.
 const timeFormat = "2006-01-02 15:04"
 
-// writePlatformTable writes the list as a table.
-func writePlatformTable(w io.Writer, list []api.Platform) error {
+// Platforms writes the platforms as a table, one a line, with a hint when
+// there are none or none is the default.
+func Platforms(w io.Writer, list []api.Platform) error {
 	if len(list) == 0 {
 		_, err := fmt.Fprintln(w, "no platforms yet: 'rackboot platform import latest' brings in the newest SmartOS")
 		return err
@@ -52,8 +53,8 @@ func writePlatformTable(w io.Writer, list []api.Platform) error {
 	return nil
 }
 
-// writePlatform writes one platform as "Field: value" lines.
-func writePlatform(w io.Writer, p api.Platform) error {
+// Platform writes one platform as "Field: value" lines.
+func Platform(w io.Writer, p api.Platform) error {
 	pw := p.RootPassword
 	if pw == "" {
 		pw = "not published for this build (a noimport boot then needs smartos.root_password)"
@@ -64,8 +65,8 @@ func writePlatform(w io.Writer, p api.Platform) error {
 		{"Source", p.Source},
 		{"Imported", p.ImportedAt.Local().Format(time.RFC1123)},
 		{"Size", platformSize(p.Size)},
-		{"SHA-256", textOrDash(p.SHA256)},
-		{"MD5", textOrDash(p.MD5)},
+		{"SHA-256", orDash(p.SHA256)},
+		{"MD5", orDash(p.MD5)},
 		{"Default", yesOrDash(p.Default)},
 		{"Pinned", yesOrDash(p.Pinned)},
 		{"Boots (7d)", strconv.Itoa(p.Boots)},
@@ -78,6 +79,7 @@ func writePlatform(w io.Writer, p api.Platform) error {
 	return tw.Flush()
 }
 
+// platformSize is n bytes for people, "-" when unknown.
 func platformSize(n int64) string {
 	if n <= 0 {
 		return "-"
@@ -94,20 +96,6 @@ func shortSum(sha256, md5 string) string {
 		return "md5:" + md5[:12]
 	}
 	return "-"
-}
-
-func yesOrDash(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "-"
-}
-
-func textOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // where says on which servers a build is, from their status records:
@@ -148,6 +136,7 @@ func where(p api.Platform) string {
 	return strings.Join(parts, "; ")
 }
 
+// manifestLine is a manifest's hash, file count and size, "-" when there is none.
 func manifestLine(m *api.ManifestSummary) string {
 	if m == nil {
 		return "-"

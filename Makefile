@@ -19,6 +19,8 @@ TEST_DEPS += isc-dhcp-client dhcpcd-base isc-dhcp-relay
 TEST_DEPS += genisoimage xorriso
 # A real etcd (3.4) for the etcd store's tests (internal/store/etcdstore).
 TEST_DEPS += etcd-server
+# A real IPv6 router beside rackboot's router advertisements (test/e2e ra_test.go).
+TEST_DEPS += radvd
 
 .PHONY: build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp
 
@@ -54,7 +56,7 @@ deps-run:
 # loopback ports), so stop the services.
 deps-test:
 	@dpkg -s $(TEST_DEPS) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_DEPS); \
-		for s in dnsmasq tftpd-hpa isc-dhcp-relay etcd; do service $$s stop >/dev/null 2>&1 || true; done; }
+		for s in dnsmasq tftpd-hpa isc-dhcp-relay etcd radvd; do service $$s stop >/dev/null 2>&1 || true; done; }
 
 # Every benchmark that writes BENCHMARKS.md (root: network namespaces).
 bench: bench-dhcp bench-storm

@@ -42,6 +42,9 @@ func RequestFrom(p *dhcp4.Packet) pxe.Request {
 		UserClasses: dhcp4.UserClasses(p.Options.Get(dhcp4.OptUserClass)),
 		IPXEOptions: p.Options.Has(dhcp4.OptIPXE),
 	}
+	if o := p.Options.Get(dhcp4.OptIPXE); len(o) > 0 {
+		r.IPXEEncap = append([]byte(nil), o...)
+	}
 	if uuid := p.Options.Get(dhcp4.OptUUID); len(uuid) > 0 {
 		r.UUID = append([]byte(nil), uuid...)
 	}

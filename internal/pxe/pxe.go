@@ -94,6 +94,7 @@ type Request struct {
 	ArchTypes   []uint16 // option 93, in the client's order
 	UserClasses []string // option 77 (RFC 3004), or iPXE's single-string form
 	IPXEOptions bool     // option 175 present: iPXE's encapsulated options
+	IPXEEncap   []byte   // option 175's contents (ParseIPXEOptions reads its feature flags)
 	UUID        []byte   // option 97, type byte included
 }
 
@@ -104,6 +105,10 @@ type Client struct {
 	PXE      bool // option 60 begins "PXEClient": firmware that wants a boot program
 	HTTPBoot bool // option 60 begins "HTTPClient": UEFI HTTP boot, wants a URL
 	IPXE     bool // the client is iPXE already: give it the menu, not iPXE again
+	// Features are the iPXE build's feature flags from option 175 (empty
+	// for a client that is not iPXE, or whose option 175 says none).
+	// Malformed option 175 bytes give the flags read before the fault.
+	Features Features
 	UUID     []byte
 }
 
@@ -123,7 +128,8 @@ func Classify(r Request) Client {
 	}
 	// iPXE always sends option 175 (its feature flags); a build with a
 	// stripped user class is still iPXE.
-	c.IPXE = c.IPXE || r.IPXEOptions
+	c.IPXE = c.IPXE || r.IPXEOptions || len(r.IPXEEncap) > 0
+	c.Features, _ = ParseIPXEOptions(r.IPXEEncap)
 	c.Arch = ArchUnknown
 	if len(r.ArchTypes) > 0 {
 		if t, ok := archByType[r.ArchTypes[0]]; ok {

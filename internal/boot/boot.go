@@ -62,7 +62,7 @@ func (c Config) Decide(cl pxe.Client) Decision {
 	case cl.IPXE:
 		// iPXE already runs: hand it the menu, not iPXE again (the
 		// chainload loop every iPXE how-to warns about).
-		d.BootFile = c.MenuURL(cl.MAC, cl.Arch)
+		d.BootFile = c.MenuURL(cl.MAC, cl.Arch, cl.Features)
 		d.Reason = "iPXE client: menu URL"
 		return d
 	case cl.HTTPBoot:
@@ -109,11 +109,22 @@ func (c Config) noNBP(arch pxe.Arch) Decision {
 		arch, strings.Join(names, ", "), dir)}
 }
 
+// MenuFeatures are the iPXE feature flags the menu decides on, the ones
+// MenuURL passes on: multiboot2 lets a UEFI client boot SmartOS.
+var MenuFeatures = pxe.NewFeatures(pxe.FeatureMultiboot2)
+
 // MenuURL is where an iPXE client fetches its generated menu:
-// HTTPBase + "/boot.ipxe?mac=aa:bb:cc:dd:ee:ff&arch=bios". MAC and arch
-// strings hold only characters legal in a URL query (RFC 3986 §3.4).
-func (c Config) MenuURL(mac net.HardwareAddr, arch pxe.Arch) string {
-	return c.HTTPBase + "/boot.ipxe?mac=" + mac.String() + "&arch=" + arch.String()
+// HTTPBase + "/boot.ipxe?mac=aa:bb:cc:dd:ee:ff&arch=bios", and
+// "&features=multiboot2" when the client's DHCP request (option 175)
+// advertised any of MenuFeatures: the menu request then says all the menu
+// needs, whichever rackboot server answers it. MAC, arch and feature names
+// hold only characters legal in a URL query (RFC 3986 §3.4).
+func (c Config) MenuURL(mac net.HardwareAddr, arch pxe.Arch, features pxe.Features) string {
+	u := c.HTTPBase + "/boot.ipxe?mac=" + mac.String() + "&arch=" + arch.String()
+	if f := features.Intersect(MenuFeatures); !f.Empty() {
+		u += "&features=" + f.String()
+	}
+	return u
 }
 
 // ChainScript is a tiny iPXE script that replaces itself with the menu at

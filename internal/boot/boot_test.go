@@ -134,10 +134,26 @@ func TestDecide(t *testing.T) {
 
 func TestMenuURL(t *testing.T) {
 	c := Config{HTTPBase: "http://192.0.2.7:8080"}
-	got := c.MenuURL(net.HardwareAddr{0xAA, 0xBB, 0xCC, 0x00, 0x01, 0x02}, pxe.ArchEFIARM64)
+	hw := net.HardwareAddr{0xAA, 0xBB, 0xCC, 0x00, 0x01, 0x02}
+	got := c.MenuURL(hw, pxe.ArchEFIARM64, pxe.Features{})
 	want := "http://192.0.2.7:8080/boot.ipxe?mac=aa:bb:cc:00:01:02&arch=efi-arm64"
 	if got != want {
 		t.Errorf("MenuURL = %q, want %q", got, want)
+	}
+	// Only the features the menu decides on travel; multiboot2 does.
+	upstream := pxe.NewFeatures(pxe.FeatureHTTP, pxe.FeatureEFI, pxe.FeatureMultiboot)
+	if got := c.MenuURL(hw, pxe.ArchEFIx8664, upstream); strings.Contains(got, "features") {
+		t.Errorf("MenuURL = %q, want no features", got)
+	}
+	got = c.MenuURL(hw, pxe.ArchEFIx8664, upstream.With(pxe.FeatureMultiboot2))
+	want = "http://192.0.2.7:8080/boot.ipxe?mac=aa:bb:cc:00:01:02&arch=efi-x86_64&features=multiboot2"
+	if got != want {
+		t.Errorf("MenuURL = %q, want %q", got, want)
+	}
+	// Decide puts it in an iPXE client's boot file.
+	d := c.Decide(pxe.Client{MAC: hw, Arch: pxe.ArchEFIx8664, IPXE: true, Features: upstream.With(pxe.FeatureMultiboot2)})
+	if d.BootFile != want {
+		t.Errorf("Decide boot file %q, want %q", d.BootFile, want)
 	}
 }
 

@@ -22,8 +22,11 @@ const (
 type Sighting struct {
 	MAC  net.HardwareAddr
 	Arch pxe.Arch
-	IPXE bool      // the client ran iPXE when it sent this DHCP message
-	Seen time.Time // set by Record from the table's clock
+	IPXE bool // the client ran iPXE when it sent this DHCP message
+	// Features are the iPXE build's feature flags (option 175), for the
+	// menu URL of a chain script.
+	Features pxe.Features
+	Seen     time.Time // set by Record from the table's clock
 }
 
 // Sightings remembers, per client IP address, the latest boot client seen
@@ -228,6 +231,6 @@ func LoopBreaker(sightings *Sightings, cfg Config) func(client netip.AddrPort, n
 		if !ok || !s.IPXE {
 			return nil, false
 		}
-		return ChainScript(cfg.MenuURL(s.MAC, s.Arch)), true
+		return ChainScript(cfg.MenuURL(s.MAC, s.Arch, s.Features)), true
 	}
 }

@@ -260,7 +260,7 @@ func TestLoopBreaker(t *testing.T) {
 			if !ok {
 				return
 			}
-			want := "chain --autofree --replace " + cfg.MenuURL(mac(10), pxe.ArchEFIx8664)
+			want := "chain --autofree --replace " + cfg.MenuURL(mac(10), pxe.ArchEFIx8664, pxe.Features{})
 			if !strings.Contains(string(body), want) {
 				t.Errorf("body lacks %q:\n%s", want, body)
 			}

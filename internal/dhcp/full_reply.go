@@ -134,7 +134,7 @@ func (s *FullServer) answer(req *dhcp4.Packet, r reply, mt dhcp4.MessageType, l 
 		}
 		r.ev.ClientIP = l.IP
 		if mt == dhcp4.Ack && cl.NetBoot() {
-			s.Sightings.Record(l.IP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
+			s.Sightings.Record(l.IP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, Features: cl.Features})
 		}
 	}
 	sid := s.ServerIP.As4()

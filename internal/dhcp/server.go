@@ -120,7 +120,7 @@ func (s *ProxyServer) process(b []byte, src netip.AddrPort, port int, broadcast 
 	r.ev.UUID, r.ev.VendorClass = cl.UUID, req.VendorClass
 	r.ev.ClientIP = ClientAddr(p)
 	if cl.NetBoot() && (mt == dhcp4.Discover || mt == dhcp4.Request) {
-		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE})
+		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, Features: cl.Features})
 	}
 	if reason := s.ignoreReason(p, mt, cl, port); reason != "" {
 		r.ev.Outcome, r.ev.Reason = Ignored, reason

@@ -21,10 +21,13 @@ import (
 
 // MenuRequest is what the menu handler knows about the asking client.
 type MenuRequest struct {
-	MAC     net.HardwareAddr
-	Arch    pxe.Arch
-	BaseURL string     // "http://10.0.0.1:8080": how this client reached us
-	Client  netip.Addr // the client's address
+	MAC  net.HardwareAddr
+	Arch pxe.Arch
+	// Features are the iPXE feature flags the URL's "features" names (the
+	// DHCP answer put them there from option 175; see boot.MenuURL).
+	Features pxe.Features
+	BaseURL  string     // "http://10.0.0.1:8080": how this client reached us
+	Client   netip.Addr // the client's address
 }
 
 // MenuFunc renders the iPXE script for one client.
@@ -117,7 +120,7 @@ func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strings.Replace(rechain, "%s", base, 1))
 		return
 	}
-	req, err := parseMenuRequest(q.Get("mac"), q.Get("arch"), q.Get("platform"), q.Get("buildarch"))
+	req, err := parseMenuRequest(q.Get("mac"), q.Get("arch"), q.Get("platform"), q.Get("buildarch"), q.Get("features"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -133,16 +136,19 @@ func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(script)
-	s.log().Info("menu served", "mac", req.MAC.String(), "arch", req.Arch.String(), "client", req.Client, "bytes", len(script))
+	s.log().Info("menu served", "mac", req.MAC.String(), "arch", req.Arch.String(), "features", req.Features.String(), "client", req.Client, "bytes", len(script))
 }
 
-func parseMenuRequest(mac, arch, platform, buildarch string) (MenuRequest, error) {
+func parseMenuRequest(mac, arch, platform, buildarch, features string) (MenuRequest, error) {
 	var req MenuRequest
 	hw, err := net.ParseMAC(mac)
 	if err != nil {
 		return req, errors.New("mac: " + err.Error())
 	}
 	req.MAC = hw
+	if req.Features, err = pxe.ParseFeatureList(features); err != nil {
+		return req, errors.New("features: " + err.Error())
+	}
 	switch {
 	case arch != "":
 		req.Arch, err = pxe.ParseArch(arch)

@@ -74,9 +74,17 @@ func TestMenu(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(body, tc.want) || !strings.Contains(body, ts.URL) {
 			t.Errorf("%s: %d %q", tc.query, resp.StatusCode, body)
 		}
-		if got := (*menus)[len(*menus)-1]; got.Arch != tc.arch || !got.Client.IsLoopback() {
+		if got := (*menus)[len(*menus)-1]; got.Arch != tc.arch || !got.Client.IsLoopback() || !got.Features.Empty() {
 			t.Errorf("%s: request %+v", tc.query, got)
 		}
+	}
+	// The features the DHCP answer put in the URL (boot.MenuURL) reach the menu.
+	resp, body := get(t, "GET", ts.URL+"/boot.ipxe?mac=52:54:00:12:34:56&arch=efi-x86_64&features=multiboot2")
+	if got := (*menus)[len(*menus)-1]; resp.StatusCode != 200 || !got.Features.Has(pxe.FeatureMultiboot2) {
+		t.Errorf("features=multiboot2: %d %q, request %+v", resp.StatusCode, body, got)
+	}
+	if resp, _ := get(t, "GET", ts.URL+"/boot.ipxe?mac=52:54:00:12:34:56&arch=efi-x86_64&features=multiboot3"); resp.StatusCode != 400 {
+		t.Errorf("unknown feature: status %d, want 400", resp.StatusCode)
 	}
 	for _, q := range []string{"mac=nonsense", "mac=52:54:00:12:34:56&arch=sparc", "mac=52:54:00:12:34:56&platform=coreboot"} {
 		if resp, _ := get(t, "GET", ts.URL+"/boot.ipxe?"+q); resp.StatusCode != 400 {

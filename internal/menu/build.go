@@ -28,19 +28,22 @@ type section struct {
 type plan struct {
 	sections []section
 	offered  map[string]bool
+	noBoot   bool               // this client's iPXE cannot start SmartOS's multiboot kernel
 	newest   string             // build of the first SmartOS section, "" if none
 	builds   []smartos.Platform // the SmartOS builds offered, newest first
 	prelude  []ipxe.Stmt        // runs once when the script starts
 }
 
-// Build returns the menu script for one client. arch decides what can boot
-// (SmartOS's multiboot kernel needs iPXE's BIOS build); mac is only written
-// in the script's header. The script passes ipxe.Lint with no problems.
-func Build(o Options, platforms []smartos.Platform, arch pxe.Arch, mac string) (*ipxe.Script, error) {
+// Build returns the menu script for one client. arch and the features its
+// iPXE advertised decide what can boot (SmartOS's multiboot kernel needs
+// iPXE's BIOS build, or a UEFI x86_64 build with multiboot2: see
+// CanMultiboot); mac is only written in the script's header. The script
+// passes ipxe.Lint with no problems.
+func Build(o Options, platforms []smartos.Platform, arch pxe.Arch, features pxe.Features, mac string) (*ipxe.Script, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	p, err := o.plan(platforms, arch)
+	p, err := o.plan(platforms, arch, features)
 	if err != nil {
 		return nil, err
 	}
@@ -55,14 +58,31 @@ func Build(o Options, platforms []smartos.Platform, arch pxe.Arch, mac string) (
 	return s, nil
 }
 
+// CanMultiboot reports whether an iPXE of this arch with these features can
+// start SmartOS's kernel, a multiboot one: every BIOS build can (upstream's
+// multiboot, feature 0x19); on UEFI only a build with multiboot2 (feature
+// 0x2a, TritonDataCenter/ipxe) can, and only on x86_64, the one processor
+// SmartOS runs on. Unknown firmware is offered SmartOS: a UEFI iPXE then
+// fails visibly.
+func CanMultiboot(arch pxe.Arch, features pxe.Features) bool {
+	if arch.Firmware != pxe.UEFI {
+		return true
+	}
+	return arch == pxe.ArchEFIx8664 && features.Has(pxe.FeatureMultiboot2)
+}
+
 // plan decides which items this client gets.
-func (o Options) plan(platforms []smartos.Platform, arch pxe.Arch) (plan, error) {
-	p := plan{offered: map[string]bool{}}
-	bios := arch.Firmware != pxe.UEFI // unknown firmware: offer; a UEFI iPXE then fails visibly
+func (o Options) plan(platforms []smartos.Platform, arch pxe.Arch, features pxe.Features) (plan, error) {
+	p := plan{offered: map[string]bool{}, noBoot: !CanMultiboot(arch, features)}
 	switch {
 	case len(platforms) == 0:
 		p.sections = append(p.sections, section{header: "SmartOS", notes: []string{o.noPlatformHint()}})
-	case !bios:
+	case p.noBoot && arch == pxe.ArchEFIx8664:
+		p.sections = append(p.sections, section{header: "SmartOS", notes: []string{
+			"SmartOS needs BIOS boot (CSM), or a UEFI iPXE with multiboot2",
+			"(this " + arch.String() + " iPXE did not advertise multiboot2: see README)",
+		}})
+	case p.noBoot:
 		p.sections = append(p.sections, section{header: "SmartOS", notes: []string{
 			"SmartOS needs BIOS boot (CSM) with this iPXE",
 			"(" + arch.String() + " iPXE cannot start multiboot kernels)",

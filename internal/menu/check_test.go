@@ -35,7 +35,7 @@ func TestBuildRefusesBadOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := baseOptions()
 			tt.opts(&o)
-			_, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+			_, err := Build(o, twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -71,12 +71,12 @@ func TestMultibootLimit(t *testing.T) {
 	o := baseOptions()
 	o.RootShadow = seedShadow
 	o.BaseURL = "http://" + strings.Repeat("boot-server.", 6) + "example.com:8080"
-	_, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+	_, err := Build(o, twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
 	if err == nil || !strings.Contains(err.Error(), "at most 512") {
 		t.Fatalf("err = %v, want the 512-byte multiboot limit", err)
 	}
 	// The same catalog boots fine on UEFI, where SmartOS is not offered.
-	if _, err := Build(o, twoBuilds, pxe.ArchEFIx8664, mac); err != nil {
+	if _, err := Build(o, twoBuilds, pxe.ArchEFIx8664, pxe.Features{}, mac); err != nil {
 		t.Errorf("UEFI: %v", err)
 	}
 }
@@ -89,7 +89,7 @@ func TestMultibootLimitOptionsMenu(t *testing.T) {
 	o.RootShadow = seedShadow
 	for n := 0; n < 400; n++ {
 		o.BaseURL = "http://boot" + strings.Repeat("x", n) + ".example:8080"
-		s, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+		s, err := Build(o, twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
 		if err == nil {
 			if ps := ipxe.Lint(s.Render()); len(ps) != 0 {
 				t.Fatalf("base URL of %d bytes: Build accepts, Lint finds %v", len(o.BaseURL), ps)
@@ -107,7 +107,7 @@ func TestMultibootLimitOptionsMenu(t *testing.T) {
 func TestUnsafeAndClashingBuildsAreLeftOut(t *testing.T) {
 	ps := []smartos.Platform{platform("20130808T195337Z", false), platform("x", false),
 		platform("x-noimport", false), platform("bad name", false)}
-	s, err := Build(baseOptions(), ps, pxe.ArchBIOS, mac)
+	s, err := Build(baseOptions(), ps, pxe.ArchBIOS, pxe.Features{}, mac)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestUnsafeAndClashingBuildsAreLeftOut(t *testing.T) {
 }
 
 func TestUnknownArchOffersSmartOS(t *testing.T) {
-	s, err := Build(baseOptions(), twoBuilds, pxe.ArchUnknown, "not-a-mac")
+	s, err := Build(baseOptions(), twoBuilds, pxe.ArchUnknown, pxe.Features{}, "not-a-mac")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestForMachine(t *testing.T) {
 		RootShadow: seedShadow,
 		SkipMenu:   true,
 	}
-	s, err := Build(o.ForMachine(m), twoBuilds, pxe.ArchBIOS, mac)
+	s, err := Build(o.ForMachine(m), twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +58,8 @@ func TestForMachine(t *testing.T) {
 		t.Errorf("ForMachine changed the shared options' boot args")
 	}
 	// The zero Machine changes nothing.
-	plain, _ := Build(o, twoBuilds, pxe.ArchBIOS, mac)
-	same, _ := Build(o.ForMachine(Machine{}), twoBuilds, pxe.ArchBIOS, mac)
+	plain, _ := Build(o, twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
+	same, _ := Build(o.ForMachine(Machine{}), twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
 	if string(plain.Render()) != string(same.Render()) {
 		t.Errorf("a zero Machine changed the menu")
 	}

@@ -58,6 +58,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"bios", nil, twoBuilds, pxe.ArchBIOS},
 		{"uefi", nil, twoBuilds, pxe.ArchEFIx8664},
+		{"uefi-multiboot2", nil, twoBuilds, pxe.ArchEFIx8664},
 		{"no-platforms", nil, nil, pxe.ArchBIOS},
 		{"default-configured", func(o *Options) { o.Default = "smartos-20130405T010449Z" }, twoBuilds, pxe.ArchBIOS},
 		{"default-noimport", func(o *Options) { o.Default = IDNewestSmartOSNoImport }, twoBuilds, pxe.ArchBIOS},
@@ -86,7 +87,12 @@ func TestGolden(t *testing.T) {
 			if tt.opts != nil {
 				tt.opts(&o)
 			}
-			s, err := Build(o, tt.platforms, tt.arch, mac)
+			var features pxe.Features
+			if strings.Contains(tt.name, "multiboot2") {
+				// What TritonDataCenter/ipxe's snponly.efi advertises.
+				features = pxe.NewFeatures(pxe.FeatureHTTP, pxe.FeatureTFTP, pxe.FeatureDNS, pxe.FeatureEFI, pxe.FeatureMultiboot2)
+			}
+			s, err := Build(o, tt.platforms, tt.arch, features, mac)
 			if err != nil {
 				t.Fatalf("Build: %v", err)
 			}
@@ -129,7 +135,7 @@ func TestDefaultFallback(t *testing.T) {
 		{"newest by default", "", twoBuilds, pxe.ArchBIOS, true, "smartos-20130808T195337Z", ""},
 		{"alias", "smartos", twoBuilds, pxe.ArchBIOS, true, "smartos-20130808T195337Z", ""},
 		{"removed build", "smartos-20000101T000000Z", twoBuilds, pxe.ArchBIOS, true, "smartos-20130808T195337Z", "not on disk"},
-		{"uefi smartos default", "smartos-20130808T195337Z", twoBuilds, pxe.ArchEFIx8664, true, "exit", "needs BIOS"},
+		{"uefi smartos default", "smartos-20130808T195337Z", twoBuilds, pxe.ArchEFIx8664, true, "exit", "needs BIOS boot, or a UEFI x86_64 iPXE with multiboot2"},
 		{"uefi empty default", "", twoBuilds, pxe.ArchEFIx8664, true, "exit", ""},
 		{"no platforms", "", nil, pxe.ArchBIOS, true, "exit", ""},
 		{"memtest configured", "memtest", twoBuilds, pxe.ArchEFIx8664, true, "memtest", ""},
@@ -145,7 +151,7 @@ func TestDefaultFallback(t *testing.T) {
 			if !tt.memtest {
 				o.Memtest = nil
 			}
-			s, err := Build(o, tt.platforms, tt.arch, mac)
+			s, err := Build(o, tt.platforms, tt.arch, pxe.Features{}, mac)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +176,7 @@ func TestTimeouts(t *testing.T) {
 	} {
 		o := baseOptions()
 		o.Timeout = d
-		s, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+		s, err := Build(o, twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +204,7 @@ func TestCatalogDefault(t *testing.T) {
 			o.Default = tt.configured
 			calls := 0
 			o.CatalogDefault = func() string { calls++; return tt.catalog }
-			s, err := Build(o, twoBuilds, tt.arch, mac)
+			s, err := Build(o, twoBuilds, tt.arch, pxe.Features{}, mac)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,6 +222,50 @@ func TestCatalogDefault(t *testing.T) {
 	}
 }
 
+func TestCanMultiboot(t *testing.T) {
+	mb2 := pxe.NewFeatures(pxe.FeatureMultiboot2)
+	upstream := pxe.NewFeatures(pxe.FeatureMultiboot, pxe.FeatureEFI, pxe.FeatureHTTP)
+	tests := []struct {
+		arch     pxe.Arch
+		features pxe.Features
+		want     bool
+	}{
+		{pxe.ArchBIOS, pxe.Features{}, true},
+		{pxe.ArchUnknown, pxe.Features{}, true},
+		{pxe.ArchEFIx8664, pxe.Features{}, false},
+		{pxe.ArchEFIx8664, upstream, false}, // multiboot (1) is BIOS-only in iPXE
+		{pxe.ArchEFIx8664, mb2, true},
+		{pxe.ArchEFIARM64, mb2, false}, // SmartOS is x86_64 only
+		{pxe.ArchEFIi386, mb2, false},
+	}
+	for _, tt := range tests {
+		if got := CanMultiboot(tt.arch, tt.features); got != tt.want {
+			t.Errorf("CanMultiboot(%v, %v) = %v, want %v", tt.arch, tt.features, got, tt.want)
+		}
+	}
+	// A multiboot2 UEFI client boots the configured SmartOS default, and
+	// gets the options menu; arm64 with the flag still gets none.
+	o := baseOptions()
+	o.Default = "smartos-20130405T010449Z"
+	s, err := Build(o, twoBuilds, pxe.ArchEFIx8664, mb2, mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(s.Render())
+	for _, want := range []string{"--default smartos-20130405T010449Z ", "\n:smartos-20130808T195337Z-noimport\n", "\nitem --key o options "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the multiboot2 UEFI menu", want)
+		}
+	}
+	s, err = Build(o, twoBuilds, pxe.ArchEFIARM64, mb2, mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := string(s.Render()); strings.Contains(out, ":smartos-") || !strings.Contains(out, "--default exit ") {
+		t.Errorf("arm64 menu offers SmartOS:\n%s", out)
+	}
+}
+
 // menuTextMax is the longest item text iPXE shows whole: its menu is the
 // screen's 80 columns less a border and padding, and the selected item
 // shares its line with the countdown, "(30)".
@@ -229,7 +279,7 @@ func TestMenuTextFits(t *testing.T) {
 	for _, shadow := range []string{"", seedShadow} {
 		o := baseOptions()
 		o.RootShadow = shadow
-		s, err := Build(o, twoBuilds, pxe.ArchBIOS, mac)
+		s, err := Build(o, twoBuilds, pxe.ArchBIOS, pxe.Features{}, mac)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,10 +17,13 @@ import (
 
 // Request is one client asking for its menu.
 type Request struct {
-	MAC     net.HardwareAddr
-	Arch    pxe.Arch
-	BaseURL string     // "http://10.0.0.1:8080": how this client reached us
-	Client  netip.Addr // the client's address; invalid for a preview
+	MAC  net.HardwareAddr
+	Arch pxe.Arch
+	// Features are what the client's iPXE advertised in DHCP option 175,
+	// as the menu URL carries them (only those the menu decides on).
+	Features pxe.Features
+	BaseURL  string     // "http://10.0.0.1:8080": how this client reached us
+	Client   netip.Addr // the client's address; invalid for a preview
 }
 
 // Served says what a machine was sent, for its boot timeline.
@@ -68,7 +71,7 @@ func (r *Renderer) render(ctx context.Context, req Request, preview bool) ([]byt
 	base := r.Options
 	base.BaseURL = req.BaseURL
 	build := func(o Options) ([]byte, error) {
-		s, err := Build(o, platforms, req.Arch, req.MAC.String())
+		s, err := Build(o, platforms, req.Arch, req.Features, req.MAC.String())
 		if err != nil {
 			return nil, err
 		}

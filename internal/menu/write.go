@@ -48,18 +48,18 @@ func (o Options) pickDefault(p plan, arch pxe.Arch, mac string) string {
 	if o.Default != "" {
 		o.log().Info("menu default not offered to this client; using another",
 			"default", o.Default, "using", fallback, "mac", canonicalMAC(mac), "arch", arch.String(),
-			"why", o.whyNotOffered(arch))
+			"why", o.whyNotOffered(p))
 	}
 	return fallback
 }
 
 // whyNotOffered explains a missing default item in the log.
-func (o Options) whyNotOffered(arch pxe.Arch) string {
+func (o Options) whyNotOffered(p plan) string {
 	switch {
 	case o.Default == IDMemtest:
 		return "no memtest86+ for this firmware"
-	case strings.HasPrefix(o.Default, "smartos") && arch.Firmware == pxe.UEFI:
-		return "SmartOS needs BIOS boot"
+	case strings.HasPrefix(o.Default, "smartos") && p.noBoot:
+		return "SmartOS needs BIOS boot, or a UEFI x86_64 iPXE with multiboot2"
 	case strings.HasPrefix(o.Default, "smartos"):
 		return "the build is not on disk (removed, or never imported)"
 	}
@@ -72,8 +72,12 @@ func (o Options) write(p plan, def string, arch pxe.Arch, mac string) *ipxe.Scri
 	if title == "" {
 		title = "rackboot"
 	}
+	client := arch.String()
+	if arch.Firmware == pxe.UEFI && !p.noBoot {
+		client += ", multiboot2" // SmartOS's multiboot kernel on UEFI
+	}
 	s := ipxe.New(
-		ipxe.Comment("rackboot menu for "+canonicalMAC(mac)+" ("+arch.String()+"). Generated for each request:\n"+
+		ipxe.Comment("rackboot menu for "+canonicalMAC(mac)+" ("+client+"). Generated for each request:\n"+
 			"change the rackboot configuration or the platforms, not this script."),
 		ipxe.Blank{},
 		ipxe.Comment(timeoutSetting+" is in ms (0 waits forever). A value set before, by the shell\n"+

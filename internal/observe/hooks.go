@@ -157,7 +157,7 @@ func (o *Observer) MenuServed(s menu.Served) {
 	if s.Client.IsValid() {
 		// The menu request names its MAC: later files from this address
 		// are this machine's even if its DHCP went unseen.
-		o.sightings.Record(s.Client, boot.Sighting{MAC: s.MAC, Arch: s.Arch, IPXE: true})
+		o.sightings.Record(s.Client, boot.Sighting{MAC: s.MAC, Arch: s.Arch, IPXE: true, Features: s.Features})
 		ip = s.Client.String()
 	}
 	msg := "menu served: default " + s.Item

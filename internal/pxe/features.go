@@ -184,3 +184,8 @@ func ParseIPXEOptions(b []byte) (Features, error) {
 	}
 	return fs, nil
 }
+
+// Intersect is the features in both s and t.
+func (s Features) Intersect(t Features) Features {
+	return Features{bits: [2]uint64{s.bits[0] & t.bits[0], s.bits[1] & t.bits[1]}}
+}

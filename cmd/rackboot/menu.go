@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,15 +17,21 @@ func menuCommand() *cobra.Command {
 		f         configFlags
 		mac, arch string
 		base      string
+		features  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "menu",
 		Short: "Print the iPXE menu a machine would get",
 		Long: `menu prints the iPXE script that rackboot serve would send to the machine
 with the given MAC address and firmware, from the same configuration and
-data directory. Pipe it to a file to review it, or diff it after a change.`,
+data directory. Pipe it to a file to review it, or diff it after a change.
+
+--ipxe-feature names feature flags the machine's iPXE advertises in its DHCP
+requests (option 175), as rackboot would have seen them: a UEFI x86_64 iPXE
+with multiboot2 (TritonDataCenter/ipxe) is offered SmartOS.`,
 		Example: `  rackboot menu --mac 52:54:00:12:34:56 --arch bios
-  rackboot menu --config /etc/rackboot.yaml --mac 52:54:00:12:34:56 --arch efi-x86_64`,
+  rackboot menu --config /etc/rackboot.yaml --mac 52:54:00:12:34:56 --arch efi-x86_64
+  rackboot menu --mac 52:54:00:12:34:56 --arch efi-x86_64 --ipxe-feature multiboot2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd)
@@ -39,6 +46,10 @@ data directory. Pipe it to a file to review it, or diff it after a change.`,
 			if err != nil {
 				return fmt.Errorf("--arch: %w", err)
 			}
+			fs, err := pxe.ParseFeatureList(strings.Join(features, ","))
+			if err != nil {
+				return fmt.Errorf("--ipxe-feature: %w", err)
+			}
 			r, err := server.Menu(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -52,7 +63,7 @@ data directory. Pipe it to a file to review it, or diff it after a change.`,
 			if err := r.CheckStart(base); err != nil {
 				return err
 			}
-			script, err := r.Render(cmd.Context(), menu.Request{MAC: hw, Arch: a, BaseURL: base})
+			script, err := r.Render(cmd.Context(), menu.Request{MAC: hw, Arch: a, Features: fs, BaseURL: base})
 			if err != nil {
 				return err
 			}
@@ -64,6 +75,7 @@ data directory. Pipe it to a file to review it, or diff it after a change.`,
 	cmd.Flags().StringVar(&mac, "mac", "", "the machine's MAC address (required)")
 	cmd.Flags().StringVar(&arch, "arch", "bios", "firmware: bios, efi-x86_64, efi-i386, efi-arm64, efi-arm32")
 	cmd.Flags().StringVar(&base, "base-url", "", "URL prefix of rackboot's HTTP server in the script (default from --advertise)")
+	cmd.Flags().StringSliceVar(&features, "ipxe-feature", nil, "a feature the machine's iPXE advertises (DHCP option 175): multiboot2, https, efi, ... or a tag such as 0x2a; repeat it or give a comma list")
 	cmd.MarkFlagRequired("mac")
 	return cmd
 }

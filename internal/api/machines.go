@@ -39,9 +39,10 @@ type Machines struct {
 	// HashPassword turns a root password into a root_shadow.
 	HashPassword func(password string) (string, error)
 	// Menu renders the menu the machine would get now, without consuming
-	// its boot-once: arch as pxe.ParseArch reads it, baseURL like
+	// its boot-once: arch as pxe.ParseArch reads it, features (iPXE's,
+	// "" for none) as pxe.ParseFeatureList does, baseURL like
 	// "http://10.0.0.1".
-	Menu func(ctx context.Context, mac, arch, baseURL string) ([]byte, error)
+	Menu func(ctx context.Context, mac, arch, features, baseURL string) ([]byte, error)
 	// Done ends live event streams (the server is stopping); nil: never.
 	Done <-chan struct{}
 }

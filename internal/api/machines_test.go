@@ -64,8 +64,8 @@ func newMachineServer(t *testing.T) *machineServer {
 			return nil
 		},
 		HashPassword: func(p string) (string, error) { return "$5$salt$" + strings.Repeat("x", len(p)), nil },
-		Menu: func(_ context.Context, mac, arch, base string) ([]byte, error) {
-			return []byte(fmt.Sprintf("#!ipxe\n# %s %s %s\n", mac, arch, base)), nil
+		Menu: func(_ context.Context, mac, arch, features, base string) ([]byte, error) {
+			return []byte(fmt.Sprintf("#!ipxe\n# %s %s %s features=%s\n", mac, arch, base, features)), nil
 		},
 	}
 	m.Register(srv)
@@ -181,6 +181,15 @@ func TestMachinesCRUDAndValidation(t *testing.T) {
 	menu, err := ms.client(false).MachineMenu(ctx, testMAC, "efi-x86_64")
 	if err != nil || !strings.Contains(menu, testMAC+" efi-x86_64 http://127.0.0.1:") {
 		t.Errorf("menu preview %q %v", menu, err)
+	}
+	resp, err := ms.client(false).Send(ctx, http.MethodGet, "/machines/"+testMAC+"/menu?arch=efi-x86_64&features=multiboot2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), " features=multiboot2\n") {
+		t.Errorf("menu preview with features: %q", body)
 	}
 	if err := c.DeleteMachine(ctx, testMAC); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,8 @@ import (
 // serveMenu answers GET /machines/{mac}/menu: the iPXE script the machine
 // would get if it booted now, boot-once included (and not consumed). The
 // firmware is ?arch= if given, else the one the machine last booted with,
-// else BIOS.
+// else BIOS; ?features= names its iPXE's feature flags ("multiboot2": a
+// UEFI machine is offered SmartOS), none if absent.
 func (m *Machines) serveMenu(w http.ResponseWriter, r *http.Request) error {
 	mac, err := macParam(r)
 	if err != nil {
@@ -26,7 +27,7 @@ func (m *Machines) serveMenu(w http.ResponseWriter, r *http.Request) error {
 			arch = "bios"
 		}
 	}
-	script, err := m.Menu(r.Context(), mac, arch, "http://"+r.Host)
+	script, err := m.Menu(r.Context(), mac, arch, r.URL.Query().Get("features"), "http://"+r.Host)
 	if err != nil {
 		return Errorf(http.StatusBadRequest, "menu for %s (%s): %v", mac, arch, err)
 	}

@@ -36,7 +36,7 @@ func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.R
 }
 
 // preview is the menu a machine would get now (GET /machines/{mac}/menu).
-func (s *Server) preview(ctx context.Context, mac, arch, baseURL string) ([]byte, error) {
+func (s *Server) preview(ctx context.Context, mac, arch, features, baseURL string) ([]byte, error) {
 	hw, err := net.ParseMAC(mac)
 	if err != nil {
 		return nil, err
@@ -45,7 +45,11 @@ func (s *Server) preview(ctx context.Context, mac, arch, baseURL string) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	return s.menu.Preview(ctx, menu.Request{MAC: hw, Arch: a, BaseURL: baseURL})
+	fs, err := pxe.ParseFeatureList(features)
+	if err != nil {
+		return nil, err
+	}
+	return s.menu.Preview(ctx, menu.Request{MAC: hw, Arch: a, Features: fs, BaseURL: baseURL})
 }
 
 // listLeases is GET /api/v1/leases: the full DHCP server's leases, else

@@ -116,9 +116,10 @@ type Event struct {
 	MAC         net.HardwareAddr
 	Arch        pxe.Arch
 	IPXE        bool
-	ClientIP    netip.Addr // the address the client will use, when known
-	UUID        []byte     // option 97 (RFC 4578 §2.3), type byte included; nil if absent
-	VendorClass string     // option 60
+	Features    pxe.Features // iPXE's feature flags (option 175)
+	ClientIP    netip.Addr   // the address the client will use, when known
+	UUID        []byte       // option 97 (RFC 4578 §2.3), type byte included; nil if absent
+	VendorClass string       // option 60
 	Outcome     Outcome
 	Reason      string // why it was ignored, malformed or answered so
 	BootFile    string // what we answered, when we did

@@ -26,7 +26,7 @@ func (s *FullServer) handle(ctx context.Context, req *dhcp4.Packet, src netip.Ad
 	pr := RequestFrom(req)
 	cl := pxe.Classify(pr)
 	r = reply{ev: Event{Time: time.Now(), Port: dhcp4.PortServer, From: src, Type: mt.String(),
-		MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, ClientIP: ClientAddr(req), UUID: cl.UUID, VendorClass: pr.VendorClass}}
+		MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, Features: cl.Features, ClientIP: ClientAddr(req), UUID: cl.UUID, VendorClass: pr.VendorClass}}
 	if cl.NetBoot() && (mt == dhcp4.Discover || mt == dhcp4.Request) {
 		s.Sightings.Record(r.ev.ClientIP, boot.Sighting{MAC: cl.MAC, Arch: cl.Arch, IPXE: cl.IPXE, Features: cl.Features})
 	}

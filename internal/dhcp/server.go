@@ -116,7 +116,7 @@ func (s *ProxyServer) process(b []byte, src netip.AddrPort, port int, broadcast 
 	mt := p.MessageType()
 	req := RequestFrom(p)
 	cl := pxe.Classify(req)
-	r.ev.Type, r.ev.MAC, r.ev.Arch, r.ev.IPXE = mt.String(), cl.MAC, cl.Arch, cl.IPXE
+	r.ev.Type, r.ev.MAC, r.ev.Arch, r.ev.IPXE, r.ev.Features = mt.String(), cl.MAC, cl.Arch, cl.IPXE, cl.Features
 	r.ev.UUID, r.ev.VendorClass = cl.UUID, req.VendorClass
 	r.ev.ClientIP = ClientAddr(p)
 	if cl.NetBoot() && (mt == dhcp4.Discover || mt == dhcp4.Request) {

@@ -106,12 +106,15 @@ type Event struct {
 	Arch  string    `json:"arch,omitempty"`
 
 	// DHCP
-	DHCPType    string `json:"dhcp_type,omitempty"` // DISCOVER, REQUEST, ...
-	Outcome     string `json:"outcome,omitempty"`   // answered, ignored, ...
-	IPXE        bool   `json:"ipxe,omitempty"`
-	BootFile    string `json:"boot_file,omitempty"`
-	UUID        string `json:"uuid,omitempty"`
-	VendorClass string `json:"vendor_class,omitempty"`
+	DHCPType string `json:"dhcp_type,omitempty"` // DISCOVER, REQUEST, ...
+	Outcome  string `json:"outcome,omitempty"`   // answered, ignored, ...
+	IPXE     bool   `json:"ipxe,omitempty"`
+	// IPXEFeatures are the feature flags iPXE's option 175 advertised,
+	// as pxe.Features.String writes them ("http,https,efi,multiboot2").
+	IPXEFeatures string `json:"ipxe_features,omitempty"`
+	BootFile     string `json:"boot_file,omitempty"`
+	UUID         string `json:"uuid,omitempty"`
+	VendorClass  string `json:"vendor_class,omitempty"`
 
 	// Files (TFTP, HTTP, progress)
 	File       string  `json:"file,omitempty"`

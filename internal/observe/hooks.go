@@ -28,7 +28,7 @@ func (o *Observer) DHCP(ev dhcp.Event) {
 		return
 	}
 	e := events.Event{Time: ev.Time, MAC: ev.MAC.String(), Type: events.TypeDHCP, DHCPType: ev.Type,
-		Outcome: string(ev.Outcome), IPXE: ev.IPXE, BootFile: ev.BootFile, VendorClass: vc}
+		Outcome: string(ev.Outcome), IPXE: ev.IPXE, IPXEFeatures: ev.Features.String(), BootFile: ev.BootFile, VendorClass: vc}
 	if ev.Arch != pxe.ArchUnknown {
 		e.Arch = ev.Arch.String()
 	}

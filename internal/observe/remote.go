@@ -54,6 +54,7 @@ func (o *Observer) sight(ev events.Event) {
 	if cur, ok := o.sightings.Lookup(ip); ok && cur.MAC.String() != ev.MAC && cur.Seen.After(ev.Time) {
 		return
 	}
-	arch, _ := pxe.ParseArch(ev.Arch) // unknown when absent
-	o.sightings.Record(ip, boot.Sighting{MAC: mac, Arch: arch, IPXE: ev.IPXE})
+	arch, _ := pxe.ParseArch(ev.Arch)                    // unknown when absent
+	features, _ := pxe.ParseFeatureList(ev.IPXEFeatures) // none from an older server, or a name we do not know
+	o.sightings.Record(ip, boot.Sighting{MAC: mac, Arch: arch, IPXE: ev.IPXE, Features: features})
 }

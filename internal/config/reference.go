@@ -9,7 +9,7 @@ unknown key or a bad value is an error that names the key):
   advertise: 10.0.0.5          # address clients reach us on (default: interface's first IPv4)
   data_dir: /var/lib/rackboot  # platforms live in <data_dir>/smartos/<build>/platform/
   http_addr: ":80"             # menu and files
-  tftp_addr: ":69"             # iPXE builds (and data_dir) over TFTP
+  tftp_addr: ":69"             # iPXE builds, platforms and data_dir/public/ over TFTP
   ipxe_dir: /opt/ipxe          # searched before /usr/lib/ipxe and /usr/share/ipxe
   log_level: info              # debug, info, warn, error
   dhcp:

@@ -49,10 +49,12 @@ func (s *FullServer) flush(c *conn, out *outbox) {
 		if len(out.ms) < ioBatch {
 			out.ms = make([]ipv4.Message, ioBatch)
 		}
-		for len(out.msgs) > 0 {
-			n := min(len(out.msgs), ioBatch)
-			s.writeBatch(c, out.msgs[:n], out.ms)
-			out.msgs = out.msgs[n:]
+		// Walk a copy of the slice header: out.msgs keeps its whole
+		// backing array for the next batch.
+		for msgs := out.msgs; len(msgs) > 0; {
+			n := min(len(msgs), ioBatch)
+			s.writeBatch(c, msgs[:n], out.ms)
+			msgs = msgs[n:]
 		}
 	}
 	out.msgs = out.msgs[:0]

@@ -125,8 +125,7 @@ func ValidName(name string) error {
 
 // single is the View of a server alone on its store.
 type single struct {
-	self    Member
-	started time.Time
+	self Member
 }
 
 // Single is the View of a server that shares its store with no one (the

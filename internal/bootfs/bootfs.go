@@ -131,6 +131,43 @@ func (f *FS) Open(name string) (fs.File, error) {
 			return file, err
 		}
 	}
+	root, resolved, err := f.locate(name)
+	if err != nil {
+		return nil, err
+	}
+	file, err := root.Open(resolved)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return file, nil
+}
+
+// Stat describes name as Open would find it, without opening it: TFTP
+// stats before it opens (fs.Stat), so that a FIFO is refused, not opened.
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	if why := refusal(name); why != "" {
+		return nil, f.refuse(name, why)
+	}
+	if f.builds != nil {
+		fi, err := fs.Stat(f.builds, name)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return fi, err
+		}
+	}
+	root, resolved, err := f.locate(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := root.Stat(resolved)
+	if err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return fi, nil
+}
+
+// locate finds servable name in a mount: the mount's root and the name
+// within it with every symbolic link resolved (and judged by the rule).
+func (f *FS) locate(name string) (*os.Root, string, error) {
 	for _, m := range f.mounts {
 		rel, ok := m.within(name)
 		if !ok {
@@ -141,15 +178,11 @@ func (f *FS) Open(name string) (fs.File, error) {
 			if errors.Is(err, ErrNotServed) {
 				f.refused.Add(1)
 			}
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+			return nil, "", &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		file, err := m.root.Open(resolved)
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		return file, nil
+		return m.root, resolved, nil
 	}
-	return nil, f.refuse(name, "outside every served directory")
+	return nil, "", f.refuse(name, "outside every served directory")
 }
 
 func (f *FS) refuse(name, why string) error {

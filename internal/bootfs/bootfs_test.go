@@ -203,3 +203,36 @@ func TestUnserved(t *testing.T) {
 		t.Fatalf("Unserved = %q, want [notes.txt]", got)
 	}
 }
+
+// TestStat: Stat finds what Open finds, refuses what Open refuses, and does
+// not open: TFTP stats first so that a FIFO is refused rather than opened
+// (opening one would wait for a writer).
+func TestStat(t *testing.T) {
+	d := dataDir(t)
+	f := newFS(t, d)
+	var _ fs.StatFS = f
+	for name, size := range map[string]int64{"undionly.kpxe": 4, "hello.txt": 5,
+		"smartos/20240101T000000Z/platform/i86pc/kernel/amd64/unix": 6} {
+		fi, err := f.Stat(name)
+		if err != nil || fi.Size() != size || !fi.Mode().IsRegular() {
+			t.Errorf("Stat(%s) = %v, %v; want a regular file of %d bytes", name, fi, err, size)
+		}
+	}
+	before := f.Refused()
+	for _, name := range []string{"api-token", "../api-token", "smartos/.incoming/platform-latest.tgz.part"} {
+		if _, err := f.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Stat(%s): %v; want refused as not existing", name, err)
+		}
+	}
+	if got := f.Refused() - before; got != 2 { // api-token is merely absent from public/
+		t.Errorf("Stat counted %d refusals, want 2", got)
+	}
+	fifo := filepath.Join(d, "public", "fifo")
+	if err := mkfifo(fifo); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	fi, err := f.Stat("fifo")
+	if err != nil || fi.Mode().IsRegular() {
+		t.Errorf("Stat(fifo) = %v, %v; want a FIFO", fi, err)
+	}
+}

@@ -1,0 +1,7 @@
+//go:build linux || freebsd || darwin
+
+package bootfs
+
+import "syscall"
+
+func mkfifo(path string) error { return syscall.Mkfifo(path, 0o600) }

@@ -59,8 +59,10 @@ type Config struct {
 	// first: its rank among count servers sharing the store. Servers
 	// then hand out never-used addresses from disjoint shares (address
 	// offsets ≡ rank mod count) and race for an address only once their
-	// own share is used up; Spread is not used. Called on each walk, so a
-	// change of the servers alive takes effect at once.
+	// own share is used up; Spread then plays no part, and serves only
+	// while Share says one server (before the cluster is joined, or while
+	// this server is not in its view). Called on each walk, so a change of
+	// the servers alive takes effect at once.
 	Share func() (rank, count int)
 	// Now is the clock; nil means time.Now. Tests pass a fake one.
 	Now    func() time.Time

@@ -37,7 +37,7 @@ type CatalogEntry struct {
 	// Manifest lists the unpacked tree's files with their SHA-256, so that
 	// other servers can fetch the build file by file and check it (Syncer).
 	// Entries written before manifests have none until a server that has
-	// the build on disk adds it (Syncer, ReconcileManifests).
+	// the build on disk adds it (Syncer).
 	Manifest *Manifest `json:"manifest,omitempty"`
 }
 

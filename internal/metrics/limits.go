@@ -21,27 +21,19 @@ type LimitFigures struct {
 //
 // Call it at most once.
 func (m *Metrics) Limits(figures func() LimitFigures) {
-	counter := func(name, help string, v func(LimitFigures) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v(figures())) })
-	}
-	gauge := func(name, help string, v func(LimitFigures) int64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-			func() float64 { return float64(v(figures())) })
-	}
-	m.reg.MustRegister(
-		counter("rackboot_tftp_requests_refused_total",
+	registerFigures(m.reg, figures,
+		figure[LimitFigures]{"rackboot_tftp_requests_refused_total",
 			"TFTP read requests refused because a cap on transfers (tftp.max_transfers, tftp.max_transfers_per_client) was hit and every transfer under it had answered.",
-			func(f LimitFigures) int64 { return f.TFTPRefused }),
-		counter("rackboot_tftp_transfers_shed_total",
+			prometheus.CounterValue, func(f LimitFigures) float64 { return float64(f.TFTPRefused) }},
+		figure[LimitFigures]{"rackboot_tftp_transfers_shed_total",
 			"TFTP transfers cancelled before their client ever answered, to make room under a cap for a newer request (a flood of requests shows here).",
-			func(f LimitFigures) int64 { return f.TFTPShed }),
-		gauge("rackboot_tftp_transfers_active", "TFTP transfers running now.",
-			func(f LimitFigures) int64 { return f.TFTPActive }),
-		counter("rackboot_http_connections_refused_total",
+			prometheus.CounterValue, func(f LimitFigures) float64 { return float64(f.TFTPShed) }},
+		figure[LimitFigures]{"rackboot_tftp_transfers_active", "TFTP transfers running now.",
+			prometheus.GaugeValue, func(f LimitFigures) float64 { return float64(f.TFTPActive) }},
+		figure[LimitFigures]{"rackboot_http_connections_refused_total",
 			"HTTP connections closed at once because their client address had http.max_connections_per_client open.",
-			func(f LimitFigures) int64 { return f.HTTPRefused }),
-		gauge("rackboot_http_connections_open", "HTTP connections open now.",
-			func(f LimitFigures) int64 { return f.HTTPOpen }),
+			prometheus.CounterValue, func(f LimitFigures) float64 { return float64(f.HTTPRefused) }},
+		figure[LimitFigures]{"rackboot_http_connections_open", "HTTP connections open now.",
+			prometheus.GaugeValue, func(f LimitFigures) float64 { return float64(f.HTTPOpen) }},
 	)
 }

@@ -20,27 +20,23 @@ type RAFigures struct {
 //
 // Call it at most once.
 func (m *Metrics) RA(figures func() RAFigures) {
-	counter := func(name, help string, v func(RAFigures) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v(figures())) })
-	}
-	m.reg.MustRegister(
-		counter("rackboot_ra_answered_total",
+	registerFigures(m.reg, figures,
+		figure[RAFigures]{"rackboot_ra_answered_total",
 			"IPv6 router solicitations of network-booting machines answered with a router advertisement that configures nothing.",
-			func(f RAFigures) int64 { return f.Answered }),
-		counter("rackboot_ra_suppressed_by_router_total",
+			prometheus.CounterValue, func(f RAFigures) float64 { return float64(f.Answered) }},
+		figure[RAFigures]{"rackboot_ra_suppressed_by_router_total",
 			"IPv6 router solicitations of network-booting machines not answered because a real router advertises on the boot network.",
-			func(f RAFigures) int64 { return f.SuppressedByRouter }),
-		counter("rackboot_ra_not_booting_total",
+			prometheus.CounterValue, func(f RAFigures) float64 { return float64(f.SuppressedByRouter) }},
+		figure[RAFigures]{"rackboot_ra_not_booting_total",
 			"IPv6 router solicitations not answered because their sender is not network-booting.",
-			func(f RAFigures) int64 { return f.NotBooting }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rackboot_ra_silent",
-			Help: "1 while a real IPv6 router advertises on the boot network and rackboot sends no router advertisements."},
-			func() float64 {
-				if figures().Silent {
+			prometheus.CounterValue, func(f RAFigures) float64 { return float64(f.NotBooting) }},
+		figure[RAFigures]{"rackboot_ra_silent",
+			"1 while a real IPv6 router advertises on the boot network and rackboot sends no router advertisements.",
+			prometheus.GaugeValue, func(f RAFigures) float64 {
+				if f.Silent {
 					return 1
 				}
 				return 0
-			}),
+			}},
 	)
 }

@@ -82,7 +82,7 @@ func (o *Observer) tftpEvent(t tftp.Transfer) {
 	o.Metrics.TFTP(result, t.Size)
 	mac, arch := o.who(t.Client.Addr())
 	kind := fileKind(t.File)
-	if t.Overridden || isNBP(t.File) {
+	if t.Overridden {
 		kind = events.KindNBP
 	}
 	e := events.Event{Time: t.Start.Add(t.Duration), MAC: mac, Arch: arch, IP: t.Client.Addr().String(), Type: events.TypeTFTP,

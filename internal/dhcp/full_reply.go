@@ -96,7 +96,8 @@ func (s *FullServer) answer(req *dhcp4.Packet, r reply, mt dhcp4.MessageType, l 
 		Op: dhcp4.OpReply, HType: req.HType, XID: req.XID, Flags: req.Flags,
 		GIAddr: req.GIAddr, CHAddr: req.CHAddr, Options: replyOptions.Get().(dhcp4.Options),
 	}
-	if n := s.nets[sub.Prefix]; n != nil {
+	n := s.nets[sub.Prefix]
+	if n != nil {
 		for code, v := range n.opts {
 			p.Options[code] = v
 		}
@@ -120,10 +121,10 @@ func (s *FullServer) answer(req *dhcp4.Packet, r reply, mt dhcp4.MessageType, l 
 		}
 		elapsed := sub.LeaseTime - left
 		t1, t2 := left/2, left*7/8
-		if n := s.nets[sub.Prefix]; n != nil && n.T1-elapsed > 0 && n.T1-elapsed < left {
+		if n != nil && n.T1-elapsed > 0 && n.T1-elapsed < left {
 			t1 = n.T1 - elapsed
 		}
-		if n := s.nets[sub.Prefix]; n != nil && n.T2-elapsed > 0 && n.T2-elapsed < left {
+		if n != nil && n.T2-elapsed > 0 && n.T2-elapsed < left {
 			t2 = n.T2 - elapsed
 		}
 		p.Options[dhcp4.OptLeaseTime] = seconds(left)

@@ -46,7 +46,7 @@ func SweepStale(prefixes ...string) []string {
 			if !stale {
 				continue
 			}
-			for _, p := range pids(e.Name()) {
+			for _, p := range Pids(e.Name()) {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
 			if exec.Command("ip", "netns", "delete", e.Name()).Run() == nil {
@@ -57,8 +57,8 @@ func SweepStale(prefixes ...string) []string {
 	return removed
 }
 
-// pids lists the processes inside the namespace name.
-func pids(name string) []int {
+// Pids lists the processes inside the namespace name.
+func Pids(name string) []int {
 	out, err := exec.Command("ip", "netns", "pids", name).Output()
 	if err != nil {
 		return nil

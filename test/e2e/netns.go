@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -124,27 +122,13 @@ func addNetns(t testing.TB, name string) Netns {
 // deleteNetns kills processes still inside ns (all of them started by this
 // harness) and deletes it, which also destroys its interfaces.
 func deleteNetns(t testing.TB, ns Netns) {
-	for _, pid := range netnsPids(ns.Name) {
+	for _, pid := range netnstest.Pids(ns.Name) {
 		t.Logf("cleanup: killing pid %d left in namespace %s", pid, ns.Name)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if _, err := runCommand(context.Background(), "ip", "netns", "delete", ns.Name); err != nil {
 		t.Errorf("cleanup: %v", err)
 	}
-}
-
-func netnsPids(name string) []int {
-	out, err := runCommand(context.Background(), "ip", "netns", "pids", name)
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, f := range strings.Fields(out) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 var sweepStaleOnce sync.Once

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"rackboot/internal/netnstest"
 )
 
 // TestSweepStale leaves namespaces as a killed run does (a dead pid in the
@@ -46,7 +48,7 @@ func TestSweepStale(t *testing.T) {
 	exited := make(chan struct{})
 	go func() { stray.Wait(); close(exited) }()
 	t.Cleanup(func() { stray.Process.Kill() })
-	for len(netnsPids(srv)) == 0 {
+	for len(netnstest.Pids(srv)) == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 

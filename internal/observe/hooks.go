@@ -19,16 +19,20 @@ import (
 	"rackboot/internal/tftp"
 )
 
+// NetBoot reports whether a DHCP event came from a network-boot client:
+// iPXE, or firmware whose vendor class is PXEClient or HTTPClient.
+func NetBoot(ev dhcp.Event) bool {
+	return ev.IPXE || strings.HasPrefix(ev.VendorClass, "PXEClient") || strings.HasPrefix(ev.VendorClass, "HTTPClient")
+}
+
 // DHCP is the DHCP server's OnEvent.
 func (o *Observer) DHCP(ev dhcp.Event) {
 	o.Metrics.DHCP(ev.Type, string(ev.Outcome))
-	vc := ev.VendorClass
-	netboot := ev.IPXE || strings.HasPrefix(vc, "PXEClient") || strings.HasPrefix(vc, "HTTPClient")
-	if len(ev.MAC) == 0 || !netboot {
+	if len(ev.MAC) == 0 || !NetBoot(ev) {
 		return
 	}
 	e := events.Event{Time: ev.Time, MAC: ev.MAC.String(), Type: events.TypeDHCP, DHCPType: ev.Type,
-		Outcome: string(ev.Outcome), IPXE: ev.IPXE, IPXEFeatures: ev.Features.String(), BootFile: ev.BootFile, VendorClass: vc}
+		Outcome: string(ev.Outcome), IPXE: ev.IPXE, IPXEFeatures: ev.Features.String(), BootFile: ev.BootFile, VendorClass: ev.VendorClass}
 	if ev.Arch != pxe.ArchUnknown {
 		e.Arch = ev.Arch.String()
 	}

@@ -3,13 +3,13 @@ package server
 import (
 	"context"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"rackboot/internal/boot"
 	"rackboot/internal/dhcp"
 	"rackboot/internal/metrics"
+	"rackboot/internal/observe"
 	"rackboot/internal/ra"
 )
 
@@ -67,7 +67,7 @@ func (s *Server) runRA(ctx context.Context) error {
 // dhcpEvent is the DHCP servers' OnEvent: the boot timeline's, after
 // noting a boot client's MAC for the router advertisement responder.
 func (s *Server) dhcpEvent(ev dhcp.Event) {
-	if s.ra != nil && (ev.IPXE || strings.HasPrefix(ev.VendorClass, "PXEClient") || strings.HasPrefix(ev.VendorClass, "HTTPClient")) {
+	if s.ra != nil && observe.NetBoot(ev) {
 		s.booting.note(ev.MAC, ev.Time)
 	}
 	s.timeline.DHCP(ev)

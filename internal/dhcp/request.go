@@ -56,10 +56,8 @@ func RequestFrom(p *dhcp4.Packet) pxe.Request {
 // SELECTING and INIT-REBOOT) or else ciaddr (RENEWING, and PXE's
 // ProxyDHCPREQUEST to port 4011). Zero when neither is known.
 func ClientAddr(p *dhcp4.Packet) netip.Addr {
-	if v := p.Options.Get(dhcp4.OptRequestedIP); len(v) == 4 {
-		if a := netip.AddrFrom4([4]byte(v)); !a.IsUnspecified() {
-			return a
-		}
+	if a := p.RequestedIP(); a.IsValid() {
+		return a
 	}
 	if p.CIAddr.Is4() && !p.CIAddr.IsUnspecified() {
 		return p.CIAddr

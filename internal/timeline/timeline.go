@@ -171,10 +171,6 @@ func Start(opt Options) (*Sharer, error) {
 	return s, nil
 }
 
-// Instance is this process's instance id: what tells its records from
-// those of another server of the same name.
-func (s *Sharer) Instance() string { return s.instance }
-
 // Stats returns the counters.
 func (s *Sharer) Stats() Stats {
 	return Stats{Published: s.published.Load(), Received: s.received.Load(), Dropped: s.dropped.Load(), Failures: s.failures.Load()}

@@ -50,8 +50,8 @@ func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr,
 
 // dhcpServer is what Run runs for DHCP: in dhcp.mode full, the full DHCP
 // server over the lease manager; in the other modes, the proxy server
-// (which in mode off only watches). off says it is mode off.
-func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, bootCfg boot.Config, sightings *boot.Sightings) (serve func(context.Context) error, off bool) {
+// (which in mode off only watches).
+func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, bootCfg boot.Config, sightings *boot.Sightings) func(context.Context) error {
 	dc := dhcp.Config{
 		Interface: iface,
 		ServerIP:  adv,
@@ -65,7 +65,7 @@ func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, boo
 		if cfg.DHCP.Mode == config.DHCPOff {
 			proxy.Mode = dhcp.ModeOff
 		}
-		return proxy.Serve, proxy.Mode == dhcp.ModeOff
+		return proxy.Serve
 	}
 	_, nets, _ := fullDHCPConfig(cfg.DHCP, nil, nil) // openLeases checked it
 	rogue := cfg.DHCP.RogueDetection == nil || *cfg.DHCP.RogueDetection
@@ -76,7 +76,7 @@ func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, boo
 		PingTimeout:    cfg.DHCP.PingCheck.Std(),
 		RogueDetection: rogue,
 	}
-	return full.Serve, false
+	return full.Serve
 }
 
 // leaseMetrics adds the lease figures to /metrics, in dhcp.mode full only.

@@ -35,7 +35,7 @@ func (s *Server) protocols(cfg config.Config, iface string, adv netip.Addr, buil
 	if err := s.menu.CheckStart(bootCfg.HTTPBase); err != nil {
 		return err
 	}
-	s.dhcp, s.dhcpOff = s.dhcpServer(cfg, iface, adv, bootCfg, sightings) // dhcp.go
+	s.dhcp = s.dhcpServer(cfg, iface, adv, bootCfg, sightings) // dhcp.go
 	s.tftp = &tftp.Server{
 		Root:       s.files,
 		Override:   boot.LoopBreaker(sightings, bootCfg),

@@ -43,7 +43,6 @@ type Server struct {
 	menu     *menu.Renderer
 	leases   *lease.Manager // dhcp.mode full only; nil otherwise
 	dhcp     func(context.Context) error
-	dhcpOff  bool // dhcp.mode off: a held port 67 only costs the loop breaker
 	tftp     *tftp.Server
 	httpLn   *httpd.LimitedListener
 	http     *http.Server
@@ -138,7 +137,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) runDHCP(ctx context.Context) error {
 	err := s.dhcp(ctx)
-	if errors.Is(err, dhcp.ErrAddrInUse) && s.dhcpOff {
+	if errors.Is(err, dhcp.ErrAddrInUse) && s.cfg.DHCP.Mode == config.DHCPOff {
 		// Off mode only listens; a DHCP server on this host holding
 		// port 67 costs us the loop breaker, not the service.
 		s.log.Warn("cannot watch DHCP broadcasts: port 67 is held by another program; "+

@@ -211,9 +211,6 @@ func (s *Store) MaxTxnOps() int { return s.maxOps }
 // Prefix is the etcd key prefix of this store's keys.
 func (s *Store) Prefix() string { return s.prefix }
 
-// Revision is the highest cluster revision this store has seen.
-func (s *Store) Revision() int64 { return s.lastRev.Load() }
-
 // Stats returns the counters.
 func (s *Store) Stats() Stats {
 	return Stats{

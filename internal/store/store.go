@@ -88,10 +88,10 @@ type Store interface {
 	// effects outside tx: an implementation may run it more than once.
 	//
 	// boltstore runs fn inside one bbolt Update transaction, so fn runs once
-	// and writers are serialized. An etcd implementation will run fn as
-	// software transactional memory: record the revisions of the keys read,
-	// commit the writes with a compare-and-swap on those revisions, and run
-	// fn again when another writer got there first.
+	// and writers are serialized. etcdstore runs fn as software
+	// transactional memory: it records the revisions of the keys read,
+	// commits the writes with a compare-and-swap on those revisions, and
+	// runs fn again when another writer got there first.
 	Txn(ctx context.Context, fn func(tx Tx) error) error
 	// Watch reports Put and Delete events for keys under prefix committed
 	// after the call, in revision order. The channel is closed when ctx is

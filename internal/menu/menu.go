@@ -76,8 +76,8 @@ type Options struct {
 	// after the SmartOS builds in this order; each is offered where its
 	// firmware support allows, and its id may be Default.
 	Targets []target.Target
-	DataDir        string                  // shown in the hint when there is no platform
-	Log            *slog.Logger            // nil: no logging
+	DataDir string       // shown in the hint when there is no platform
+	Log     *slog.Logger // nil: no logging
 }
 
 // timeoutSetting holds the menu timeout in the script, in iPXE's

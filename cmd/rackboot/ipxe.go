@@ -23,7 +23,6 @@ func ipxeCommand() *cobra.Command {
 	return cmd
 }
 
-
 func ipxeLintCommand() *cobra.Command {
 	var out outputFlag
 	cmd := &cobra.Command{
@@ -135,7 +134,7 @@ func importYAML(name string, r menuimport.Result) ([]byte, error) {
 		}
 		for _, l := range lines {
 			for _, part := range strings.Split(l, "\n") {
-				fmt.Fprintf(&b, "#   %s\n", strings.TrimSpace(part))
+				fmt.Fprintf(&b, "#   %s\n", strings.TrimRight(part, " "))
 			}
 		}
 		b.WriteString("#\n")
@@ -150,4 +149,3 @@ func importYAML(name string, r menuimport.Result) ([]byte, error) {
 	}
 	return b.Bytes(), enc.Close()
 }
-

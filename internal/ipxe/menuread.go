@@ -19,7 +19,7 @@ type MenuModel struct {
 	HasTimeout bool
 	// Settings are the literal values the script sets (the first value of
 	// each); a "set x" with no value is present with the value "".
-	Settings map[string]string
+	Settings   map[string]string
 	ChooseLine int // the line of choose, 0 if none
 }
 

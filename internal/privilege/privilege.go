@@ -37,7 +37,7 @@ func advice(goos string) string {
 			"--ambient-caps=+net_bind_service,+net_raw rackboot serve ..."
 	case "illumos", "solaris":
 		return "rackboot runs as root, which it does not need: it needs only the privileges " +
-			"basic,net_privaddr,net_rawaccess. The SMF manifest (packaging/smf) runs it as user rackboot with just those"
+			"basic,net_privaddr,net_icmpaccess (raw ICMPv6 and ICMP sockets). The SMF manifest (packaging/smf) runs it as user rackboot with just those"
 	case "freebsd":
 		return "rackboot runs as root: it needs to bind ports 67, 69, 80 and 4011, which mac_portacl(4) can allow " +
 			"user rackboot (security.mac.portacl.rules), and raw ICMPv6 sockets for ipv6.ra: auto, which need root " +

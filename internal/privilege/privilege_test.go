@@ -9,7 +9,7 @@ import (
 func TestAdvice(t *testing.T) {
 	for goos, want := range map[string][]string{
 		"linux":   {CapBindService, CapRaw, "setpriv", "--ambient-caps=+net_bind_service,+net_raw"},
-		"illumos": {"net_privaddr", "net_rawaccess", "SMF"},
+		"illumos": {"net_privaddr", "net_icmpaccess", "SMF"},
 		"freebsd": {"mac_portacl", "ipv6.ra: off", "rackboot_user"},
 		"plan9":   {"67, 69, 80 and 4011"},
 	} {

@@ -323,7 +323,7 @@ func render(res Results) string {
 		e2e.StageIPXEConfig+": to the first HTTP request", e2e.StageMenu+": to the next request (fetch, show, countdown)",
 		e2e.StageFiles+": to the success line")
 	names := []string{e2e.StageFirmware, e2e.StagePXEDHCP, e2e.StageNBP, e2e.StageIPXEDHCP, e2e.StageIPXEConfig, e2e.StageMenu, e2e.StageFiles}
-	p("| stack | firmware | %s |\n|---|---|%s\n", strings.Join(names, " | "), strings.Repeat("---:|", len(names)))
+	p("| stack | boot | %s |\n|---|---|%s\n", strings.Join(names, " | "), strings.Repeat("---:|", len(names)))
 	for _, fw := range []string{"bios", "uefi"} {
 		for _, st := range stacks {
 			m, ok := medianRun(res, st.name, fw)

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"rackboot/bench/internal/host"
 	"rackboot/test/e2e"
 )
 
@@ -100,7 +101,7 @@ func TestBootTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rackbootBin = bin
-	res := Results{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), Accel: e2e.Accel(), LoadStart: loadavg()}
+	res := Results{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), Accel: e2e.Accel(), LoadStart: host.LoadAvg()}
 	// Round-robin over stacks within each run, so that a change of load
 	// during the benchmark falls on every stack alike.
 	for r := 1; r <= runs; r++ {
@@ -112,7 +113,7 @@ func TestBootTimes(t *testing.T) {
 			}
 		}
 	}
-	res.LoadEnd = loadavg()
+	res.LoadEnd = host.LoadAvg()
 	if t.Failed() {
 		t.Fatal("a boot failed: BENCHMARKS.md left as it was")
 	}
@@ -130,7 +131,7 @@ func boot(t *testing.T, st stack, fw e2e.Firmware, r int) Run {
 	data := filepath.Join(l.Out, "data")
 	e2e.MakePlatform(t, data, build)
 	st.start(ctx, t, l, data, fw)
-	run := Run{Stack: st.name, Firmware: string(fw), Run: r, Load: loadavg()}
+	run := Run{Stack: st.name, Firmware: string(fw), Run: r, Load: host.LoadAvg()}
 	vm := l.BootCaptured(ctx, t, fw, fmt.Sprintf("%s-%s", fw, st.name))
 	done := e2e.KernelDone
 	if fw == e2e.UEFI {
@@ -244,15 +245,6 @@ func startFull(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2
 
 // rackbootBin is the binary TestBootTimes built.
 var rackbootBin string
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
 
 // medianRun is the run with the median time of stack st on fw.
 func medianRun(res Results, st, fw string) (Run, bool) {

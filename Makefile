@@ -30,7 +30,7 @@ TEST_DEPS += radvd
 # systemd-analyze the unit (packaging/mkdeb, packaging/*_test.go).
 TEST_DEPS += libxml2-utils shellcheck systemd
 
-.PHONY: package build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp
+.PHONY: package build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp bench-boot
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rackboot
@@ -41,7 +41,7 @@ serve: deps-run build
 test: deps-test vet cross unit e2e
 
 unit:
-	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 RACKBOOT_PACKAGING_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 RACKBOOT_PACKAGING_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /bench/)
 
 e2e:
 	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -parallel 3 -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e: accel|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}
@@ -67,7 +67,15 @@ deps-test:
 		for s in dnsmasq tftpd-hpa isc-dhcp-relay etcd radvd; do service $$s stop >/dev/null 2>&1 || true; done; }
 
 # Every benchmark that writes BENCHMARKS.md (root: network namespaces).
-bench: bench-dhcp bench-storm
+bench: bench-dhcp bench-storm bench-boot
+
+# One machine's boot time, BIOS and UEFI, rackboot against the seed blog's
+# stack (dnsmasq, tftpd-hpa, nginx, bootstrap.ipxe) in QEMU; rewrites
+# BENCHMARKS.md's boot section and bench/results/boot.json.
+# BENCH_BOOT_RUNS: runs of each stack and firmware (median reported).
+BENCH_BOOT_RUNS ?= 3
+bench-boot: deps-bench deps-test
+	RACKBOOT_BENCH_BOOT=1 RACKBOOT_BENCH_BOOT_RUNS=$(BENCH_BOOT_RUNS) $(GO) test -count=1 -timeout 60m -v -run TestBootTimes ./bench/boot
 
 # Go micro-benchmarks (go test -bench).
 bench-go:

@@ -45,6 +45,7 @@ type Config struct {
 	TFTP      TFTP     `yaml:"tftp"`   // limits.go
 	HTTP      HTTP     `yaml:"http"`   // limits.go
 	IPv6      IPv6     `yaml:"ipv6"`   // ipv6.go
+	BMC       BMC      `yaml:"bmc"`    // bmc.go
 
 	// AdvertiseAddr is Advertise, parsed by Validate (invalid: not set).
 	AdvertiseAddr netip.Addr `yaml:"-"`
@@ -175,6 +176,9 @@ func (c *Config) Validate() error {
 		c.AdvertiseAddr = ip
 	}
 	if err := c.DHCP.validate(); err != nil { // dhcp.go
+		return err
+	}
+	if err := c.BMC.validate(); err != nil { // bmc.go
 		return err
 	}
 	if err := c.Machines.validate(); err != nil { // machines.go

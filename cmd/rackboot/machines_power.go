@@ -441,6 +441,7 @@ func followBoots(ctx context.Context, c *api.Client, macs []string, afters map[s
 		after = min(after, afters[m])
 	}
 	stage := map[string]events.Stage{}
+	boot := map[string]int{} // the boot number our power-on began
 	ended := map[string]bootEnd{}
 	say := func(format string, args ...any) {
 		if !quiet {
@@ -454,6 +455,14 @@ func followBoots(ctx context.Context, c *api.Client, macs []string, afters map[s
 				return
 			}
 			if _, done := ended[ev.MAC]; done {
+				return
+			}
+			// The boot to follow is the one our power-on began: the
+			// abandoning of the one before it is not its end.
+			if ev.Type == events.TypePower && boot[ev.MAC] == 0 {
+				boot[ev.MAC] = ev.Boot
+			}
+			if boot[ev.MAC] == 0 || ev.Boot != boot[ev.MAC] {
 				return
 			}
 			if ev.Stage != events.StageNone {

@@ -25,8 +25,11 @@ func (o *Observer) osUp(ev dhcp.Event) {
 	default:
 		return
 	}
-	e := events.Event{Time: ev.Time, MAC: ev.MAC.String(), Type: events.TypeUp, Via: "dhcp",
-		Msg: fmt.Sprintf("OS up: its own DHCP %s (vendor class %q)", ev.Type, ev.VendorClass)}
+	msg := "OS up: its own DHCP " + ev.Type
+	if ev.VendorClass != "" {
+		msg += fmt.Sprintf(" (vendor class %q)", ev.VendorClass)
+	}
+	e := events.Event{Time: ev.Time, MAC: ev.MAC.String(), Type: events.TypeUp, Via: "dhcp", Msg: msg}
 	if ev.ClientIP.IsValid() && !ev.ClientIP.IsUnspecified() {
 		e.IP = ev.ClientIP.String()
 	}

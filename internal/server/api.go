@@ -18,6 +18,7 @@ import (
 func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.Registry, importer *smartos.Importer) *api.Server {
 	a := &api.Server{Token: tokens.Token, OpenReads: cfg.API.OpenReads, Logger: s.log.With("svc", "api")}
 	api.RegisterTokenRotate(a, tokens)
+	a.EnableSessions() // the dashboard's sign-in
 	m := &api.Machines{
 		Registry:     registry,
 		Rules:        s.menu.Rules,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +48,16 @@ func TestBMCBootNow(t *testing.T) {
 	}
 	checkBMCBoot(ctx, t, l, b, 1, true)
 
-	// 2. Running → boot --now: power cycled, the item again.
+	// 2. Running → boot --now: power cycled, the item again. The machine
+	// waits at iPXE's shell (its default for now), so that it is on.
+	if err := waitPower(ctx, b, l, "off"); err != nil {
+		t.Fatal(err)
+	}
+	rackbootCLI(ctx, t, l, "machines", "set", mac, "--default", "shell")
 	rackbootCLI(ctx, t, l, "machines", "power", "on", mac)
+	if err := b.WaitConsole(ctx, 2, ipxeShell); err != nil {
+		t.Fatalf("power-on 2 did not reach iPXE's shell: %v", err)
+	}
 	checkPower(ctx, t, l, b, "on")
 	out = rackbootCLI(ctx, t, l, "machines", "boot", mac, "--item", "smartos-noimport", "--now", "--timeout", "4m")
 	if !strings.Contains(out, "power cycled (was on)") || !strings.Contains(out, "done: the kernel is loaded") {
@@ -56,7 +65,12 @@ func TestBMCBootNow(t *testing.T) {
 	}
 	checkBMCBoot(ctx, t, l, b, 3, true)
 
-	// 3. The next power-on boots the default again.
+	// 3. The next power-on boots the default again (the configuration's,
+	// once the machine's own "shell" is cleared).
+	if err := waitPower(ctx, b, l, "off"); err != nil {
+		t.Fatal(err)
+	}
+	rackbootCLI(ctx, t, l, "machines", "set", mac, "--default", "")
 	rackbootCLI(ctx, t, l, "machines", "power", "on", mac)
 	checkBMCBoot(ctx, t, l, b, 4, false)
 	if err := waitPower(ctx, b, l, "off"); err != nil {
@@ -103,6 +117,9 @@ func TestBMCBootNow(t *testing.T) {
 		t.Error("rackboot's log holds the BMC password")
 	}
 }
+
+// ipxeShell is iPXE's prompt on the serial console.
+var ipxeShell = regexp.MustCompile(`iPXE>`)
 
 // checkBMCBoot waits for the n-th power-on's console to show the test
 // kernel's report, with or without noimport=true on its -B line.

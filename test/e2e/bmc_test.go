@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -40,7 +41,7 @@ func TestBMCBootNow(t *testing.T) {
 	checkPower(ctx, t, l, b, "off")
 
 	// 1. Off → boot --now: powered on, boots smartos-noimport once.
-	out = rackbootCLI(ctx, t, l, "machines", "boot", mac, "--item", "smartos-noimport", "--now", "--timeout", "4m")
+	out = bootNow(ctx, t, l, mac)
 	for _, want := range []string{"powered on (was off)", "warning: the BMC refused to set the boot device", "done: the kernel is loaded"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("boot --now output lacks %q", want)
@@ -59,7 +60,7 @@ func TestBMCBootNow(t *testing.T) {
 		t.Fatalf("power-on 2 did not reach iPXE's shell: %v", err)
 	}
 	checkPower(ctx, t, l, b, "on")
-	out = rackbootCLI(ctx, t, l, "machines", "boot", mac, "--item", "smartos-noimport", "--now", "--timeout", "4m")
+	out = bootNow(ctx, t, l, mac)
 	if !strings.Contains(out, "power cycled (was on)") || !strings.Contains(out, "done: the kernel is loaded") {
 		t.Errorf("boot --now of a running machine: %s", out)
 	}
@@ -116,6 +117,22 @@ func TestBMCBootNow(t *testing.T) {
 	if strings.Contains(string(log), b.Password) {
 		t.Error("rackboot's log holds the BMC password")
 	}
+}
+
+// bootNow runs `rackboot machines boot MAC --item smartos-noimport --now`,
+// which follows the boot (longer than rackbootCLI's 30 s under TCG).
+func bootNow(ctx context.Context, t *testing.T, l *rackbootLab, mac string) string {
+	t.Helper()
+	args := []string{"machines", "boot", mac, "--item", "smartos-noimport", "--now", "--timeout", "4m"}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	argv := l.Server.Command(append(append([]string{needRackboot(t)}, args...), "--server", l.rb.URL, "--data-dir", l.rb.DataDir)...)
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	t.Logf("$ rackboot %s\n%s", strings.Join(args, " "), out)
+	if err != nil {
+		t.Fatalf("rackboot %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
 }
 
 // ipxeShell is iPXE's prompt on the serial console.

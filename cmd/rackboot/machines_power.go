@@ -448,39 +448,51 @@ func followBoots(ctx context.Context, c *api.Client, macs []string, afters map[s
 			fmt.Fprintf(out, format+"\n", args...)
 		}
 	}
+	handle := func(ev events.Event) {
+		after = max(after, ev.Seq)
+		if !want[ev.MAC] || ev.Seq <= afters[ev.MAC] || ev.Type == events.TypeProgress {
+			return
+		}
+		if _, done := ended[ev.MAC]; done {
+			return
+		}
+		// The boot to follow is the one our power-on began: the
+		// abandoning of the one before it is not its end.
+		if ev.Type == events.TypePower && boot[ev.MAC] == 0 {
+			boot[ev.MAC] = ev.Boot
+		}
+		if boot[ev.MAC] == 0 || ev.Boot != boot[ev.MAC] {
+			return
+		}
+		if ev.Stage != events.StageNone {
+			stage[ev.MAC] = ev.Stage
+		}
+		say("%s  %s  %s", ev.MAC, ev.Time.Format("15:04:05"), ev.Msg)
+		if e, ok := bootEnded(ev, bf.until); ok {
+			ended[ev.MAC] = e
+			if e.OK {
+				say("%s  done: %s", ev.MAC, e.Msg)
+			} else {
+				say("%s  failed: %s", ev.MAC, e.Msg)
+			}
+			if len(ended) == len(macs) {
+				cancel()
+			}
+		}
+	}
+	// The stream replays what came after a number, not from the start: a
+	// server whose first events these are (after 0) is read first.
+	if after == 0 {
+		evs, err := c.Events(ctx, "", 0, 0)
+		if err != nil {
+			say("rackboot: events: %v", err)
+		}
+		for _, ev := range evs {
+			handle(ev)
+		}
+	}
 	for len(ended) < len(macs) && ctx.Err() == nil {
-		err := c.FollowEvents(ctx, "", after, func(ev events.Event) {
-			after = max(after, ev.Seq)
-			if !want[ev.MAC] || ev.Seq <= afters[ev.MAC] || ev.Type == events.TypeProgress {
-				return
-			}
-			if _, done := ended[ev.MAC]; done {
-				return
-			}
-			// The boot to follow is the one our power-on began: the
-			// abandoning of the one before it is not its end.
-			if ev.Type == events.TypePower && boot[ev.MAC] == 0 {
-				boot[ev.MAC] = ev.Boot
-			}
-			if boot[ev.MAC] == 0 || ev.Boot != boot[ev.MAC] {
-				return
-			}
-			if ev.Stage != events.StageNone {
-				stage[ev.MAC] = ev.Stage
-			}
-			say("%s  %s  %s", ev.MAC, ev.Time.Format("15:04:05"), ev.Msg)
-			if e, ok := bootEnded(ev, bf.until); ok {
-				ended[ev.MAC] = e
-				if e.OK {
-					say("%s  done: %s", ev.MAC, e.Msg)
-				} else {
-					say("%s  failed: %s", ev.MAC, e.Msg)
-				}
-				if len(ended) == len(macs) {
-					cancel()
-				}
-			}
-		}, nil)
+		err := c.FollowEvents(ctx, "", after, handle, nil)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, api.ErrEventStreamEnded) {
 			say("rackboot: event stream: %v (following again)", err)
 			time.Sleep(time.Second)

@@ -32,7 +32,7 @@ func (e *Error) Error() string {
 	case KindAuth:
 		hint = ": check the BMC user and password (rackboot machines bmc set MAC --user … --password-file …)"
 	case KindNoAnswer:
-		hint = ": check the BMC's address and that UDP port 623 reaches it from rackboot"
+		hint = ": check the BMC's address and that its UDP port (623) reaches it from rackboot"
 	case KindUnsupported:
 		hint = " (the BMC does not support it)"
 	}

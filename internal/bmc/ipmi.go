@@ -133,7 +133,9 @@ func classify(op string, err error) error {
 		case 0xD4: // insufficient privilege level
 			kind = KindAuth
 		}
-		return &Error{Kind: kind, Op: op, Err: err}
+		// go-ipmi's text nests each layer's prefix; the code says it all.
+		cc := re.CompletionCode()
+		return &Error{Kind: kind, Op: op, Err: fmt.Errorf("%s (%#02x)", cc, uint8(cc)), Detail: err.Error()}
 	}
 	var ne net.Error
 	msg := err.Error()

@@ -120,7 +120,7 @@ func TestPowerWithIPMISim(t *testing.T) {
 		t.Errorf("network boot: %+v", r)
 	}
 	r = o.BootFromNetwork(ctx, mac, NetBoot{RequireBootDevice: true})
-	if r.Kind != KindUnsupported || !strings.Contains(r.Error, "Invalid data field") {
+	if r.Kind != KindUnsupported || !strings.Contains(r.Error, "Invalid data field in request (0xcc)") {
 		t.Errorf("network boot, boot device required: %+v", r)
 	}
 	if n := powered.Load(); n != 3 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,15 +99,28 @@ func TestDashboardActs(t *testing.T) {
 	if code := post(`{"X-CSRF-Token": "forged"}`); code != 403 {
 		t.Errorf("write with the session and a wrong CSRF token: HTTP %d, want 403", code)
 	}
-	// A page of another origin (data:) posting to rackboot: the browser
-	// sends no cookie (SameSite=Strict) and cannot add the header.
-	err = chromedp.Do(browser, chromedp.Navigate(`data:text/html,<title>elsewhere</title>`))
+	// A page of another site (busybox httpd on another lab host) posting
+	// to rackboot: the browser sends the request (an opaque answer) but
+	// not the cookie (SameSite=Strict), and cannot add the header.
+	e2e.RequireCommands(t, "busybox")
+	site := filepath.Join(l.Out, "elsewhere")
+	os.MkdirAll(site, 0o755)
+	os.WriteFile(filepath.Join(site, "index.html"), []byte("<!doctype html><title>elsewhere</title>"), 0o644)
+	other := l.AddHost(t, "other", l.Addr(7))
+	e2e.StartHTTPD(ctx, t, l.Lab, other.NS, netip.AddrPortFrom(other.IP, 80), site)
+	if err := e2e.WaitHTTP(ctx, l.Server, fmt.Sprintf("http://%s/index.html", other.IP), 200); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(browser, chromedp.Navigate(fmt.Sprintf("http://%s/index.html", other.IP)))
 	if err == nil {
 		js := fmt.Sprintf(`fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain"},
 			body: JSON.stringify({item: "memtest"})}).then(() => "sent", e => "failed: " + e)`, l.rb.URL+"/api/v1/machines/"+mac+"/boot-once")
 		var out string
 		out, err = chromedp.Run(browser, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-		t.Logf("cross-origin POST from a data: page: %s", out)
+		t.Logf("cross-site POST from http://%s/: %s", other.IP, out)
+		if out != "sent" {
+			t.Errorf("the cross-site POST was not sent (%s): the test proves nothing", out)
+		}
 	}
 	if err != nil {
 		t.Fatal(err)

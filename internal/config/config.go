@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"rackboot/internal/bootargs"
+	"rackboot/internal/target"
 )
 
 // DHCP modes.
@@ -46,6 +47,10 @@ type Config struct {
 	HTTP      HTTP     `yaml:"http"`   // limits.go
 	IPv6      IPv6     `yaml:"ipv6"`   // ipv6.go
 	BMC       BMC      `yaml:"bmc"`    // bmc.go
+	// Targets are the boot targets beside SmartOS: Linux kernels,
+	// installers, ISOs, chains, scripts (internal/target decodes and
+	// checks them, when the menu is built at start).
+	Targets []target.Spec `yaml:"targets"`
 
 	// AdvertiseAddr is Advertise, parsed by Validate (invalid: not set).
 	AdvertiseAddr netip.Addr `yaml:"-"`

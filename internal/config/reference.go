@@ -39,7 +39,7 @@ unknown key or a bad value is an error that names the key):
     title: rackboot
     timeout: 30s               # a Go duration; 0s boots the default at once, -1s waits forever
     default: smartos           # item id: smartos, smartos-noimport (newest build),
-                               # smartos-<build>[-noimport], memtest, shell, exit
+                               # smartos-<build>[-noimport], a target's id, memtest, shell, exit
   smartos:
     console: text              # text, ttya, ttyb, ttyc, ttyd, vga
     # os_console: vga          # os_console=, when the OS console differs
@@ -51,6 +51,25 @@ unknown key or a bad value is an error that names the key):
     boot_args:                 # extra -B pairs, in this order; quote values with commas
       hostname: cn1
       ttyb-mode: '"115200,8,n,1,-"'
+  targets:                     # boot targets beside SmartOS, each a menu item; its id works as
+                               # menu.default, a rule's default, a machine's default or boot-once.
+                               # Files: relative to data_dir (or absolute), served only under
+                               # targets/<id>/ by their base names. Exactly one kind per target:
+    - id: debian-installer
+      title: Debian 12 installer
+      linux:                   # BIOS, UEFI; Secure Boot when secure_boot: true
+        kernel: os/debian-12/debian-installer/amd64/linux
+        initrd: [os/debian-12/debian-installer/amd64/initrd.gz]
+        cmdline: "priority=low console=ttyS0,115200"
+        secure_boot: true      # signed for the shim and GRUB of secure_boot: below
+    - id: rescue-iso
+      iso: {file: iso/systemrescue.iso}     # iPXE sanboot over HTTP; BIOS (uefi: true to offer on UEFI)
+    - id: netboot-xyz
+      chain: {url: "https://boot.netboot.xyz"}   # BIOS, UEFI
+    - id: lab-script
+      ipxe: {file: scripts/lab.ipxe}        # an iPXE script, linted at start; BIOS, UEFI
+    - id: memtest-old
+      memtest: {bios: memtest/memtest86+-5.bin}  # x86 BIOS, UEFI
   memtest:
     bios: /boot/memtest86+x64.bin   # Debian's memtest86+ (empty: no memtest item)
     efi: /boot/memtest86+x64.efi

@@ -8,6 +8,7 @@ import (
 	"rackboot/internal/ipxe"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
+	"rackboot/internal/target"
 )
 
 // entry is one menu item and the statements under its label.
@@ -32,6 +33,7 @@ type plan struct {
 	newest   string             // build of the first SmartOS section, "" if none
 	builds   []smartos.Platform // the SmartOS builds offered, newest first
 	prelude  []ipxe.Stmt        // runs once when the script starts
+	client   target.Client      // who the menu is for
 }
 
 // Build returns the menu script for one client. arch and the features its
@@ -59,21 +61,14 @@ func Build(o Options, platforms []smartos.Platform, arch pxe.Arch, features pxe.
 }
 
 // CanMultiboot reports whether an iPXE of this arch with these features can
-// start SmartOS's kernel, a multiboot one: every BIOS build can (upstream's
-// multiboot, feature 0x19); on UEFI only a build with multiboot2 (feature
-// 0x2a, TritonDataCenter/ipxe) can, and only on x86_64, the one processor
-// SmartOS runs on. Unknown firmware is offered SmartOS: a UEFI iPXE then
-// fails visibly.
+// start SmartOS's multiboot kernel (target.CanMultiboot).
 func CanMultiboot(arch pxe.Arch, features pxe.Features) bool {
-	if arch.Firmware != pxe.UEFI {
-		return true
-	}
-	return arch == pxe.ArchEFIx8664 && features.Has(pxe.FeatureMultiboot2)
+	return target.CanMultiboot(arch, features)
 }
 
 // plan decides which items this client gets.
 func (o Options) plan(platforms []smartos.Platform, arch pxe.Arch, features pxe.Features) (plan, error) {
-	p := plan{offered: map[string]bool{}, noBoot: !CanMultiboot(arch, features)}
+	p := plan{offered: map[string]bool{}, noBoot: !CanMultiboot(arch, features), client: target.Client{Arch: arch, Features: features}}
 	switch {
 	case len(platforms) == 0:
 		p.sections = append(p.sections, section{header: "SmartOS", notes: []string{o.noPlatformHint()}})
@@ -103,6 +98,9 @@ func (o Options) plan(platforms []smartos.Platform, arch pxe.Arch, features pxe.
 			p.sections = append(p.sections, *sec)
 		}
 	}
+	if sec := o.targetSection(p.client); sec != nil {
+		p.sections = append(p.sections, *sec)
+	}
 	p.sections = append(p.sections, o.utilities(arch))
 	for _, sec := range p.sections {
 		for _, e := range sec.entries {
@@ -131,18 +129,31 @@ func (o Options) smartosSection(pl smartos.Platform, taken map[string]bool) (*se
 	taken[id], taken[noimp] = true, true
 	sec := &section{header: "SmartOS " + pl.Build}
 	for _, ni := range []bool{false, true} {
-		e := entry{id: id, text: "Boot SmartOS " + pl.Build}
-		if ni {
-			e = entry{id: noimp, text: "Boot SmartOS " + pl.Build + " noimport"}
-		}
-		body, err := o.smartosBody(pl, ni)
-		if err != nil {
+		t := &target.SmartOS{Platform: pl, NoImport: ni, Args: kernelArgs(o.kernelDebugger().Flags(), o.bootArgs(ni).String())}
+		if err := t.CheckLength(o.loader()); err != nil {
 			return nil, err
 		}
-		e.body = body
-		sec.entries = append(sec.entries, e)
+		sec.entries = append(sec.entries, entry{id: t.ID(), text: t.Title(), body: t.IPXE(o.loader(), target.Client{})})
 	}
 	return sec, nil
+}
+
+// targetSection lists the configuration's targets: an item for each one
+// this client can boot, a line saying why for each one it cannot. nil
+// when there are none.
+func (o Options) targetSection(c target.Client) *section {
+	if len(o.Targets) == 0 {
+		return nil
+	}
+	sec := &section{header: "Boot targets"}
+	for _, t := range o.Targets {
+		if err := t.Offered(c); err != nil {
+			sec.notes = append(sec.notes, t.Title()+": "+err.Error())
+			continue
+		}
+		sec.entries = append(sec.entries, entry{id: t.ID(), text: t.Title(), body: t.IPXE(o.loader(), c)})
+	}
+	return sec
 }
 
 // addOptions puts the SmartOS options item after the builds, starting
@@ -172,46 +183,13 @@ func (o Options) addOptions(p *plan, def string) error {
 	return nil
 }
 
-// smartosBody loads unix and the boot archive the way SmartOS's own netboot
-// menus do (TritonDataCenter sdc-booter, smartos-netboot-server): the
-// archive as "type=rootfs name=ramdisk" and its SHA-1 as "type=hash
-// name=ramdisk", which illumos's dboot reads to find the root file system and
-// check it.
-func (o Options) smartosBody(pl smartos.Platform, noimport bool) ([]ipxe.Stmt, error) {
-	args := kernelArgs(o.kernelDebugger().Flags(), o.bootArgs(noimport).String())
-	kernel := ipxe.Kernel(o.url(pl.KernelPath), args...).OrGoto("failed")
-	modules := []ipxe.Command{ipxe.Module(o.url(pl.ArchivePath), "type=rootfs", "name=ramdisk").OrGoto("failed")}
-	if pl.HasHash {
-		modules = append(modules, ipxe.Module(o.url(pl.HashPath), "type=hash", "name=ramdisk").OrGoto("failed"))
-	}
-	if n := ipxe.MultibootCmdlineLen(kernel, modules...); n > ipxe.MultibootCmdlineMax {
-		return nil, fmt.Errorf("SmartOS %s: the kernel and module lines need %d bytes, but iPXE passes at most %d to a multiboot kernel and cuts the rest off silently: use a shorter base URL (%s) or fewer boot arguments",
-			pl.Build, n, ipxe.MultibootCmdlineMax, o.BaseURL)
-	}
-	what := "SmartOS " + pl.Build
-	if noimport {
-		what += " (noimport: the zpool is not imported)"
-	}
-	body := []ipxe.Stmt{ipxe.Echo("Booting " + what), ipxe.Imgfree(), kernel}
-	for _, m := range modules {
-		body = append(body, m)
-	}
-	return append(body, ipxe.Boot().OrGoto("failed")), nil
-}
-
 // utilities is the last section: memtest when there is one for this
 // firmware and processor, the shell, reboot, exit, and reload.
 func (o Options) utilities(arch pxe.Arch) section {
 	sec := section{header: "Utilities"}
-	x86 := arch.CPU == "i386" || arch.CPU == "x86_64" // memtest86+ runs on nothing else
-	if mt := o.Memtest[arch.Firmware]; mt != "" && x86 {
-		// memtest86+ (a bzImage-style .bin for BIOS, an .efi for UEFI)
-		// takes Linux-style arguments; draw on the serial port too.
-		sec.entries = append(sec.entries, entry{id: IDMemtest, text: "Memtest86+ (memory test)", body: []ipxe.Stmt{
-			ipxe.Echo("Starting memtest86+"), ipxe.Imgfree(),
-			ipxe.Kernel(o.url(mt), "console=ttyS0,115200").OrGoto("failed"),
-			ipxe.Boot().OrGoto("failed"),
-		}})
+	c := target.Client{Arch: arch}
+	if mt := target.BuiltinMemtest(o.Memtest); mt.Offered(c) == nil {
+		sec.entries = append(sec.entries, entry{id: mt.ID(), text: mt.Title(), body: mt.IPXE(o.loader(), c)})
 	}
 	sec.entries = append(sec.entries,
 		entry{id: IDShell, text: "iPXE shell", body: []ipxe.Stmt{

@@ -23,6 +23,7 @@ import (
 	"rackboot/internal/ipxe"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
+	"rackboot/internal/target"
 )
 
 // Item ids besides the SmartOS ones (see SmartOSID). Ids are iPXE labels.
@@ -39,8 +40,8 @@ const (
 
 // SmartOSID is the item id that boots build; SmartOSNoImportID boots it
 // without importing the zpool.
-func SmartOSID(build string) string         { return "smartos-" + build }
-func SmartOSNoImportID(build string) string { return "smartos-" + build + "-noimport" }
+func SmartOSID(build string) string         { return target.SmartOSID(build) }
+func SmartOSNoImportID(build string) string { return target.SmartOSNoImportID(build) }
 
 // Options is everything about the menu that does not depend on the client.
 type Options struct {
@@ -71,8 +72,12 @@ type Options struct {
 	KernelDebugger smartos.KernelDebugger
 	Memtest        map[pxe.Firmware]string // URL path below BaseURL of memtest86+ per firmware; "" or absent: none
 	MenuURL        string                  // if set, a "Reload this menu" item fetches it again (new builds appear)
-	DataDir        string                  // shown in the hint when there is no platform
-	Log            *slog.Logger            // nil: no logging
+	// Targets are the configuration's boot targets (targets[]), listed
+	// after the SmartOS builds in this order; each is offered where its
+	// firmware support allows, and its id may be Default.
+	Targets []target.Target
+	DataDir string       // shown in the hint when there is no platform
+	Log     *slog.Logger // nil: no logging
 }
 
 // timeoutSetting holds the menu timeout in the script, in iPXE's
@@ -124,6 +129,9 @@ func Check(o Options, platforms []smartos.Platform) error {
 	if o.Memtest[pxe.BIOS] != "" || o.Memtest[pxe.UEFI] != "" {
 		valid = append(valid, IDMemtest)
 	}
+	for _, t := range o.Targets {
+		valid = append(valid, t.ID())
+	}
 	for _, v := range valid {
 		if v == o.Default {
 			return nil
@@ -162,8 +170,13 @@ func (o Options) validate() error {
 	case d == "", d == IDMemtest, d == IDShell, d == IDReboot, d == IDExit,
 		d == IDNewestSmartOS, d == IDNewestSmartOSNoImport:
 	case strings.HasPrefix(d, "smartos-") && safeID.MatchString(strings.TrimPrefix(d, "smartos-")):
+	case o.target(d) != nil:
 	default:
-		return fmt.Errorf("menu default %q is not an item id: use smartos-<build>, smartos-<build>-noimport, smartos, smartos-noimport, memtest, shell, reboot or exit", d)
+		ids := ""
+		for _, t := range o.Targets {
+			ids += t.ID() + ", "
+		}
+		return kindError{ErrUnknownDefault, fmt.Errorf("menu default %q is not an item id: use %ssmartos-<build>, smartos-<build>-noimport, smartos, smartos-noimport, memtest, shell, reboot or exit", d, ids)}
 	}
 	return nil
 }
@@ -222,9 +235,20 @@ func (o Options) log() *slog.Logger {
 	return o.Log
 }
 
+// loader builds the targets' URLs from the base URL.
+func (o Options) loader() target.Loader { return target.Loader{BaseURL: o.BaseURL} }
+
 // url joins a path below the server root to the base URL.
-func (o Options) url(p string) string {
-	return strings.TrimRight(o.BaseURL, "/") + "/" + strings.TrimPrefix(p, "/")
+func (o Options) url(p string) string { return o.loader().URL(p) }
+
+// target is the configuration's target with this id, or nil.
+func (o Options) target(id string) target.Target {
+	for _, t := range o.Targets {
+		if t.ID() == id {
+			return t
+		}
+	}
+	return nil
 }
 
 // canonicalMAC returns mac in the usual form, or "unknown".

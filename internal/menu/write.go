@@ -55,6 +55,11 @@ func (o Options) pickDefault(p plan, arch pxe.Arch, mac string) string {
 
 // whyNotOffered explains a missing default item in the log.
 func (o Options) whyNotOffered(p plan) string {
+	if t := o.target(o.Default); t != nil {
+		if err := t.Offered(p.client); err != nil {
+			return err.Error()
+		}
+	}
 	switch {
 	case o.Default == IDMemtest:
 		return "no memtest86+ for this firmware"

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
 	"rackboot/internal/store/boltstore"
+	"rackboot/internal/target"
 )
 
 // findBuilds finds the iPXE builds, and the memtest86+ images the
@@ -42,9 +44,16 @@ func findBuilds(cfg config.Config, log *slog.Logger) (builds firmware.Set, memte
 }
 
 // serveFiles is the one file system TFTP and HTTP serve (bootfs: the
-// builds, the platforms, public/; never the secrets beside them).
-func serveFiles(cfg config.Config, builds firmware.Set, log *slog.Logger) (*bootfs.FS, error) {
-	files, err := bootfs.New(builds,
+// builds, the files the targets name under the names they give them, the
+// platforms, public/; never the secrets beside them).
+func serveFiles(cfg config.Config, builds firmware.Set, targets []target.Target, log *slog.Logger) (*bootfs.FS, error) {
+	named := maps.Clone(builds)
+	for _, t := range targets {
+		for _, f := range t.Files() {
+			named[f.Name] = f.Path
+		}
+	}
+	files, err := bootfs.New(named,
 		bootfs.Mount{Prefix: smartos.PlatformsSubdir, Dir: filepath.Join(cfg.DataDir, smartos.PlatformsSubdir)},
 		bootfs.Mount{Dir: filepath.Join(cfg.DataDir, bootfs.PublicDir)})
 	if err != nil {

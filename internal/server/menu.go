@@ -13,14 +13,25 @@ import (
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
 	"rackboot/internal/store"
+	"rackboot/internal/target"
 )
+
+// Targets decodes the configuration's targets[] (their files resolved
+// below the data directory, their scripts linted).
+func Targets(cfg config.Config) ([]target.Target, error) {
+	ts, err := target.NewAll(cfg.Targets, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return ts, nil
+}
 
 // newMenu is the renderer serve gives every machine its menu with: the
 // configuration's menu, the catalog's default build read from st per
 // request, the rules, and each machine's own settings in registry.
-func newMenu(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]string, registry *machines.Registry,
+func newMenu(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]string, targets []target.Target, registry *machines.Registry,
 	st store.Store, onServed func(menu.Served)) (*menu.Renderer, error) {
-	opts, err := MenuOptions(cfg, log, memtest)
+	opts, err := MenuOptions(cfg, log, memtest, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +54,9 @@ func newMenu(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]strin
 
 // MenuOptions is the configuration's menu (all but BaseURL, which comes
 // from each request, and CatalogDefault); memtest names the memtest86+
-// images offered, by firmware.
-func MenuOptions(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]string) (menu.Options, error) {
+// images offered, by firmware, and targets are the configuration's
+// (Targets).
+func MenuOptions(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]string, targets []target.Target) (menu.Options, error) {
 	shadow, err := rootShadow(cfg.SmartOS)
 	if err != nil {
 		return menu.Options{}, err
@@ -60,6 +72,7 @@ func MenuOptions(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]s
 		BootArgs:       cfg.SmartOS.BootArgs,
 		KernelDebugger: smartos.KernelDebugger(cfg.SmartOS.KernelDebugger), // validated by config
 		Memtest:        memtest,
+		Targets:        targets,
 		DataDir:        cfg.DataDir,
 		Log:            log,
 	}, nil

@@ -20,7 +20,11 @@ import (
 func Menu(ctx context.Context, cfg config.Config) (*menu.Renderer, error) {
 	log := slog.New(slog.DiscardHandler)
 	_, memtest := findBuilds(cfg, log)
-	opts, err := MenuOptions(cfg, log, memtest)
+	targets, err := Targets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := MenuOptions(cfg, log, memtest, targets)
 	if err != nil {
 		return nil, err
 	}

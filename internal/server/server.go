@@ -73,7 +73,11 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 	builds, memtest := findBuilds(cfg, log) // files.go
-	if s.files, err = serveFiles(cfg, builds, log); err != nil {
+	targets, err := Targets(cfg)            // menu.go
+	if err != nil {
+		return nil, err
+	}
+	if s.files, err = serveFiles(cfg, builds, targets, log); err != nil {
 		return nil, err
 	}
 	if s.store, err = OpenStore(cfg, log); err != nil { // store.go
@@ -90,9 +94,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err = s.shareTimeline(cfg); err != nil { // timeline.go
 		return nil, err
 	}
-	s.storeMetrics()                                                                   // storemetrics.go
-	importer := platforms(context.Background(), cfg, s.store, log)                     // platforms.go
-	s.menu, err = newMenu(cfg, log, memtest, registry, s.store, s.timeline.MenuServed) // menu.go
+	s.storeMetrics()                                                                            // storemetrics.go
+	importer := platforms(context.Background(), cfg, s.store, log)                              // platforms.go
+	s.menu, err = newMenu(cfg, log, memtest, targets, registry, s.store, s.timeline.MenuServed) // menu.go
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,98 @@
+package menu
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"rackboot/internal/ipxe"
+	"rackboot/internal/pxe"
+	"rackboot/internal/target"
+)
+
+// targetsYAML is the issue's example, with every kind.
+const targetsYAML = `
+- id: debian-installer
+  title: Debian 12 installer
+  linux:
+    kernel: debian/amd64/linux
+    initrd: [debian/amd64/initrd.gz]
+    cmdline: "priority=low console=ttyS0,115200"
+    secure_boot: true
+- id: rescue-iso
+  title: SystemRescue
+  iso: {file: iso/systemrescue.iso}
+- id: netboot-xyz
+  title: netboot.xyz
+  chain: {url: "https://boot.netboot.xyz"}
+- id: lab-script
+  ipxe: {file: scripts/lab.ipxe}
+`
+
+// testTargets decodes targetsYAML over a data directory holding its files.
+func testTargets(t *testing.T) []target.Target {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"debian/amd64/linux": "kernel", "debian/amd64/initrd.gz": "initrd",
+		"iso/systemrescue.iso": "iso", "scripts/lab.ipxe": "#!ipxe\necho lab\nexit\n",
+	} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var specs []target.Spec
+	if err := yaml.Unmarshal([]byte(targetsYAML), &specs); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := target.NewAll(specs, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func TestGoldenTargets(t *testing.T) {
+	ts := testTargets(t)
+	for _, tt := range []struct {
+		name string
+		arch pxe.Arch
+		def  string
+	}{
+		{"targets-bios", pxe.ArchBIOS, "debian-installer"},
+		{"targets-uefi", pxe.ArchEFIx8664, "rescue-iso"}, // not offered on UEFI: falls back
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := baseOptions()
+			o.Targets = ts
+			o.Default = tt.def
+			if err := Check(o, twoBuilds); err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			s, err := Build(o, twoBuilds[1:], tt.arch, pxe.Features{}, mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.Render()
+			if ps := ipxe.Lint(got); len(ps) != 0 {
+				t.Errorf("lint problems:\n%v\n%s", ps, got)
+			}
+			golden(t, filepath.Join("testdata", tt.name+".ipxe"), got)
+		})
+	}
+}
+
+func TestTargetDefaultUnknown(t *testing.T) {
+	o := baseOptions()
+	o.Targets = testTargets(t)
+	o.Default = "debian-instaler"
+	err := Check(o, nil)
+	if err == nil || !strings.Contains(err.Error(), "debian-installer") {
+		t.Fatalf("a misspelt target default: %v (want the list naming debian-installer)", err)
+	}
+}

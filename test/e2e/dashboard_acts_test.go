@@ -88,6 +88,16 @@ func TestDashboardActs(t *testing.T) {
 	if got := bootOnce(); got != "smartos-noimport" {
 		t.Fatalf("the API has boot_once %q after the dashboard set it, want smartos-noimport", got)
 	}
+	// Power from the dashboard: this machine has no BMC, and says so.
+	if err := chromedp.Do(browser, chromedp.Click(`[data-power="status"]`)); err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithTimeout(browser, 30*time.Second)
+	defer pcancel()
+	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](`document.querySelector("#act-result").textContent.includes("has no BMC address")`)); err != nil {
+		msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
+		t.Errorf("power status of a machine without a BMC: %v (%q)", err, msg)
+	}
 	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-acts.png")); err != nil {
 		t.Log(err)
 	}

@@ -23,6 +23,9 @@ type MachineRule struct {
 	RootPassword string            `yaml:"root_password"` // hashed at start
 	RootShadow   string            `yaml:"root_shadow"`
 	SkipMenu     *bool             `yaml:"skip_menu"`
+	// SecureBoot: the machines boot UEFI with Secure Boot on (the signed
+	// shim and GRUB of secure_boot:, not iPXE).
+	SecureBoot *bool `yaml:"secure_boot"`
 }
 
 // API configures the HTTP API under /api/v1.

@@ -96,3 +96,24 @@ func TestTargetDefaultUnknown(t *testing.T) {
 		t.Fatalf("a misspelt target default: %v (want the list naming debian-installer)", err)
 	}
 }
+
+// A Secure Boot machine's grub.cfg: only the signed Linux target, the
+// default it would get in iPXE when that is offered, else exit.
+func TestGoldenGRUB(t *testing.T) {
+	ts := testTargets(t)
+	for _, tt := range []struct{ name, def string }{
+		{"secureboot", "debian-installer"},
+		{"secureboot-default-not-signed", "netboot-xyz"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := baseOptions()
+			o.Targets = ts
+			o.Default = tt.def
+			got, err := BuildGRUB(o, pxe.ArchEFIx8664, mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", tt.name+".grub.cfg"), got)
+		})
+	}
+}

@@ -21,6 +21,9 @@ TEST_DEPS += genisoimage xorriso
 TEST_DEPS += etcd-server
 # A real IPv6 router beside rackboot's router advertisements (test/e2e ra_test.go).
 TEST_DEPS += radvd
+# Debian's installer and its signed shim and GRUB for boot targets and Secure Boot (test/e2e
+# targets_test.go), GRUB's script checker for the generated grub.cfg (internal/secureboot, menu).
+TEST_DEPS += debian-installer-12-netboot-amd64 grub-common
 
 .PHONY: build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp
 
@@ -33,7 +36,7 @@ serve: deps-run build
 test: deps-test vet cross unit e2e
 
 unit:
-	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 RACKBOOT_GRUB_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:
 	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -parallel 3 -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e: accel|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}

@@ -45,6 +45,6 @@ loads itself in a loop and needs no embedded script.`,
 	root.AddCommand(machinesCommand(), eventsCommand(), tokenCommand())
 	root.AddCommand(leasesCommand(), serversCommand())
 	root.AddCommand(benchCommand())
-	root.AddCommand(ipxeCommand())
+	root.AddCommand(ipxeCommand(), osCommand())
 	return root
 }

@@ -16,6 +16,8 @@ const DebianNetbootDir = "/usr/lib/debian-installer/images/12/amd64/text/debian-
 // GRUB, signed by the distribution, which shim verifies and which verifies
 // the kernel through shim.
 type SecureBoot struct {
+	// Shim and GRUB are files on this host; relative names are below
+	// data_dir (what rackboot os import put there).
 	Shim string `yaml:"shim"` // served by its base name; the DHCP boot file of such machines
 	GRUB string `yaml:"grub"` // served as grubx64.efi at the TFTP root, where shim asks for it
 	// GRUBPrefix is the directory this GRUB reads grub.cfg from, built
@@ -31,8 +33,8 @@ func DefaultSecureBoot() SecureBoot {
 
 func (s *SecureBoot) validate() error {
 	for key, p := range map[string]string{"shim": s.Shim, "grub": s.GRUB} {
-		if p != "" && !path.IsAbs(p) {
-			return fmt.Errorf("secure_boot.%s: %q: give an absolute path", key, p)
+		if c := path.Clean(p); p != "" && !path.IsAbs(p) && (c == ".." || strings.HasPrefix(c, "../")) {
+			return fmt.Errorf("secure_boot.%s: %q leads out of data_dir: give an absolute path", key, p)
 		}
 	}
 	p := strings.Trim(s.GRUBPrefix, "/")

@@ -2,6 +2,7 @@ package menu
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,5 +116,29 @@ func TestGoldenGRUB(t *testing.T) {
 			}
 			golden(t, filepath.Join("testdata", tt.name+".grub.cfg"), got)
 		})
+	}
+}
+
+// The generated grub.cfg parses as GRUB script (grub-script-check from
+// grub-common; required when RACKBOOT_GRUB_REQUIRED is set).
+func TestGRUBScriptCheck(t *testing.T) {
+	bin, err := exec.LookPath("grub-script-check")
+	if err != nil {
+		if os.Getenv("RACKBOOT_GRUB_REQUIRED") != "" {
+			t.Fatalf("grub-script-check: %v (apt-get install grub-common)", err)
+		}
+		t.Skipf("grub-script-check: %v", err)
+	}
+	o := baseOptions()
+	o.Targets = testTargets(t)
+	o.Title = `It's "quoted" $x`
+	got, err := BuildGRUB(o, pxe.ArchEFIx8664, mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "grub.cfg")
+	os.WriteFile(p, got, 0o644)
+	if out, err := exec.Command(bin, p).CombinedOutput(); err != nil {
+		t.Errorf("grub-script-check: %v\n%s\n%s", err, out, got)
 	}
 }

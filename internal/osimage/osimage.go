@@ -352,3 +352,36 @@ func syncDir(p string) error {
 	defer f.Close()
 	return f.Sync()
 }
+
+// Suggestion is the configuration an import suggests: a target, and the
+// signed chain for secure_boot: when the import has one.
+type Suggestion struct {
+	Targets    []map[string]any `yaml:"targets"`
+	SecureBoot map[string]any   `yaml:"secure_boot,omitempty"`
+}
+
+// Suggest is the target that boots e (a linux target, or an iso target
+// for an ISO booted whole).
+func (e Entry) Suggest() Suggestion {
+	t := map[string]any{"id": e.Name, "title": e.Name}
+	switch e.Layout {
+	case LayoutDebianNetboot, LayoutUbuntuNetboot:
+		linux := map[string]any{"kernel": e.Kernel, "initrd": e.Initrds, "cmdline": "priority=low"}
+		if e.Shim != "" {
+			linux["secure_boot"] = true
+		}
+		t["linux"] = linux
+	case LayoutUbuntuLive:
+		t["linux"] = map[string]any{"kernel": e.Kernel, "initrd": e.Initrds,
+			"cmdline": "ip=dhcp url=http://<rackboot address>/targets/" + e.Name + "-iso/" + path.Base(e.ISO)}
+		iso := map[string]any{"id": e.Name + "-iso", "title": e.Name + " (whole ISO)", "iso": map[string]any{"file": e.ISO}}
+		return Suggestion{Targets: []map[string]any{t, iso}}
+	default:
+		t["iso"] = map[string]any{"file": e.ISO}
+	}
+	s := Suggestion{Targets: []map[string]any{t}}
+	if e.Shim != "" {
+		s.SecureBoot = map[string]any{"shim": e.Shim, "grub": e.GRUB, "grub_prefix": e.GRUBPrefix}
+	}
+	return s
+}

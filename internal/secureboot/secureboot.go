@@ -65,13 +65,13 @@ func (c Chain) Files() map[string]string {
 func (c Chain) stubName() string   { return c.Prefix + "/grub.cfg" }
 func (c Chain) machineDir() string { return c.Prefix + "/rackboot/" }
 
-// Stub is the grub.cfg at the prefix: it sources the machine's own.
+// Stub is the grub.cfg at the prefix: it sources the machine's own. No
+// "[ -e ... ]" test first: over TFTP that fetches the file too, and each
+// fetch of a machine's menu consumes its boot-once.
 func (c Chain) Stub() []byte {
-	return []byte("# rackboot: this machine's menu is " + c.machineDir() + "<its MAC>.cfg\n" +
-		"if ! source $prefix/rackboot/${net_default_mac}.cfg ; then\n" +
-		"\techo 'rackboot: could not load this machine's menu from '$prefix/rackboot/${net_default_mac}.cfg\n" +
-		"\tsleep 10\n" +
-		"fi\n")
+	return []byte("# rackboot: each machine's menu is " + c.machineDir() + "<its MAC>.cfg\n" +
+		"echo \"rackboot: loading $prefix/rackboot/${net_default_mac}.cfg\"\n" +
+		"source \"$prefix/rackboot/${net_default_mac}.cfg\"\n")
 }
 
 // MachineMAC is the MAC a name asks the menu of: <prefix>/rackboot/<mac>.cfg.

@@ -18,7 +18,7 @@ func TestContent(t *testing.T) {
 		return []byte("menu of " + mac.String()), nil
 	}
 	ctx := context.Background()
-	if b, ok, _ := c.Content(ctx, render, netip.Addr{}, "debian-installer/amd64/grub/grub.cfg"); !ok || !strings.Contains(string(b), "source $prefix/rackboot/${net_default_mac}.cfg") {
+	if b, ok, _ := c.Content(ctx, render, netip.Addr{}, "debian-installer/amd64/grub/grub.cfg"); !ok || !strings.Contains(string(b), `source "$prefix/rackboot/${net_default_mac}.cfg"`) {
 		t.Errorf("stub: %v %s", ok, b)
 	}
 	if b, ok, _ := c.Content(ctx, render, netip.Addr{}, "/debian-installer/amd64/grub/rackboot/52:54:00:AB:cd:01.cfg"); !ok || asked != "52:54:00:ab:cd:01" || string(b) != "menu of 52:54:00:ab:cd:01" {

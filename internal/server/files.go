@@ -51,6 +51,11 @@ func secureBootChain(cfg config.Config, log *slog.Logger) *secureboot.Chain {
 	if c.Shim == "" || c.GRUB == "" {
 		return nil
 	}
+	for _, p := range []*string{&c.Shim, &c.GRUB} {
+		if !filepath.IsAbs(*p) {
+			*p = filepath.Join(cfg.DataDir, *p) // as rackboot os import put it
+		}
+	}
 	if err := c.Check(); err != nil {
 		log.Info("no signed boot chain for Secure Boot machines", "err", err,
 			"hint", "apt-get install debian-installer-12-netboot-amd64, or set secure_boot.shim and secure_boot.grub")

@@ -34,6 +34,10 @@ func (i *ISO) Open(p string) (*io.SectionReader, error) {
 	d := i.img.root
 	elems := strings.Split(strings.Trim(p, "/"), "/")
 	for n, e := range elems {
+		// A walk down one path cannot loop (it ends after len(elems)
+		// steps); the loop guard is for walks of a whole tree, and
+		// would take a second Open's visit of a directory for one.
+		i.img.seen = map[int64]bool{}
 		rec, _, err := i.img.lookup(d, e)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: err}

@@ -77,7 +77,7 @@ func grubTimeout(d time.Duration) int64 {
 }
 
 // grubQuote quotes s as one GRUB word: single quotes keep everything but
-// a single quote, written as '\'' (GRUB's lexer reads quotes as sh does).
+// a single quote, written as '\” (GRUB's lexer reads quotes as sh does).
 func grubQuote(s string) string {
 	return "'" + strings.ReplaceAll(oneLine(s), "'", `'\''`) + "'"
 }

@@ -3,10 +3,14 @@
 package e2e
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // OVMF with Microsoft's keys enrolled and Secure Boot on (Debian's ovmf
@@ -73,4 +77,46 @@ func (l *Lab) BootWithMAC(ctx context.Context, t testing.TB, fw Firmware, name, 
 	}
 	vm.Name = name
 	return vm
+}
+
+// DebianNetbootTarball writes netboot.tar.gz into dir from the files of
+// debian-installer-12-netboot-amd64, in the layout of Debian's own
+// netboot.tar.gz (which the package does not ship): version.info at the
+// top, debian-installer/amd64/ with the kernel, the initrd, the signed
+// shim and GRUB and GRUB's configuration directory.
+func DebianNetbootTarball(t testing.TB, dir string) string {
+	t.Helper()
+	top := filepath.Dir(filepath.Dir(DebianNetboot)) // .../text
+	files := []string{"version.info"}
+	for _, f := range []string{"linux", "initrd.gz", "bootnetx64.efi", "grubx64.efi", "grub/grub.cfg", "grub/font.pf2"} {
+		files = append(files, "debian-installer/amd64/"+f)
+	}
+	RequireFiles(t, filepath.Join(top, "version.info"), filepath.Join(DebianNetboot, "linux"))
+	out := filepath.Join(dir, "netboot.tar.gz")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	tw := tar.NewWriter(zw)
+	for _, name := range files {
+		b, err := os.ReadFile(filepath.Join(top, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: "./" + name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b)), ModTime: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,17 +25,38 @@ var (
 	kernelSecureBoot = regexp.MustCompile(`secureboot: Secure boot enabled`)
 )
 
-// installerTarget is the Debian 12 installer from
-// debian-installer-12-netboot-amd64 as a linux target, its kernel signed
-// for Debian's shim (so Secure Boot machines are offered it too).
+// installerTarget is the Debian 12 installer as a linux target, its kernel
+// signed for Debian's shim (so Secure Boot machines are offered it too),
+// from what rackboot os import put in the data directory; the signed chain
+// for Secure Boot machines comes from there too.
 const installerTarget = `  - id: debian-installer
     title: Debian 12 installer
     linux:
-      kernel: ` + e2e.DebianNetboot + `/linux
-      initrd: [` + e2e.DebianNetboot + `/initrd.gz]
+      kernel: os/debian-12-amd64/debian-installer/amd64/linux
+      initrd: [os/debian-12-amd64/debian-installer/amd64/initrd.gz]
       cmdline: "console=ttyS0,115200 priority=low"
       secure_boot: true
 `
+
+const importedChain = `secure_boot:
+  shim: os/debian-12-amd64/debian-installer/amd64/bootnetx64.efi
+  grub: os/debian-12-amd64/debian-installer/amd64/grubx64.efi
+  grub_prefix: debian-installer/amd64/grub
+`
+
+// importInstaller runs rackboot os import of a netboot.tar.gz made from
+// debian-installer-12-netboot-amd64's files (Debian's netboot.tar.gz is
+// not packaged) into data.
+func importInstaller(t *testing.T, bin, out, data string) {
+	t.Helper()
+	tgz := e2e.DebianNetbootTarball(t, out)
+	cmd := exec.Command(bin, "os", "import", tgz, "--data-dir", data)
+	b, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "imported debian-12-amd64 (debian-netboot amd64, 12 (bookworm)") {
+		t.Fatalf("rackboot os import: %v\n%s", err, b)
+	}
+	t.Logf("$ rackboot os import %s\n%s", tgz, b)
+}
 
 // targetsLab is rackboot in proxy mode beside a plain DHCP server, with the
 // installer as a target and menu.default. nextServer makes that DHCP server
@@ -46,13 +68,15 @@ func targetsLab(t *testing.T, nextServer bool, prepare func(l *e2e.Lab, data str
 	bin := needRackboot(t)
 	e2e.RequireCommands(t, "dnsmasq")
 	e2e.RequireFiles(t, filepath.Join(e2e.IPXEDir, "undionly.kpxe"), filepath.Join(e2e.IPXEDir, "snponly.efi"),
-		filepath.Join(e2e.DebianNetboot, "linux"), filepath.Join(e2e.DebianNetboot, "initrd.gz"))
+		filepath.Join(e2e.DebianNetboot, "linux"), filepath.Join(e2e.DebianNetboot, "initrd.gz"),
+		filepath.Join(e2e.DebianNetboot, "bootnetx64.efi"), filepath.Join(e2e.DebianNetboot, "grubx64.efi"))
 	ctx := testContext(t, time.Minute)
 	l := e2e.NewLab(t)
 	data := filepath.Join(l.Out, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	importInstaller(t, bin, l.Out, data)
 	extraTargets := ""
 	if prepare != nil {
 		extraTargets = prepare(l, data)
@@ -64,7 +88,7 @@ func targetsLab(t *testing.T, nextServer bool, prepare func(l *e2e.Lab, data str
 	}
 	e2e.StartDnsmasq(ctx, t, l, l.AddHost(t, "dhcp", l.Addr(2)), dhcp)
 	cfg := configFor("debian-installer")
-	cfg.ExtraYAML = "targets:\n" + installerTarget + extraTargets
+	cfg.ExtraYAML = importedChain + "targets:\n" + installerTarget + extraTargets
 	rb := e2e.StartRackboot(ctx, t, l, e2e.RackbootOptions{Binary: bin, DHCPMode: "proxy", DataDir: data, Config: cfg})
 	return l, rb, bin
 }

@@ -257,6 +257,11 @@ func TestSecureBoot(t *testing.T) {
 	if n := vmIPXE.Count(e2e.IPXEBanner); n != 0 || kernelFirstLine.MatchString(vmIPXE.Text()) {
 		t.Errorf("%s: iPXE ran %d times, or a kernel started, under Secure Boot", vmIPXE.Name, n)
 	}
+	// The firmware starts over with its next boot option and asks for iPXE
+	// again (HTTP boot), never running it: rackboot says what to do.
+	warning := "Secure Boot refuses an unsigned iPXE\" mac=" + unsigned
+	d := waitFor(ctx, t, 4*time.Minute, "rackboot's Secure Boot warning", func() bool { return strings.Contains(rb.Output(), warning) })
+	t.Logf("rackboot warned about %s %s after the refusal", unsigned, d.Round(time.Second))
 	// What the firmware does next, for DESIGN.md: does it ask again?
 	t.Logf("%s: snponly.efi fetched %d times; DHCP requests seen from it: %d", vmIPXE.Name,
 		countLines(rb.Output(), "tftp: transfer done", "file=snponly.efi"), countLines(rb.Output(), "boot step", strings.ToLower(unsigned)))

@@ -16,11 +16,12 @@ import (
 )
 
 // What the Debian installer prints on the serial console (console=ttyS0):
-// the kernel's first line, then the installer's first screen (its
-// language question, drawn by cdebconf's newt frontend).
+// the kernel's first line, then the installer's first screen, drawn by
+// cdebconf's newt frontend: its language question, or with 512 MiB (the
+// BIOS machine) the "Entering low memory mode" notice before it.
 var (
 	kernelFirstLine = regexp.MustCompile(`Linux version 6\.1\.\S+ \(debian-kernel@lists\.debian\.org\)`)
-	installerUp     = regexp.MustCompile(`Select a language|Choose language`)
+	installerUp     = regexp.MustCompile(`Select a language|Choose language|Entering low memory mode`)
 	// The kernel says so when it was started with Secure Boot on.
 	kernelSecureBoot = regexp.MustCompile(`secureboot: Secure boot enabled`)
 )

@@ -8,6 +8,10 @@ GO      ?= go
 BIN     := bin/rackboot
 IFACE   ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# What `rackboot version` prints beside VERSION (internal/version).
+COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+DATE    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X rackboot/internal/version.Version=$(VERSION) -X rackboot/internal/version.Commit=$(COMMIT) -X rackboot/internal/version.Date=$(DATE)
 
 # What `serve` needs at run time: iPXE builds to hand out, memtest86+ for the menu.
 RUN_DEPS  := ipxe memtest86+
@@ -21,14 +25,18 @@ TEST_DEPS += genisoimage xorriso
 TEST_DEPS += etcd-server
 # A real IPv6 router beside rackboot's router advertisements (test/e2e ra_test.go).
 TEST_DEPS += radvd
+# The packages and service files (packaging/): xmllint checks the SMF
+# manifest against its DTD, shellcheck the rc.d and maintainer scripts,
+# systemd-analyze the unit (packaging/mkdeb, packaging/*_test.go).
+TEST_DEPS += libxml2-utils shellcheck systemd
 # Debian's installer and its signed shim and GRUB for boot targets and Secure Boot (test/e2e
 # targets_test.go), GRUB's script checker for the generated grub.cfg (internal/secureboot, menu).
 TEST_DEPS += debian-installer-12-netboot-amd64 grub-common
 
-.PHONY: build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp
+.PHONY: package build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp bench-boot
 
 build:
-	$(GO) build -ldflags "-X rackboot/internal/version.Version=$(VERSION)" -o $(BIN) ./cmd/rackboot
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rackboot
 
 serve: deps-run build
 	./$(BIN) serve $(if $(IFACE),--interface $(IFACE))
@@ -36,7 +44,7 @@ serve: deps-run build
 test: deps-test vet cross unit e2e
 
 unit:
-	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 RACKBOOT_GRUB_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 RACKBOOT_PACKAGING_REQUIRED=1 RACKBOOT_GRUB_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /bench/)
 
 e2e:
 	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -parallel 3 -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e: accel|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}
@@ -62,7 +70,15 @@ deps-test:
 		for s in dnsmasq tftpd-hpa isc-dhcp-relay etcd radvd; do service $$s stop >/dev/null 2>&1 || true; done; }
 
 # Every benchmark that writes BENCHMARKS.md (root: network namespaces).
-bench: bench-dhcp bench-storm
+bench: bench-dhcp bench-storm bench-boot
+
+# One machine's boot time, BIOS and UEFI, rackboot against the seed blog's
+# stack (dnsmasq, tftpd-hpa, nginx, bootstrap.ipxe) in QEMU; rewrites
+# BENCHMARKS.md's boot section and bench/results/boot.json.
+# BENCH_BOOT_RUNS: runs of each stack and firmware (median reported).
+BENCH_BOOT_RUNS ?= 3
+bench-boot: deps-bench deps-test
+	RACKBOOT_BENCH_BOOT=1 RACKBOOT_BENCH_BOOT_RUNS=$(BENCH_BOOT_RUNS) $(GO) test -count=1 -timeout 60m -v -run TestBootTimes ./bench/boot
 
 # Go micro-benchmarks (go test -bench).
 bench-go:
@@ -92,5 +108,17 @@ bench-dhcp: build
 		for s in dnsmasq kea-dhcp4-server kea-ctrl-agent; do service $$s stop >/dev/null 2>&1 || true; done; }
 	$(GO) run ./bench/dhcp -rackboot $(BIN) -write BENCHMARKS.md $(BENCH_DHCP_FLAGS)
 
+# Debian packages (packaging/, built with nFPM by packaging/mkdeb):
+# dist/rackboot_<version>_<arch>.deb. Static binaries, so one package
+# runs on every Debian and Ubuntu release of its architecture.
+DEB_ARCHES := amd64 arm64
+
+package: build
+	for a in $(DEB_ARCHES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/linux_$$a/rackboot ./cmd/rackboot || exit 1; \
+	done
+	$(GO) run ./packaging/mkdeb -version $(VERSION) -date $(DATE) -docs-from $(BIN) -out dist \
+		$(foreach a,$(DEB_ARCHES),$(a)=dist/linux_$(a)/rackboot)
+
 clean:
-	rm -rf bin test/e2e/out test/e2e/last-run.log
+	rm -rf dist bin test/e2e/out test/e2e/last-run.log

@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"rackboot/bench/internal/host"
 )
 
 type options struct {
@@ -210,8 +212,8 @@ type step struct {
 
 // benchServer measures one server on a fresh lab.
 func benchServer(ctx context.Context, o options, name string) (r result, err error) {
-	r = result{Server: name, LoadBefore: loadavg()}
-	defer func() { r.LoadAfter = loadavg() }()
+	r = result{Server: name, LoadBefore: host.LoadAvg()}
+	defer func() { r.LoadAfter = host.LoadAvg() }()
 	l, srv, err := startLab(ctx, o, name, poolLast)
 	if err != nil {
 		return r, err
@@ -268,8 +270,8 @@ func benchServer(ctx context.Context, o options, name string) (r result, err err
 // fewer addresses than perfdhcp has clients: once the pool is full, a
 // DISCOVER from a client without a lease finds nothing free.
 func benchOversubscribed(ctx context.Context, o options, name string) (r result, err error) {
-	r = result{Server: name, LoadBefore: loadavg()}
-	defer func() { r.LoadAfter = loadavg() }()
+	r = result{Server: name, LoadBefore: host.LoadAvg()}
+	defer func() { r.LoadAfter = host.LoadAvg() }()
 	l, srv, err := startLab(ctx, o, name, lastOfPool(o.over.pool))
 	if err != nil {
 		return r, err
@@ -332,7 +334,7 @@ func startLab(ctx context.Context, o options, name, last string) (*lab, *server,
 // saturate runs perfdhcp at rate for secs against srv and fills r's
 // saturation figures.
 func saturate(ctx context.Context, l *lab, srv *server, r *result, rate, secs, clients int) error {
-	log.Printf("%s: saturation, %d s at %d/s offered, %d clients (load %s)", r.Server, secs, rate, clients, loadavg())
+	log.Printf("%s: saturation, %d s at %d/s offered, %d clients (load %s)", r.Server, secs, rate, clients, host.LoadAvg())
 	cpu0 := srv.cpuSeconds()
 	sat, err := l.perfdhcp(ctx, rate, secs, clients)
 	if err != nil {
@@ -386,17 +388,4 @@ func best(servers []string, rounds [][]result) []result {
 		}
 	}
 	return out
-}
-
-// loadavg is the first three fields of /proc/loadavg.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"rackboot/bench/internal/host"
 )
 
 type options struct {
@@ -178,7 +180,7 @@ func runAll(ctx context.Context, o options) error {
 		}
 	}
 	res.Finished = time.Now()
-	res.Host.LoadEnd = loadavg()
+	res.Host.LoadEnd = host.LoadAvg()
 	return write(o, res)
 }
 
@@ -307,13 +309,4 @@ func linkName(netem string) string {
 		return "clean"
 	}
 	return netem
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

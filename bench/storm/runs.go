@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"rackboot/bench/internal/host"
 	"rackboot/internal/storm"
 )
 
@@ -86,7 +87,7 @@ func describe(o options) string {
 }
 
 func hostInfo(ctx context.Context, bin string) Host {
-	h := Host{CPUs: runtime.NumCPU(), LoadStart: loadavg(), Versions: map[string]string{}}
+	h := Host{CPUs: runtime.NumCPU(), LoadStart: host.LoadAvg(), Versions: map[string]string{}}
 	if out, err := output(ctx, "uname", "-sr"); err == nil {
 		h.Kernel = strings.TrimSpace(out)
 	}
@@ -148,8 +149,8 @@ func runStorms(ctx context.Context, o options, e *env, sts []stack, res *Results
 }
 
 func runStorm(ctx context.Context, o options, e *env, st stack, n int, link string, r int) (sr StormRun) {
-	sr = StormRun{Stack: st.name, Machines: n, Link: linkName(link), Run: r, Started: time.Now(), Load: loadavg()}
-	defer func() { sr.LoadEnd = loadavg() }()
+	sr = StormRun{Stack: st.name, Machines: n, Link: linkName(link), Run: r, Started: time.Now(), Load: host.LoadAvg()}
+	defer func() { sr.LoadEnd = host.LoadAvg() }()
 	dir := filepath.Join(e.work, fmt.Sprintf("storm-%d-%s-%s-%d", n, slug(link), st.name, r))
 	l, err := newLab(ctx, dir, link)
 	if err != nil {
@@ -256,7 +257,7 @@ func rackbootAlone(ctx context.Context, l *lab, e *env) error {
 
 // load runs one `rackboot bench tftp|http` against one server in a fresh lab.
 func load(ctx context.Context, e *env, srv server, test, link string, r int, args ...string) LoadRun {
-	lr := LoadRun{Test: test, Server: srv.name, Link: linkName(link), Run: r, Load: loadavg()}
+	lr := LoadRun{Test: test, Server: srv.name, Link: linkName(link), Run: r, Load: host.LoadAvg()}
 	dir := filepath.Join(e.work, fmt.Sprintf("%s-%s-%s-%d", test, slug(link), srv.name, r))
 	l, err := newLab(ctx, dir, link)
 	if err != nil {

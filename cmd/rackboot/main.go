@@ -46,5 +46,7 @@ loads itself in a loop and needs no embedded script.`,
 	root.AddCommand(leasesCommand(), serversCommand())
 	root.AddCommand(benchCommand())
 	root.AddCommand(ipxeCommand(), osCommand())
+	root.AddCommand(versionCommand(), manPagesCommand())
+	root.SetVersionTemplate(version.Get().String()) // --version says what `rackboot version` says
 	return root
 }

@@ -190,6 +190,12 @@ func machineOptions(base Options, mc machines.Machine, eff machines.Effective) O
 	if eff.BootOnce != "" {
 		// "noimport" is relative to what the machine would boot otherwise.
 		m.Default = ItemID(eff.BootOnce, defaultOf(base, def))
+		// A boot-once is an operator's explicit choice for this one boot (a
+		// reinstall, a rescue), usually made from afar: nobody is at the
+		// console to confirm it, so the countdown (menu.timeout, 30 s by
+		// default) would only delay it. The menu still flashes, and a
+		// failed boot still leads back to it.
+		m.SkipMenu = true
 	}
 	return base.ForMachine(m)
 }

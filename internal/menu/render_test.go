@@ -91,10 +91,16 @@ func TestBootOnceServedOnce(t *testing.T) {
 			if !strings.Contains(string(script), "menu rackboot - cn1\n") {
 				t.Errorf("the machine's name is not in its menu title")
 			}
-			if strings.Contains(string(script), "--default smartos-"+renderBuild+"-noimport ") {
+			once := strings.Contains(string(script), "--default smartos-"+renderBuild+"-noimport ")
+			if once {
 				mu.Lock()
 				noimport++
 				mu.Unlock()
+			}
+			// The boot-once boots without the countdown; the menus after
+			// it count down as configured.
+			if immediate := strings.Contains(string(script), "set menu-timeout 100\n"); immediate != once {
+				t.Errorf("boot-once menu %v, countdown skipped %v:\n%s", once, immediate, script)
 			}
 		}()
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"rackboot/internal/store/etcdstore/etcdtest"
 )
 
 // EtcdMember is one etcd process on its own lab host.
@@ -41,10 +43,14 @@ func (c *EtcdCluster) Endpoints() []string {
 	return out
 }
 
-// EtcdBinary finds Debian's etcd (package etcd-server), or skips (fails
-// with RACKBOOT_E2E_REQUIRED=1).
+// EtcdBinary finds the etcd server: $RACKBOOT_ETCD, as for the unit tests
+// (etcdtest), else Debian's (package etcd-server); or skips (fails with
+// RACKBOOT_E2E_REQUIRED=1).
 func EtcdBinary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("RACKBOOT_ETCD"); p != "" {
+		return p
+	}
 	for _, p := range []string{"etcd", "/usr/bin/etcd"} {
 		if bin, err := exec.LookPath(p); err == nil {
 			return bin
@@ -75,13 +81,15 @@ func StartEtcd(ctx context.Context, t testing.TB, lab *Lab, n int, firstAddr byt
 		}
 		peer := fmt.Sprintf("http://%s:2380", m.Host.IP)
 		m.lab = lab
-		m.args = []string{bin,
+		// env -i: etcd runs in etcdtest.Env, without the ETCD_* settings
+		// of the test's environment.
+		m.args = append(append([]string{"env", "-i"}, etcdtest.Env()...), bin,
 			"--name", m.Name, "--data-dir", dir,
 			"--listen-client-urls", m.ClientURL, "--advertise-client-urls", m.ClientURL,
 			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "rackboot-e2e-" + lab.ID,
-			"--logger", "zap", "--log-outputs", "stderr"}
+			"--initial-cluster-token", "rackboot-e2e-"+lab.ID,
+			"--logger", "zap", "--log-outputs", "stderr")
 		m.Process = lab.Start(t, m.Host.NS, m.Name, m.args...)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*peerStartTimeout)

@@ -4,10 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -44,7 +40,7 @@ func RunUEFIHTTP(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPa
 	}
 	args := append(uefiArgs(mac, vars), OVMFNoPXE...)
 	if pcap != "" {
-		args = append(args, "-object", fmt.Sprintf("filter-dump,id=dump0,netdev=n0,file=%s", pcap))
+		args = append(args, CaptureArgs(pcap)...)
 	}
 	return startVM(ctx, t, lab, UEFIHTTP, tap, mac, serialPath, args)
 }
@@ -64,67 +60,14 @@ func (l *Lab) BootUEFIHTTP(ctx context.Context, t testing.TB, name string) *VM {
 // writes it) and returns the DHCP packets in it that go to the server port
 // (67), in capture order: what the client sent.
 func PcapDHCPRequests(path string) ([]*dhcp4.Packet, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < 24 {
-		return nil, errors.New("pcap: short file header")
-	}
-	var bo binary.ByteOrder
-	switch binary.LittleEndian.Uint32(b) {
-	case 0xa1b2c3d4:
-		bo = binary.LittleEndian
-	case 0xd4c3b2a1:
-		bo = binary.BigEndian
-	default:
-		return nil, fmt.Errorf("pcap: bad magic %x", b[:4])
-	}
-	if lt := bo.Uint32(b[20:]); lt != 1 {
-		return nil, fmt.Errorf("pcap: link type %d, want 1 (Ethernet)", lt)
-	}
+	frames, err := ReadPcap(path)
 	var out []*dhcp4.Packet
-	for off := 24; off+16 <= len(b); {
-		n := int(bo.Uint32(b[off+8:]))
-		off += 16
-		if off+n > len(b) {
-			return out, errors.New("pcap: truncated record")
+	for _, f := range frames {
+		if udp, ok := f.UDP(); ok && udp.DstPort == dhcp4.PortServer {
+			if p, err := dhcp4.Parse(udp.Payload); err == nil {
+				out = append(out, p)
+			}
 		}
-		if p := dhcpToServer(b[off : off+n]); p != nil {
-			out = append(out, p)
-		}
-		off += n
 	}
-	return out, nil
-}
-
-// dhcpToServer decodes an Ethernet/IPv4/UDP frame to port 67, or returns nil.
-// QEMU 7.2's filter-dump on a tap netdev writes each frame behind the
-// 10-byte virtio-net header (vnet_hdr) it carries inside QEMU; the frame is
-// taken to start where an IPv4 EtherType follows the two MAC addresses.
-func dhcpToServer(f []byte) *dhcp4.Packet {
-	switch {
-	case len(f) >= 14 && binary.BigEndian.Uint16(f[12:]) == 0x0800:
-	case len(f) >= 10+14 && binary.BigEndian.Uint16(f[10+12:]) == 0x0800:
-		f = f[10:]
-	default:
-		return nil
-	}
-	if len(f) < 14+20+8 {
-		return nil
-	}
-	ip := f[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ip[0]>>4 != 4 || ip[9] != 17 || len(ip) < ihl+8 {
-		return nil
-	}
-	udp := ip[ihl:]
-	if binary.BigEndian.Uint16(udp[2:]) != dhcp4.PortServer {
-		return nil
-	}
-	p, err := dhcp4.Parse(udp[8:])
-	if err != nil {
-		return nil
-	}
-	return p
+	return out, err
 }

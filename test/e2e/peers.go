@@ -196,3 +196,49 @@ func WaitHTTP(ctx context.Context, ns Netns, url string, want int) error {
 		}
 	}
 }
+
+// StartNginx serves root over HTTP on addr in ns with nginx, as the seed
+// blog's stack does (Debian's defaults that matter for serving files:
+// sendfile, tcp_nopush, keepalive), and waits until it answers.
+func StartNginx(ctx context.Context, t testing.TB, lab *Lab, ns Netns, addr netip.AddrPort, root string) *Process {
+	t.Helper()
+	RequireCommands(t, "nginx")
+	dir := filepath.Join(lab.Out, "nginx")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`daemon off;
+worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 768; }
+http {
+	sendfile on;
+	tcp_nopush on;
+	keepalive_timeout 65;
+	types { application/octet-stream efi bin; text/plain ipxe; }
+	default_type application/octet-stream;
+	access_log %[1]s/access.log;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	server {
+		listen %[2]s;
+		root %[3]s;
+	}
+}
+`, dir, addr, root)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := lab.Start(t, ns, "nginx", "nginx", "-c", path, "-p", dir)
+	wctx, cancel := context.WithTimeout(ctx, peerStartTimeout)
+	defer cancel()
+	if err := WaitHTTP(wctx, ns, "http://"+addr.String()+"/", 0); err != nil {
+		t.Fatalf("nginx: %v", err)
+	}
+	return p
+}

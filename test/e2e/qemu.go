@@ -71,13 +71,13 @@ func RandomMAC() string {
 }
 
 // RunBIOS boots a BIOS PXE client on tap with the given MAC, its serial
-// console written to serialPath. SeaBIOS runs with graphics=off, which makes
+// console written to serialPath; extra are more QEMU arguments. SeaBIOS runs with graphics=off, which makes
 // its serial console carry everything written to the screen (iPXE's
 // messages), so the console shows the whole boot.
-func RunBIOS(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath string) *VM {
+func RunBIOS(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath string, extra ...string) *VM {
 	t.Helper()
 	RequireCommands(t, QEMUBinary)
-	return startVM(ctx, t, lab, BIOS, tap, mac, serialPath, biosArgs(mac))
+	return startVM(ctx, t, lab, BIOS, tap, mac, serialPath, append(biosArgs(mac), extra...))
 }
 
 // biosArgs is the BIOS client's machine: SeaBIOS and the NIC n0 with QEMU's
@@ -93,7 +93,8 @@ func biosArgs(mac string) []string {
 
 // RunUEFI boots a UEFI PXE client (OVMF, q35) on tap. The NIC has an empty
 // romfile, so the PXE client is EDK2's own and iPXE must be chainloaded.
-func RunUEFI(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath string) *VM {
+// extra are more QEMU arguments (CaptureArgs, say).
+func RunUEFI(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath string, extra ...string) *VM {
 	t.Helper()
 	RequireCommands(t, QEMUBinary)
 	RequireFiles(t, OVMFCode, OVMFVars)
@@ -101,7 +102,7 @@ func RunUEFI(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath s
 	if err := copyFile(OVMFVars, vars); err != nil {
 		t.Fatalf("copy OVMF variables: %v", err)
 	}
-	return startVM(ctx, t, lab, UEFI, tap, mac, serialPath, uefiArgs(mac, vars))
+	return startVM(ctx, t, lab, UEFI, tap, mac, serialPath, append(uefiArgs(mac, vars), extra...))
 }
 
 // uefiArgs is the UEFI client's machine: OVMF with its variables in vars (a
@@ -121,14 +122,26 @@ func uefiArgs(mac, vars string) []string {
 // output directory as <name>.serial.
 func (l *Lab) Boot(ctx context.Context, t testing.TB, fw Firmware, name string) *VM {
 	t.Helper()
+	return l.boot(ctx, t, fw, name)
+}
+
+// BootCaptured is Boot with the NIC's frames also written to
+// <Out>/<name>.pcap (CaptureArgs), for WireStages.
+func (l *Lab) BootCaptured(ctx context.Context, t testing.TB, fw Firmware, name string) *VM {
+	t.Helper()
+	return l.boot(ctx, t, fw, name, CaptureArgs(filepath.Join(l.Out, name+".pcap"))...)
+}
+
+func (l *Lab) boot(ctx context.Context, t testing.TB, fw Firmware, name string, extra ...string) *VM {
+	t.Helper()
 	tap := l.AddTap(t)
 	serial := filepath.Join(l.Out, name+".serial")
 	var vm *VM
 	switch fw {
 	case BIOS:
-		vm = RunBIOS(ctx, t, l, tap, RandomMAC(), serial)
+		vm = RunBIOS(ctx, t, l, tap, RandomMAC(), serial, extra...)
 	case UEFI:
-		vm = RunUEFI(ctx, t, l, tap, RandomMAC(), serial)
+		vm = RunUEFI(ctx, t, l, tap, RandomMAC(), serial, extra...)
 	default:
 		t.Fatalf("unknown firmware %q", fw)
 	}

@@ -14,55 +14,68 @@ import (
 	"rackboot/test/e2e"
 )
 
-// TestRABootTime boots one BIOS machine through rackboot with ipv6.ra auto
-// and one with off, in two labs at once, and prints both times from power-on
-// to the SmartOS kernel. With auto, rackboot answers iPXE's router
-// solicitations with an advertisement that configures nothing, and iPXE stops
-// waiting (~13 s) for an IPv6 router; the test asserts only that the machine
-// got our advertisement and booted (no timing threshold: TCG times vary).
-// A Linux host on the auto lab's link keeps no default route and no global
-// address.
+// TestRABootTime boots a BIOS and a UEFI machine through rackboot with
+// ipv6.ra auto and with off, in four labs at once, and prints the times from
+// power-on to the SmartOS kernel (BIOS) and to memtest86+ downloaded (UEFI;
+// memtest's own start-up under emulation is not the boot server's). With
+// auto, rackboot answers iPXE's router solicitations with an advertisement
+// that configures nothing, and iPXE stops waiting (~13 s) for an IPv6
+// router; the test asserts only that the machine got our advertisement and
+// booted (no timing threshold: TCG times vary). A Linux host on each auto
+// lab's link keeps no default route and no global address.
 func TestRABootTime(t *testing.T) {
+	e2e.RequireFiles(t, "/boot/memtest86+x64.efi")
 	var (
 		mu   sync.Mutex
 		took = map[string]time.Duration{}
 	)
 	t.Run("labs", func(t *testing.T) {
-		for _, mode := range []string{"auto", "off"} {
-			t.Run(mode, func(t *testing.T) {
-				t.Parallel()
-				ctx := testContext(t, bootTimeout)
-				cfg := configFor("")
-				cfg.IPv6RA = mode
-				l := newRackbootLab(t, "proxy", plainDHCP, cfg)
-				host := l.AddHost(t, "h6", l.Addr(3)) // a Linux host on the link
-				vm := l.Boot(ctx, t, e2e.BIOS, "bios-ra-"+mode)
-				d := vm.WaitBoot(ctx, t, e2e.KernelDone)
-				mu.Lock()
-				took[mode] = d
-				mu.Unlock()
+		for _, fw := range []e2e.Firmware{e2e.BIOS, e2e.UEFI} {
+			for _, mode := range []string{"auto", "off"} {
+				t.Run(string(fw)+"-"+mode, func(t *testing.T) {
+					t.Parallel()
+					ctx := testContext(t, bootTimeout)
+					cfg := configFor("")
+					if fw == e2e.UEFI {
+						cfg = configFor("memtest")
+					}
+					cfg.IPv6RA = mode
+					l := newRackbootLab(t, "proxy", plainDHCP, cfg)
+					host := l.AddHost(t, "h6", l.Addr(3)) // a Linux host on the link
+					vm := l.Boot(ctx, t, fw, string(fw)+"-ra-"+mode)
+					var d time.Duration
+					if fw == e2e.UEFI {
+						d = vm.WaitBoot(ctx, t, memtestLoaded)
+					} else {
+						d = vm.WaitBoot(ctx, t, e2e.KernelDone)
+					}
+					mu.Lock()
+					took[string(fw)+"-"+mode] = d
+					mu.Unlock()
 
-				answered, ok := raMetric(ctx, t, l.rb, "rackboot_ra_answered_total")
-				switch mode {
-				case "auto":
-					if !ok || answered < 1 {
-						t.Errorf("ipv6.ra auto: rackboot_ra_answered_total = %v (present %v), want > 0", answered, ok)
+					answered, ok := raMetric(ctx, t, l.rb, "rackboot_ra_answered_total")
+					switch mode {
+					case "auto":
+						if !ok || answered < 1 {
+							t.Errorf("ipv6.ra auto: rackboot_ra_answered_total = %v (present %v), want > 0", answered, ok)
+						}
+					case "off":
+						if ok {
+							t.Errorf("ipv6.ra off: rackboot_ra_answered_total present (%v): a responder ran", answered)
+						}
 					}
-				case "off":
-					if ok {
-						t.Errorf("ipv6.ra off: rackboot_ra_answered_total present (%v): a responder ran", answered)
+					if out := l.Exec(t, host.NS, "ip", "-6", "route", "show", "default"); strings.TrimSpace(out) != "" {
+						t.Errorf("the Linux host took a default route: %s", out)
 					}
-				}
-				if out := l.Exec(t, host.NS, "ip", "-6", "route", "show", "default"); strings.TrimSpace(out) != "" {
-					t.Errorf("the Linux host took a default route: %s", out)
-				}
-				if out := l.Exec(t, host.NS, "ip", "-6", "addr", "show", "scope", "global"); strings.TrimSpace(out) != "" {
-					t.Errorf("the Linux host took a global address: %s", out)
-				}
-			})
+					if out := l.Exec(t, host.NS, "ip", "-6", "addr", "show", "scope", "global"); strings.TrimSpace(out) != "" {
+						t.Errorf("the Linux host took a global address: %s", out)
+					}
+				})
+			}
 		}
 	})
-	t.Logf("BIOS power-on to the SmartOS kernel: ipv6.ra auto %s, off %s (%s)", took["auto"], took["off"], e2e.Accel())
+	t.Logf("BIOS power-on to the SmartOS kernel: ipv6.ra auto %s, off %s; UEFI power-on to memtest86+ downloaded: auto %s, off %s (%s)",
+		took["bios-auto"], took["bios-off"], took["uefi-auto"], took["uefi-off"], e2e.Accel())
 }
 
 // raMetric reads one unlabelled sample from rackboot's /metrics.

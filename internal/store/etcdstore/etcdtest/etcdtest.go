@@ -138,7 +138,7 @@ func (c *Cluster) start(i int, state string) {
 		"--initial-cluster-token", c.token,
 		"--logger", "zap", "--log-outputs", "stderr",
 	)
-	cmd.Env = env()
+	cmd.Env = Env()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
@@ -151,9 +151,10 @@ func (c *Cluster) start(i int, state string) {
 	}(cmd, m.exited)
 }
 
-// env is the test's environment without ETCD_* settings (etcd reads its
-// flags from them too), plus ETCD_UNSUPPORTED_ARCH where etcd 3.4 wants it.
-func env() []string {
+// Env is the environment to run etcd in: the test's without ETCD_* settings
+// (etcd reads its flags from them too, so a host's would change the
+// cluster), plus ETCD_UNSUPPORTED_ARCH where etcd 3.4 wants it.
+func Env() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ETCD_") {

@@ -260,8 +260,9 @@ func TestSecureBoot(t *testing.T) {
 	}
 	// The firmware starts over with its next boot option and asks for iPXE
 	// again (HTTP boot), never running it: rackboot says what to do.
-	warning := "Secure Boot refuses an unsigned iPXE\" mac=" + unsigned
-	d := waitFor(ctx, t, 4*time.Minute, "rackboot's Secure Boot warning", func() bool { return strings.Contains(rb.Output(), warning) })
+	d := waitFor(ctx, t, 4*time.Minute, "rackboot's Secure Boot warning", func() bool {
+		return countLines(rb.Output(), "Secure Boot refuses an unsigned iPXE", "mac="+unsigned, "--secure-boot yes") > 0
+	})
 	t.Logf("rackboot warned about %s %s after the refusal", unsigned, d.Round(time.Second))
 	// What the firmware does next, for DESIGN.md: does it ask again?
 	t.Logf("%s: snponly.efi fetched %d times; DHCP requests seen from it: %d", vmIPXE.Name,

@@ -43,6 +43,7 @@ configuration's machines.rules (see rackboot serve --help).`,
 		machinesShowCommand(&f), machinesSetCommand(&f), machinesBootOnceCommand(&f),
 		machinesRemoveCommand(&f), machinesMenuCommand(&f),
 	)
+	cmd.AddCommand(machinesPowerCommands(&f)...) // machines_power.go
 	return cmd
 }
 

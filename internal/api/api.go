@@ -29,7 +29,10 @@ type Server struct {
 	// network, and the dashboard without a login).
 	OpenReads bool
 	Logger    *slog.Logger
-	mux       http.ServeMux
+	// Sessions, set by EnableSessions, lets the dashboard sign in with the
+	// token and write with a session cookie and a CSRF token (session.go).
+	Sessions *Sessions
+	mux      http.ServeMux
 }
 
 // HandlerFunc is an API handler. Returning an error writes it as JSON: an
@@ -58,11 +61,12 @@ func (s *Server) Handle(pattern string, h HandlerFunc) {
 	}
 	s.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		read := r.Method == http.MethodGet || r.Method == http.MethodHead
-		if !(read && s.OpenReads) && !s.Authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="rackboot"`)
-			s.writeError(w, r, Errorf(http.StatusUnauthorized,
-				"this needs the API token: pass --token or set RACKBOOT_TOKEN (it is in the data directory's api-token file)"))
-			return
+		if !(read && s.OpenReads) {
+			if err := s.authorize(r); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="rackboot"`)
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -79,15 +83,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// Authorized reports whether r carries the API token; handlers of open reads
-// use it to leave secrets out for anonymous readers.
-func (s *Server) Authorized(r *http.Request) bool {
-	want := ""
-	if s.Token != nil {
-		want = s.Token()
-	}
+// Authorized reports whether r carries the API token (or a dashboard
+// session's proof, session.go); handlers of open reads use it to leave
+// secrets out for anonymous readers.
+func (s *Server) Authorized(r *http.Request) bool { return s.authorize(r) == nil }
+
+// authorize is nil when r carries the API token or a signed-in dashboard's
+// session (with its CSRF token for writes), else the error to answer.
+func (s *Server) authorize(r *http.Request) error {
+	want := s.token()
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	if ok && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+		return nil
+	}
+	if s.Sessions != nil {
+		if ok, err := s.Sessions.check(r, want); ok || err != nil {
+			return err
+		}
+	}
+	return Errorf(http.StatusUnauthorized,
+		"this needs the API token: pass --token or set RACKBOOT_TOKEN (it is in the data directory's api-token file), or sign in on the dashboard")
+}
+
+func (s *Server) token() string {
+	if s.Token == nil {
+		return ""
+	}
+	return s.Token()
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -286,7 +286,7 @@ func (m *Machines) serveBooted(w http.ResponseWriter, r *http.Request) error {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		ip = ap.Addr().Unmap().String()
 	}
-	out := m.Events.Publish(events.Event{MAC: mac, Type: events.TypeUp, IP: ip, Msg: "the OS called back: it is up"})
+	out := m.Events.Publish(events.Event{MAC: mac, Type: events.TypeUp, Via: "callback", IP: ip, Msg: "the OS called back: it is up"})
 	if len(out) == 0 {
 		return Errorf(http.StatusServiceUnavailable, "the server is stopping")
 	}

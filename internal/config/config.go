@@ -46,6 +46,7 @@ type Config struct {
 	TFTP      TFTP     `yaml:"tftp"`   // limits.go
 	HTTP      HTTP     `yaml:"http"`   // limits.go
 	IPv6      IPv6     `yaml:"ipv6"`   // ipv6.go
+	BMC       BMC      `yaml:"bmc"`    // bmc.go
 	// Targets are the boot targets beside SmartOS: Linux kernels,
 	// installers, ISOs, chains, scripts (internal/target decodes and
 	// checks them, when the menu is built at start).
@@ -185,6 +186,9 @@ func (c *Config) Validate() error {
 		c.AdvertiseAddr = ip
 	}
 	if err := c.DHCP.validate(); err != nil { // dhcp.go
+		return err
+	}
+	if err := c.BMC.validate(); err != nil { // bmc.go
 		return err
 	}
 	if err := c.Machines.validate(); err != nil { // machines.go

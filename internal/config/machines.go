@@ -23,6 +23,7 @@ type MachineRule struct {
 	RootPassword string            `yaml:"root_password"` // hashed at start
 	RootShadow   string            `yaml:"root_shadow"`
 	SkipMenu     *bool             `yaml:"skip_menu"`
+	BMC          *RuleBMC          `yaml:"bmc"` // bmc.go
 	// SecureBoot: the machines boot UEFI with Secure Boot on (the signed
 	// shim and GRUB of secure_boot:, not iPXE).
 	SecureBoot *bool `yaml:"secure_boot"`
@@ -60,6 +61,9 @@ func (m *Machines) validate() error {
 		}
 		if r.RootPassword != "" && r.RootShadow != "" {
 			return fmt.Errorf("%s: set root_password or root_shadow, not both", key)
+		}
+		if err := r.BMC.validate(key); err != nil { // bmc.go
+			return err
 		}
 		if s := r.RootShadow; s != "" && !shadowHash.MatchString(s) {
 			return fmt.Errorf("%s.root_shadow: %q is not a crypt(3) hash like $5$salt$hash (or use root_password)", key, s)

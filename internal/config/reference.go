@@ -116,4 +116,13 @@ unknown key or a bad value is an error that names the key):
         boot_args: {admin_nic: "52:54:00:00:00:01"}
         # root_password, root_shadow: as in smartos
         skip_menu: false       # true boots the default at once
-        secure_boot: false     # true: UEFI with Secure Boot on (signed shim and GRUB, not iPXE)`
+        secure_boot: false     # true: UEFI with Secure Boot on (signed shim and GRUB, not iPXE)
+        bmc:                   # BMC defaults (each machine's address: rackboot machines bmc set)
+          user: ADMIN
+          password_file: /etc/rackboot/bmc-rack7.pass   # mode 0600; no password key in YAML
+          interface: lanplus   # IPMI v2.0 (the only one yet)
+  bmc:
+    timeout: 2s                # one IPMI exchange; then sent again
+    retries: 2
+    parallel: 16               # BMC sessions at once (machines power on many machines)
+    os_silent_after: 10m       # a booted kernel whose OS shows nothing this long: "OS silent"`

@@ -19,8 +19,11 @@ type Boot struct {
 	Kernel   string      `json:"kernel,omitempty"` // the path of the kernel fetched
 	Bytes    int64       `json:"bytes"`            // file bytes sent to the machine in this boot
 	Finished bool        `json:"finished"`
-	Result   string      `json:"result,omitempty"` // "booted kernel", "OS up", "abandoned"
-	Err      string      `json:"error,omitempty"`  // the last failure
+	Result   string      `json:"result,omitempty"` // "booted kernel", "OS up", "OS silent", "abandoned"
+	// UpAfterMS is the time from power-on (or from the boot's first
+	// event, when rackboot did not power it on) to the OS being up.
+	UpAfterMS float64 `json:"up_after_ms,omitempty"`
+	Err       string  `json:"error,omitempty"` // the last failure
 
 	kernelDone bool
 	pending    map[string]bool // files the kernel still needs
@@ -83,8 +86,11 @@ func (b *Boot) clone() Boot {
 // startsNewBoot says whether ev begins a new boot of a machine whose current
 // boot is cur (nil: none yet).
 func startsNewBoot(cur *Boot, ev Event, now time.Time, stale time.Duration) bool {
-	if ev.Type == TypeUp {
+	switch ev.Type {
+	case TypeUp, TypeSilent:
 		return cur == nil // a callback belongs to the boot before it
+	case TypePower:
+		return true // the machine restarts, whatever it was doing
 	}
 	if cur == nil {
 		return true
@@ -100,8 +106,9 @@ func startsNewBoot(cur *Boot, ev Event, now time.Time, stale time.Duration) bool
 		// menu it means the machine started over.
 		return cur.Stage.Index() >= StageMenu.Index()
 	}
-	// A PXE ROM's DHCP retries stay in the boot they began.
-	return cur.Stage != StageDHCP
+	// A PXE ROM's DHCP retries stay in the boot they began, and its first
+	// DHCP joins the power-on that began the boot.
+	return cur.Stage != StageDHCP && cur.Stage != StagePowerOn
 }
 
 // stageOf is the stage an event belongs to, or StageNone for one that
@@ -135,6 +142,8 @@ func stageOf(ev Event) Stage {
 		return StageBootedKernel
 	case TypeUp:
 		return StageUp
+	case TypePower:
+		return StagePowerOn
 	}
 	return StageNone
 }
@@ -300,6 +309,22 @@ func (b *Boot) apply(ev Event, late bool) (booted bool) {
 		return false
 	}
 	return b.kernelDone && len(b.pending) == 0 && !b.Finished
+}
+
+// upAfter is the time from the boot's power-on (its first event when
+// rackboot did not power it on) to t.
+func (b *Boot) upAfter(t time.Time) time.Duration {
+	from := b.Started
+	if len(b.Stages) > 0 && b.Stages[0].Stage == StagePowerOn {
+		from = b.Stages[0].Start
+	}
+	return t.Sub(from)
+}
+
+// UpCandidate reports whether the OS may be seen up by its own DHCP: the
+// boot got as far as the kernel and is neither up nor abandoned.
+func (b Boot) UpCandidate() bool {
+	return b.Stage.Index() >= StageKernel.Index() && b.Stage != StageUp && b.Result != "abandoned"
 }
 
 // finish marks the boot over.

@@ -22,6 +22,7 @@ type Stage string
 
 const (
 	StageNone         Stage = ""
+	StagePowerOn      Stage = "power-on"      // rackboot powered it on (or cycled or reset it) through its BMC
 	StageDHCP         Stage = "dhcp"          // the firmware's PXE ROM asks DHCP
 	StageNBP          Stage = "nbp"           // it fetches iPXE over TFTP
 	StageIPXEDHCP     Stage = "ipxe-dhcp"     // iPXE asks DHCP again
@@ -29,11 +30,11 @@ const (
 	StageKernel       Stage = "kernel"        // the kernel was fetched
 	StageArchive      Stage = "archive"       // the boot archive (and its hash) were fetched
 	StageBootedKernel Stage = "booted-kernel" // every file of the item is in: iPXE started the kernel
-	StageUp           Stage = "up"            // the OS called back
+	StageUp           Stage = "up"            // the OS is up: it called back, or its own DHCP was seen
 )
 
 // Stages lists the stages in boot order.
-var Stages = []Stage{StageDHCP, StageNBP, StageIPXEDHCP, StageMenu, StageKernel, StageArchive, StageBootedKernel, StageUp}
+var Stages = []Stage{StagePowerOn, StageDHCP, StageNBP, StageIPXEDHCP, StageMenu, StageKernel, StageArchive, StageBootedKernel, StageUp}
 
 // Index is the stage's place in Stages; -1 for StageNone or unknown.
 func (s Stage) Index() int {
@@ -48,6 +49,8 @@ func (s Stage) Index() int {
 // Label is the stage in words, as the dashboard and CLI show it.
 func (s Stage) Label() string {
 	switch s {
+	case StagePowerOn:
+		return "power on"
 	case StageDHCP:
 		return "PXE DHCP"
 	case StageNBP:
@@ -78,7 +81,9 @@ const (
 	TypeHTTP     Type = "http"      // an HTTP file download ended
 	TypeProgress Type = "progress"  // an HTTP download is under way (live only; coalesced in history)
 	TypeBooted   Type = "booted"    // derived: every file the kernel needs was fetched
-	TypeUp       Type = "up"        // the OS called back
+	TypeUp       Type = "up"        // the OS is up: it called back, or its own DHCP was seen (Via)
+	TypePower    Type = "power"     // rackboot powered the machine on, cycled or reset it: a boot begins
+	TypeSilent   Type = "os-silent" // the kernel started long ago and the OS was never seen
 	TypeAbandon  Type = "abandoned" // derived: a new boot began before this one finished
 )
 
@@ -136,6 +141,13 @@ type Event struct {
 	// start without (its boot archive and hash): when they have all been
 	// fetched, the Log derives a "booted" event. nil means none.
 	Needs []string `json:"-"`
+
+	// Via says how the OS was seen up: "callback" (it called the API) or
+	// "dhcp" (its own DHCP, neither a PXE ROM's nor iPXE's).
+	Via string `json:"via,omitempty"`
+	// UpAfterMS is, on an up event, the time from power-on (when rackboot
+	// powered the machine on) or else from the boot's first event.
+	UpAfterMS float64 `json:"up_after_ms,omitempty"`
 
 	// Summary is set on the events that end a boot (booted, up, abandoned).
 	Summary *Boot `json:"summary,omitempty"`

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,12 @@ func NewLog(opt Options) *Log {
 // Publish records ev (its Time is set if zero) and returns it as recorded,
 // followed by any event it caused (a new boot abandoning the last one, the
 // kernel booting).
-func (l *Log) Publish(ev Event) []Event {
+func (l *Log) Publish(ev Event) []Event { return l.PublishIf(ev, nil) }
+
+// PublishIf is Publish when cond, given the machine's current boot (and
+// whether it has one), says yes, in the same lock as the publishing: two
+// DHCP packets of one booted OS mark it up once. It returns nil otherwise.
+func (l *Log) PublishIf(ev Event, cond func(b Boot, ok bool) bool) []Event {
 	if ev.Time.IsZero() {
 		ev.Time = l.opt.Now()
 	}
@@ -93,6 +99,19 @@ func (l *Log) Publish(ev Event) []Event {
 	if l.closed {
 		l.mu.Unlock()
 		return nil
+	}
+	if cond != nil {
+		var (
+			b  Boot
+			ok bool
+		)
+		if m, found := l.machines[ev.MAC]; found && m.boot != nil {
+			b, ok = m.boot.clone(), true
+		}
+		if !cond(b, ok) {
+			l.mu.Unlock()
+			return nil
+		}
 	}
 	out := l.record(ev)
 	l.mu.Unlock()
@@ -140,10 +159,24 @@ func (l *Log) record(ev Event) []Event {
 		ev.Stage = StageNone
 	}
 	booted := b.apply(ev, late)
-	if ev.Type == TypeUp {
+	switch ev.Type {
+	case TypeUp:
+		b.UpAfterMS = Millis(b.upAfter(ev.Time))
+		ev.UpAfterMS = b.UpAfterMS
+		from := "the boot began"
+		if b.Stages[0].Stage == StagePowerOn {
+			from = "power-on"
+		}
+		ev.Msg += fmt.Sprintf(", %s after %s", b.upAfter(ev.Time).Round(100*time.Millisecond), from)
 		b.finish("OS up")
 		sum := b.clone()
 		ev.Summary = &sum
+	case TypeSilent:
+		if b.Finished && b.Result == "booted kernel" {
+			b.Result = "OS silent"
+			sum := b.clone()
+			ev.Summary = &sum
+		}
 	}
 	out = append(out, l.emit(m, ev))
 	if booted {

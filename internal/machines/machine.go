@@ -69,7 +69,7 @@ type Settings struct {
 type BootSummary struct {
 	Started    time.Time          `json:"started"`
 	DurationMS float64            `json:"duration_ms"`
-	Result     string             `json:"result"`           // booted kernel, OS up, abandoned
+	Result     string             `json:"result"`           // booted kernel, OS up, OS silent, abandoned
 	Stage      string             `json:"stage"`            // the furthest stage reached
 	Item       string             `json:"item,omitempty"`   // the menu's default item
 	Kernel     string             `json:"kernel,omitempty"` // the path of the kernel fetched
@@ -77,6 +77,7 @@ type BootSummary struct {
 	IP         string             `json:"ip,omitempty"`
 	Stages     map[string]float64 `json:"stages_ms,omitempty"` // duration of each stage
 	Slowest    string             `json:"slowest,omitempty"`
+	UpAfterMS  float64            `json:"up_after_ms,omitempty"` // power-on (or first event) to OS up
 }
 
 // ErrNotFound is returned for a MAC the registry does not hold.

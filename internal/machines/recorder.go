@@ -175,6 +175,7 @@ func summarize(b events.Boot) BootSummary {
 		Kernel:     b.Kernel,
 		Bytes:      b.Bytes,
 		IP:         b.IP,
+		UpAfterMS:  b.UpAfterMS,
 		Stages:     map[string]float64{},
 	}
 	for _, st := range b.Stages {

@@ -32,6 +32,7 @@ type Metrics struct {
 	bootSeconds   prometheus.Histogram
 	stageSeconds  *prometheus.HistogramVec
 	apiEvents     prometheus.Counter
+	power         powerMetrics // power.go
 }
 
 // Buckets for boot stage and boot durations, in seconds: a menu is served
@@ -84,6 +85,7 @@ func New(version string, inProgress func() int) *Metrics {
 	f(m.boots)
 	f(m.bootSeconds)
 	f(m.stageSeconds)
+	m.power = newPowerMetrics(f)
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rackboot_boots_in_progress",
 		Help: "Machines that have begun a boot and have neither finished nor gone quiet.",

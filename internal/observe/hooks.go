@@ -29,6 +29,7 @@ func NetBoot(ev dhcp.Event) bool {
 func (o *Observer) DHCP(ev dhcp.Event) {
 	o.Metrics.DHCP(ev.Type, string(ev.Outcome))
 	if len(ev.MAC) == 0 || !NetBoot(ev) {
+		o.osUp(ev) // osup.go
 		return
 	}
 	e := events.Event{Time: ev.Time, MAC: ev.MAC.String(), Type: events.TypeDHCP, DHCPType: ev.Type,

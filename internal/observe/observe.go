@@ -92,6 +92,9 @@ func (o *Observer) Close() {
 
 func (o *Observer) bootEnded(b events.Boot) {
 	o.Metrics.BootEnded(b)
+	if b.Result == "OS up" && b.UpAfterMS > 0 {
+		o.Metrics.OSUp(b.UpAfterMS / 1000)
+	}
 	slowest, took := b.Slowest()
 	o.log.Info("boot ended", "mac", b.MAC, "result", b.Result, "stage", b.Stage, "duration", b.Duration().Round(time.Millisecond),
 		"slowest_stage", slowest, "slowest_took", took.Round(time.Millisecond), "bytes", b.Bytes)

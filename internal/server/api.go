@@ -18,7 +18,8 @@ import (
 func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.Registry, importer *smartos.Importer) *api.Server {
 	a := &api.Server{Token: tokens.Token, OpenReads: cfg.API.OpenReads, Logger: s.log.With("svc", "api")}
 	api.RegisterTokenRotate(a, tokens)
-	(&api.Machines{
+	a.EnableSessions() // the dashboard's sign-in
+	m := &api.Machines{
 		Registry:     registry,
 		Rules:        s.menu.Rules,
 		Events:       s.timeline.Events,
@@ -28,7 +29,9 @@ func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.R
 			return s.menu.CheckMachine(mac, e)
 		},
 		Menu: s.preview,
-	}).Register(a)
+	}
+	m.Register(a)
+	(&api.Power{Operator: s.bmc, Machines: m}).Register(a) // bmc.go
 	(&api.Platforms{Importer: importer, Boots: bootCounts(registry)}).Register(a)
 	(&api.Leases{List: s.listLeases, Usage: s.leaseUsage}).Register(a)
 	(&api.Servers{View: s.members}).Register(a) // cluster.go

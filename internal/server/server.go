@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"rackboot/internal/api"
+	"rackboot/internal/bmc"
 	"rackboot/internal/boot"
 	"rackboot/internal/bootfs"
 	"rackboot/internal/config"
@@ -57,6 +58,7 @@ type Server struct {
 	sharedTimeline *timeline.Sharer // timeline.go: etcd only; nil otherwise
 	ra             *ra.Responder    // ra.go: ipv6.ra auto; nil otherwise
 	booting        bootClients      // ra.go: boot clients' MACs from DHCP
+	bmc            *bmc.Operator    // bmc.go: power through machines' BMCs
 }
 
 // New builds the whole server from cfg, which Validate has accepted. On
@@ -104,7 +106,12 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.leases, err = openLeases(cfg, s.store, iface, adv, s.leaseShare, log); err != nil { // dhcp.go
 		return nil, err
 	}
-	s.leaseMetrics()                                                                                                // dhcp.go
+	s.leaseMetrics() // dhcp.go
+
+	if s.bmc, err = s.bmcOperator(cfg, registry); err != nil { // bmc.go
+		return nil, err
+	}
+
 	if err := s.protocols(cfg, iface, adv, builds, sightings, s.api(cfg, tokens, registry, importer)); err != nil { // protocols.go
 		return nil, err
 	}
@@ -135,6 +142,8 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.runHTTP(ctx) })
 	g.Go(func() error { return s.runCluster(ctx) }) // cluster.go
 	g.Go(func() error { return s.runRA(ctx) })      // ra.go
+
+	g.Go(func() error { return s.runSilenceWatch(ctx) }) // bmc.go
 	if err := g.Wait(); err != nil {
 		return err
 	}

@@ -66,6 +66,7 @@ func TestSecretsNotServed(t *testing.T) {
 		}
 	}
 	client := l.AddHost(t, "client", l.Addr(3))
+	checkBMCPasswordKept(ctx, t, l, client, base, data)
 
 	// curl, with --path-as-is so that ".." reaches the server as sent.
 	httpStatus := func(args ...string) string {
@@ -148,4 +149,59 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return b.String()
+}
+
+// checkBMCPasswordKept sets a machine's BMC password through the API (with
+// the token, as an operator would) and proves that no answer holds it: not
+// the machine, the machines, its BMC settings (with the token or without),
+// the events or /metrics; not rackboot's log; and the store that holds it
+// is a 0600 file (served nowhere: the TFTP and HTTP checks above).
+func checkBMCPasswordKept(ctx context.Context, t *testing.T, l *e2e.Lab, client *e2e.Host, base, data string) {
+	t.Helper()
+	const password = "bmc-Secret-1234"
+	tok, err := os.ReadFile(filepath.Join(data, "api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := "Authorization: Bearer " + strings.TrimSpace(string(tok))
+	mac := e2e.RandomMAC()
+	curl := func(args ...string) string {
+		t.Helper()
+		out, err := client.NS.Exec(ctx, append([]string{"curl", "-s", "--max-time", "10"}, args...)...)
+		if err != nil {
+			t.Fatalf("curl %v: %v", args, err)
+		}
+		return out
+	}
+	body := fmt.Sprintf(`{"address":"%s","user":"admin","password":"%s"}`, l.Addr(99), password)
+	if out := curl("-X", "PATCH", "-H", auth, "--data", body, base+"/api/v1/machines/"+mac+"/bmc"); !strings.Contains(out, `"password_set": true`) {
+		t.Fatalf("PATCH bmc: %s", out)
+	}
+	if out := curl("-X", "PATCH", "--data", body, base+"/api/v1/machines/"+mac+"/bmc"); !strings.Contains(out, "needs the API token") {
+		t.Errorf("PATCH bmc without the token: %s", out)
+	}
+	curl("-X", "PATCH", "-H", auth, "--data", `{"name":"bmc-secret-test"}`, base+"/api/v1/machines/"+mac)
+	for _, args := range [][]string{
+		{base + "/api/v1/machines"}, {"-H", auth, base + "/api/v1/machines"},
+		{base + "/api/v1/machines/" + mac}, {"-H", auth, base + "/api/v1/machines/" + mac},
+		{base + "/api/v1/machines/" + mac + "/bmc"}, {"-H", auth, base + "/api/v1/machines/" + mac + "/bmc"},
+		{base + "/api/v1/events"}, {base + "/metrics"},
+	} {
+		if out := curl(args...); strings.Contains(out, password) {
+			t.Errorf("curl %v answers the BMC password: %s", args, out)
+		}
+	}
+	if out := curl("-H", auth, base+"/api/v1/machines/"+mac+"/bmc"); !strings.Contains(out, `"password_set": true`) || !strings.Contains(out, `"user": "admin"`) {
+		t.Errorf("GET bmc with the token: %s", out)
+	}
+	if out := curl(base + "/api/v1/machines/" + mac + "/bmc"); strings.Contains(out, "admin") {
+		t.Errorf("GET bmc without the token shows the BMC: %s", out)
+	}
+	fi, err := os.Stat(filepath.Join(data, "rackboot.db"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the store holding the BMC password: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	if log, _ := os.ReadFile(filepath.Join(l.Out, "rackboot.log")); strings.Contains(string(log), password) {
+		t.Errorf("rackboot's log holds the BMC password")
+	}
 }

@@ -3,9 +3,9 @@
 "use strict";
 
 const API = "/api/v1";
-const STAGES = ["dhcp", "nbp", "ipxe-dhcp", "menu", "kernel", "archive", "booted-kernel", "up"];
+const STAGES = ["power-on", "dhcp", "nbp", "ipxe-dhcp", "menu", "kernel", "archive", "booted-kernel", "up"];
 const LABELS = {
-  "dhcp": "PXE DHCP", "nbp": "iPXE over TFTP", "ipxe-dhcp": "iPXE DHCP", "menu": "menu",
+  "power-on": "power on", "dhcp": "PXE DHCP", "nbp": "iPXE over TFTP", "ipxe-dhcp": "iPXE DHCP", "menu": "menu",
   "kernel": "kernel", "archive": "boot archive", "booted-kernel": "booted kernel", "up": "OS up",
 };
 
@@ -16,6 +16,8 @@ const state = {
   subnets: [],         // dhcp.mode full: each subnet's usage
   leases: [],
   leaseTimer: null,    // a leases reload waiting for its burst of DHCP events to end
+  csrf: "",            // signed in: the session's CSRF token, sent with every write
+  items: [],           // the selected machine's menu items
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -244,6 +246,7 @@ async function renderMenu(m) {
     if (!r.ok) throw new Error(text);
     $("#script").textContent = text;
     drawScreen(parseMenu(text));
+    renderActions(m);
   } catch (e) {
     $("#screen").textContent = "\n  " + e.message;
   }
@@ -252,6 +255,7 @@ async function renderMenu(m) {
 // parseMenu reads the first menu of a script: its title, lines and default.
 function parseMenu(script) {
   const menu = { title: "", lines: [], def: "", timeout: "" };
+  state.items = [];
   let inMenu = false;
   const vars = {};
   for (const raw of script.split("\n")) {
@@ -268,7 +272,7 @@ function parseMenu(script) {
       const gap = line.match(/^item\s+--gap(?:\s+--)?(?:\s(.*))?$/);
       const it = line.match(/^item\s+(?:--key\s+\S+\s+)?(?:--default\s+)?(\S+)(?:\s+(.*))?$/);
       if (gap) menu.lines.push({ gap: true, text: gap[1] || "" });
-      else if (it) menu.lines.push({ label: it[1], text: it[2] || "" });
+      else if (it) { menu.lines.push({ label: it[1], text: it[2] || "" }); state.items.push({ id: it[1], text: it[2] || it[1] }); }
     } else if (words[0] === "choose") {
       const i = words.indexOf("--default");
       if (i >= 0) menu.def = words[i + 1];
@@ -429,6 +433,189 @@ function follow() {
   });
 }
 
+
+// ---- signed in: the dashboard acts (session cookie + CSRF token) ----
+
+async function write(method, path, body) {
+  const r = await fetch(API + path, {
+    method, cache: "no-store", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status === 204) return null;
+  const text = await r.text();
+  let data = null;
+  try { data = JSON.parse(text); } catch (_) { /* not JSON */ }
+  if (!r.ok) {
+    if (r.status === 401) setSignedIn(false);
+    throw Object.assign(new Error((data && data.error) || r.statusText), { status: r.status, data });
+  }
+  return data;
+}
+
+function setSignedIn(on, csrf) {
+  state.csrf = on ? csrf : "";
+  $("#signin-open").hidden = on;
+  $("#signin").hidden = true;
+  $("#signed-in").hidden = !on;
+  $("#import").hidden = !on;
+  document.body.classList.toggle("signed-in", on);
+  const m = state.machines.get(state.selected);
+  if (m) renderActions(m);
+}
+
+async function loadSession() {
+  try {
+    const s = await getJSON("/session");
+    setSignedIn(s.signed_in, s.csrf_token);
+  } catch (_) { setSignedIn(false); }
+}
+
+$("#signin-open").addEventListener("click", () => {
+  $("#signin-open").hidden = true;
+  $("#signin").hidden = false;
+  $("#signin-token").focus();
+});
+
+$("#signin").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("#signin-error").textContent = "";
+  try {
+    const r = await fetch(API + "/session", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: $("#signin-token").value }),
+    });
+    const s = await r.json();
+    if (!r.ok) throw new Error(s.error || r.statusText);
+    $("#signin-token").value = "";
+    setSignedIn(true, s.csrf_token);
+  } catch (err) {
+    $("#signin-error").textContent = err.message;
+  }
+});
+
+$("#signout").addEventListener("click", async () => {
+  try { await write("DELETE", "/session"); } catch (_) { /* signed out anyway */ }
+  setSignedIn(false);
+});
+
+function renderActions(m) {
+  const box = $("#actions");
+  box.hidden = !state.csrf;
+  if (box.hidden) return;
+  const sel = $("#act-item");
+  const keep = sel.value;
+  const items = state.items.filter((i) => i.id !== "options");
+  if (!items.some((i) => i.id === "smartos-noimport")) items.unshift({ id: "smartos-noimport", text: "the default SmartOS, noimport (rescue)" });
+  sel.replaceChildren(...items.map((i) => el("option", { value: i.id }, i.id + " — " + i.text)));
+  if (items.some((i) => i.id === keep)) sel.value = keep;
+  if (document.activeElement !== $("#act-labels")) {
+    $("#act-labels").value = Object.entries(m.labels || {}).map(([k, v]) => k + "=" + v).join(" ");
+  }
+}
+
+// act runs one change for the selected machine and says how it went.
+async function act(what, fn) {
+  const mac = state.selected;
+  const out = $("#act-result");
+  out.classList.remove("err");
+  out.textContent = what + "…";
+  try {
+    const msg = await fn(mac);
+    out.textContent = msg || what + ": done";
+    refresh(mac);
+  } catch (e) {
+    out.classList.add("err");
+    out.textContent = what + ": " + e.message;
+  }
+}
+
+function powerText(r) {
+  let s = `${r.mac}: ${r.done}`;
+  if (r.action !== "status" && r.power) s += ` (was ${r.power})`;
+  for (const w of r.warnings || []) s += " — warning: " + w;
+  return s;
+}
+
+$("#act-boot-once").addEventListener("click", () => act("boot-once", async (mac) => {
+  const item = $("#act-item").value;
+  await write("POST", `/machines/${mac}/boot-once`, { item });
+  return `its next boot boots ${item}, once`;
+}));
+$("#act-clear-once").addEventListener("click", () => act("clear boot-once", (mac) => write("DELETE", `/machines/${mac}/boot-once`)));
+$("#act-boot-now").addEventListener("click", () => act("boot now", async (mac) => {
+  const item = $("#act-item").value;
+  const r = await write("POST", `/machines/${mac}/boot`, { item, now: true });
+  return `booting ${item} now: ` + powerText(r.power);
+}));
+$("#act-default").addEventListener("click", () => act("default", async (mac) => {
+  const item = $("#act-item").value;
+  await write("PATCH", `/machines/${mac}`, { default: item });
+  return `its menu starts on ${item} from now on`;
+}));
+$("#act-default-clear").addEventListener("click", () => act("default", (mac) => write("PATCH", `/machines/${mac}`, { default: null })));
+$("#act-labels-save").addEventListener("click", () => act("labels", async (mac) => {
+  const want = {};
+  for (const kv of $("#act-labels").value.split(/\s+/).filter(Boolean)) {
+    const i = kv.indexOf("=");
+    if (i <= 0) throw new Error(`"${kv}": write key=value`);
+    want[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const labels = { ...want };
+  for (const k of Object.keys((state.machines.get(mac) || {}).labels || {})) if (!(k in want)) labels[k] = null;
+  await write("PATCH", `/machines/${mac}`, { labels });
+  return "labels saved";
+}));
+for (const b of document.querySelectorAll("[data-power]")) {
+  b.addEventListener("click", () => act("power " + b.dataset.power, async (mac) =>
+    powerText(await write("POST", `/machines/${mac}/power`, { action: b.dataset.power }))));
+}
+
+// Platform import: the answer is a stream of JSON lines, progress then the result.
+$("#import").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const status = $("#import-status");
+  const bar = $("#import-progress");
+  status.classList.remove("err");
+  status.textContent = "starting…";
+  bar.hidden = false;
+  bar.removeAttribute("value");
+  try {
+    const r = await fetch(API + "/platforms", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
+      body: JSON.stringify({ source: $("#import-source").value }),
+    });
+    if (!r.ok) { const d = await r.json().catch(() => ({})); throw new Error(d.error || r.statusText); }
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        const m = JSON.parse(line);
+        if (m.error) throw new Error(m.error);
+        if (m.progress) {
+          const p = m.progress;
+          if (p.total > 0) bar.value = Math.min(100, (100 * p.bytes) / p.total); else bar.removeAttribute("value");
+          status.textContent = `${p.phase} ${p.file || p.build || ""} ${p.total > 0 ? Math.round((100 * p.bytes) / p.total) + "%" : size(p.bytes)}`;
+        }
+        if (m.platform) { status.textContent = "imported " + m.platform.build; bar.value = 100; loadPlatforms(); }
+      }
+    }
+  } catch (err) {
+    status.classList.add("err");
+    status.textContent = "import: " + err.message;
+    bar.hidden = true;
+  }
+});
+
 $("#menu-arch").addEventListener("change", () => { const m = state.machines.get(state.selected); if (m) renderMenu(m); });
 setInterval(renderMachines, 10000); // "ago" columns
 setInterval(loadLeases, 10000);      // not every lease comes with an event: only netboot clients' do
@@ -437,4 +624,5 @@ loadMachines().catch((e) => { $("#summary").textContent = "cannot read machines:
 loadPlatforms();
 loadLeases();
 loadServers();
+loadSession();
 follow();

@@ -23,7 +23,9 @@ func machinesCommand() *cobra.Command {
 		Long: `machines shows every machine that has network-booted from rackboot (or that
 was set up before its first boot), with its live boot stage, and changes
 what a machine boots: its default menu item, a one-time choice for its next
-boot, extra SmartOS -B pairs, its own root password, or no menu at all.
+boot, extra SmartOS -B pairs, its own root password, or no menu at all;
+and, through each machine's BMC (IPMI lanplus), powers machines on, off and
+through a cycle, and boots one into an item now (bmc, power, boot --now).
 
 Changes need the API token (--token, $RACKBOOT_TOKEN, or the api-token file
 in the data directory on the server's host). Group defaults live in the
@@ -32,6 +34,7 @@ configuration's machines.rules (see rackboot serve --help).`,
   rackboot machines show 52:54:00:12:34:56
   rackboot machines set 52:54:00:12:34:56 --name cn7 --label rack=7 --boot-arg hostname=cn7
   rackboot machines boot-once 52:54:00:12:34:56 noimport
+  rackboot machines boot 52:54:00:12:34:56 --item smartos-noimport --now
   rackboot machines rm 52:54:00:12:34:56 --server http://10.0.0.5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return machinesList(cmd, &f) },

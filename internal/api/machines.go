@@ -45,6 +45,9 @@ type Machines struct {
 	Menu func(ctx context.Context, mac, arch, features, baseURL string) ([]byte, error)
 	// Done ends live event streams (the server is stopping); nil: never.
 	Done <-chan struct{}
+	// OnDelete, if set, forgets what else is kept of a deleted machine
+	// (its BMC settings).
+	OnDelete func(ctx context.Context, mac string) error
 }
 
 // Register mounts the routes:
@@ -174,6 +177,9 @@ func (m *Machines) Delete(ctx context.Context, mac string) error {
 	}
 	if err == nil {
 		m.Events.Forget(mac)
+		if m.OnDelete != nil {
+			err = m.OnDelete(ctx, mac)
+		}
 	}
 	return err
 }

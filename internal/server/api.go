@@ -28,7 +28,8 @@ func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.R
 		Check: func(_ context.Context, mac string, e machines.Effective) error {
 			return s.menu.CheckMachine(mac, e)
 		},
-		Menu: s.preview,
+		Menu:     s.preview,
+		OnDelete: s.bmc.Creds.Delete, // bmc.go: its BMC settings go with it
 	}
 	m.Register(a)
 	(&api.Power{Operator: s.bmc, Machines: m}).Register(a) // bmc.go

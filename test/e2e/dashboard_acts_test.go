@@ -88,6 +88,20 @@ func TestDashboardActs(t *testing.T) {
 	if got := bootOnce(); got != "smartos-noimport" {
 		t.Fatalf("the API has boot_once %q after the dashboard set it, want smartos-noimport", got)
 	}
+	// Its BMC settings (read with the session): none.
+	if _, err := chromedp.Run(wctx, chromedp.Poll[bool](`document.querySelector("#act-bmc").textContent.startsWith("No BMC")`)); err != nil {
+		t.Errorf("the dashboard does not say the machine has no BMC: %v", err)
+	}
+	// Power from the dashboard: this machine has no BMC, and says so.
+	if err := chromedp.Do(browser, chromedp.Click(`[data-power="status"]`)); err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithTimeout(browser, 30*time.Second)
+	defer pcancel()
+	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](`document.querySelector("#act-result").textContent.includes("has no BMC address")`)); err != nil {
+		msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
+		t.Errorf("power status of a machine without a BMC: %v (%q)", err, msg)
+	}
 	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-acts.png")); err != nil {
 		t.Log(err)
 	}

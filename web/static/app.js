@@ -509,6 +509,11 @@ function renderActions(m) {
   if (!items.some((i) => i.id === "smartos-noimport")) items.unshift({ id: "smartos-noimport", text: "the default SmartOS, noimport (rescue)" });
   sel.replaceChildren(...items.map((i) => el("option", { value: i.id }, i.id + " — " + i.text)));
   if (items.some((i) => i.id === keep)) sel.value = keep;
+  getJSON(`/machines/${m.mac}/bmc`).then((b) => {
+    $("#act-bmc").textContent = b.address
+      ? `BMC ${b.address} (${b.interface}), user ${b.user || "—"}, password ${b.password_set ? "set" : "not set"}` + (b.rules && b.rules.length ? `; defaults from ${b.rules.join(", ")}` : "")
+      : "No BMC: set one with rackboot machines bmc set " + m.mac + " --address …";
+  }).catch(() => { $("#act-bmc").textContent = ""; });
   if (document.activeElement !== $("#act-labels")) {
     $("#act-labels").value = Object.entries(m.labels || {}).map(([k, v]) => k + "=" + v).join(" ");
   }

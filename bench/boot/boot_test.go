@@ -47,10 +47,11 @@ const (
 var memtestLoaded = regexp.MustCompile(`http://\S*memtest\S*\.efi\.\.\. ok`)
 
 // A stack is a boot network under test: start brings up its servers in a
-// new lab, for a machine of firmware fw.
+// new lab, for a machine of firmware fw, and returns rackboot if it runs
+// one (its timeline is read after the boot).
 type stack struct {
 	name, title string
-	start       func(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware)
+	start       func(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware) *e2e.Rackboot
 }
 
 var stacks = []stack{
@@ -66,6 +67,9 @@ type Run struct {
 	Run      int     `json:"run"`
 	Seconds  float64 `json:"seconds"` // power-on to the success line
 	Stages   []Stage `json:"stages"`
+	// Timeline is rackboot's own account of the boot: its event
+	// timeline's stages (GET /api/v1/machines/{mac}); none for the seed.
+	Timeline []Stage `json:"timeline,omitempty"`
 	Load     string  `json:"load"` // /proc/loadavg before the boot
 }
 
@@ -130,7 +134,7 @@ func boot(t *testing.T, st stack, fw e2e.Firmware, r int) Run {
 	l := e2e.NewLab(t)
 	data := filepath.Join(l.Out, "data")
 	e2e.MakePlatform(t, data, build)
-	st.start(ctx, t, l, data, fw)
+	rb := st.start(ctx, t, l, data, fw)
 	run := Run{Stack: st.name, Firmware: string(fw), Run: r, Load: host.LoadAvg()}
 	vm := l.BootCaptured(ctx, t, fw, fmt.Sprintf("%s-%s", fw, st.name))
 	done := e2e.KernelDone
@@ -154,15 +158,45 @@ func boot(t *testing.T, st stack, fw e2e.Firmware, r int) Run {
 	for _, s := range stages {
 		run.Stages = append(run.Stages, Stage{Name: s.Name, Seconds: s.Took.Seconds()})
 	}
-	t.Logf("%s, %s, run %d: %.1f s %v", st.name, fw, r, run.Seconds, stages)
+	if rb != nil {
+		run.Timeline = timeline(ctx, t, rb, vm.MAC)
+	}
+	t.Logf("%s, %s, run %d: %.1f s %v, timeline %v", st.name, fw, r, run.Seconds, stages, run.Timeline)
 	return run
+}
+
+// timeline reads rackboot's event timeline of mac's boot: its stages, each
+// from the end of the one before to its own last event.
+func timeline(ctx context.Context, t *testing.T, rb *e2e.Rackboot, mac string) []Stage {
+	code, body, err := rb.Get(ctx, "/api/v1/machines/"+mac)
+	if err != nil || code != 200 {
+		t.Errorf("GET /api/v1/machines/%s: %d %v", mac, code, err)
+		return nil
+	}
+	var v struct {
+		Boot *struct {
+			Stages []struct {
+				Stage      string  `json:"stage"`
+				DurationMS float64 `json:"duration_ms"`
+			} `json:"stages"`
+		} `json:"boot"`
+	}
+	if err := json.Unmarshal([]byte(body), &v); err != nil || v.Boot == nil {
+		t.Errorf("machine %s: no boot in %q (%v)", mac, body, err)
+		return nil
+	}
+	var out []Stage
+	for _, s := range v.Boot.Stages {
+		out = append(out, Stage{Name: s.Stage, Seconds: s.DurationMS / 1000})
+	}
+	return out
 }
 
 // startSeed is the seed blog's stack with its loop broken the way the ISC
 // "if exists user-class" recipe does, in dnsmasq: the PXE ROM gets
 // undionly.kpxe/snponly.efi from tftpd-hpa, iPXE gets bootstrap.ipxe from
 // nginx, which also serves the platform and memtest86+.
-func startSeed(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware) {
+func startSeed(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware) *e2e.Rackboot {
 	tftpRoot := filepath.Join(l.Out, "tftp")
 	e2e.CopyIPXE(t, tftpRoot)
 	e2e.StartTFTPD(ctx, t, l, l.ServerIP, tftpRoot)
@@ -188,6 +222,7 @@ func startSeed(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2
 		NextServer: l.ServerIP,
 		IPXEScript: "http://" + web.String() + "/bootstrap.ipxe",
 	})
+	return nil
 }
 
 // bootstrapIPXE is the seed blog's bootstrap.ipxe cut to what the benchmark
@@ -232,15 +267,15 @@ func rackbootConfig(fw e2e.Firmware) e2e.RackbootConfig {
 	return cfg
 }
 
-func startProxy(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware) {
+func startProxy(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware) *e2e.Rackboot {
 	e2e.StartDnsmasq(ctx, t, l, l.AddHost(t, "dhcp", l.Addr(2)), e2e.PlainRouter())
-	e2e.StartRackboot(ctx, t, l, e2e.RackbootOptions{Binary: rackbootBin, DHCPMode: "proxy", DataDir: data, Config: rackbootConfig(fw)})
+	return e2e.StartRackboot(ctx, t, l, e2e.RackbootOptions{Binary: rackbootBin, DHCPMode: "proxy", DataDir: data, Config: rackbootConfig(fw)})
 }
 
-func startFull(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware) {
+func startFull(ctx context.Context, t *testing.T, l *e2e.Lab, data string, fw e2e.Firmware) *e2e.Rackboot {
 	cfg := rackbootConfig(fw)
 	cfg.DHCPSubnets = []e2e.DHCPSubnet{{Subnet: l.Subnet, Pool: fmt.Sprintf("%s-%s", l.Addr(100), l.Addr(199))}}
-	e2e.StartRackboot(ctx, t, l, e2e.RackbootOptions{Binary: rackbootBin, DHCPMode: "full", DataDir: data, Config: cfg})
+	return e2e.StartRackboot(ctx, t, l, e2e.RackbootOptions{Binary: rackbootBin, DHCPMode: "full", DataDir: data, Config: cfg})
 }
 
 // rackbootBin is the binary TestBootTimes built.
@@ -332,6 +367,22 @@ func render(res Results) string {
 				}
 			}
 			p("\n")
+		}
+	}
+	p("\nThe same median boots as rackboot's own event timeline records them (`GET /api/v1/machines/{mac}`: "+
+		"each stage from the end of the one before to its own last event; the first from its first event, "+
+		"so the firmware's start is not in it):\n\n")
+	for _, fw := range []string{"bios", "uefi"} {
+		for _, st := range stacks {
+			m, ok := medianRun(res, st.name, fw)
+			if !ok || len(m.Timeline) == 0 {
+				continue
+			}
+			var parts []string
+			for _, s := range m.Timeline {
+				parts = append(parts, fmt.Sprintf("%s %.2f", s.Name, s.Seconds))
+			}
+			p("- %s, %s: %s\n", st.name, fw, strings.Join(parts, ", "))
 		}
 	}
 	return b.String()

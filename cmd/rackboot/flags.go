@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -69,8 +68,9 @@ func (f *configFlags) load(cmd *cobra.Command) (config.Config, error) {
 	return c, nil
 }
 
-func newLogger(level string) *slog.Logger {
+// logLevel is log_level, which config has validated.
+func logLevel(level string) slog.Level {
 	var l slog.Level
-	l.UnmarshalText([]byte(level)) // validated by config
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	l.UnmarshalText([]byte(level))
+	return l
 }

@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"rackboot/internal/config"
+	"rackboot/internal/privilege"
 	"rackboot/internal/server"
 )
 
@@ -39,7 +44,7 @@ iPXE a script that chains to its menu instead of iPXE again, so there is no loop
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg)
+			return serve(cmd.Context(), cfg, func() (config.Config, error) { return f.load(cmd) })
 		},
 	}
 	f.register(cmd.Flags())
@@ -47,12 +52,50 @@ iPXE a script that chains to its menu instead of iPXE again, so there is no loop
 	return cmd
 }
 
-// serve runs the server cfg describes until ctx ends.
-func serve(ctx context.Context, cfg config.Config) error {
-	srv, err := server.New(cfg, newLogger(cfg.LogLevel))
+// serve runs the server cfg describes until ctx ends. On SIGHUP
+// (systemctl reload) it loads the configuration again with reload and
+// applies what can change while serving (server.Reload).
+func serve(ctx context.Context, cfg config.Config, reload func() (config.Config, error)) error {
+	level := new(slog.LevelVar)
+	level.Set(logLevel(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if privilege.IsRoot() {
+		log.Warn(privilege.RootAdvice())
+	}
+	srv, err := server.New(cfg, log, server.WithLogLevel(level))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reloadConfig(srv, reload, log)
+			}
+		}
+	}()
 	return srv.Run(ctx)
+}
+
+// reloadConfig is one SIGHUP: a configuration that does not load or
+// validate changes nothing.
+func reloadConfig(srv *server.Server, reload func() (config.Config, error), log *slog.Logger) {
+	cfg, err := reload()
+	if err == nil {
+		var r server.Reloaded
+		if r, err = srv.Reload(cfg); err == nil {
+			log.Info("configuration reloaded", "applied", r.Applied)
+			if len(r.Restart) > 0 {
+				log.Warn("changed keys that take effect only after a restart (systemctl restart rackboot)", "keys", r.Restart)
+			}
+			return
+		}
+	}
+	log.Error("configuration not reloaded: the running configuration stays", "err", err)
 }

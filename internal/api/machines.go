@@ -31,7 +31,10 @@ type BootOnceRequest struct {
 type Machines struct {
 	Registry *machines.Registry
 	Rules    []machines.Rule
-	Events   *events.Log
+	// CurrentRules, when set, are the rules in effect now (serve
+	// re-reads them on SIGHUP) and win over Rules.
+	CurrentRules func() []machines.Rule
+	Events       *events.Log
 	// Check validates a machine's effective settings against the menu
 	// (is the item offered, do the -B values parse); nil checks their
 	// shape only. Its error is shown to the user as it is.
@@ -103,8 +106,15 @@ func (m *Machines) View(ctx context.Context, mac string) (MachineView, error) {
 	return m.view(mc), nil
 }
 
+func (m *Machines) rules() []machines.Rule {
+	if m.CurrentRules != nil {
+		return m.CurrentRules()
+	}
+	return m.Rules
+}
+
 func (m *Machines) view(mc machines.Machine) MachineView {
-	v := MachineView{Machine: mc, Effective: machines.Resolve(mc, m.Rules)}
+	v := MachineView{Machine: mc, Effective: machines.Resolve(mc, m.rules())}
 	if b, ok := m.Events.Boot(mc.MAC); ok {
 		v.Boot = &b
 	}
@@ -154,7 +164,7 @@ func (m *Machines) Patch(ctx context.Context, mac string, p machines.Patch) (Mac
 			return Errorf(http.StatusBadRequest, "%v", err)
 		}
 		if m.Check != nil {
-			if err := m.Check(ctx, mac, machines.Resolve(*mc, m.Rules)); err != nil {
+			if err := m.Check(ctx, mac, machines.Resolve(*mc, m.rules())); err != nil {
 				return Errorf(http.StatusBadRequest, "%v", err)
 			}
 		}

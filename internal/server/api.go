@@ -21,7 +21,7 @@ func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.R
 	a.EnableSessions() // the dashboard's sign-in
 	m := &api.Machines{
 		Registry:     registry,
-		Rules:        s.menu.Rules,
+		CurrentRules: s.menu.Rules, // reload.go: the rules in effect
 		Events:       s.timeline.Events,
 		Done:         s.stopping,
 		HashPassword: smartos.HashPassword,

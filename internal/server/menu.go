@@ -26,10 +26,10 @@ func Targets(cfg config.Config) ([]target.Target, error) {
 	return ts, nil
 }
 
-// newMenu is the renderer serve gives every machine its menu with: the
+// newRenderer is the renderer serve gives every machine its menu with: the
 // configuration's menu, the catalog's default build read from st per
 // request, the rules, and each machine's own settings in registry.
-func newMenu(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]string, targets []target.Target, registry *machines.Registry,
+func newRenderer(cfg config.Config, log *slog.Logger, memtest map[pxe.Firmware]string, targets []target.Target, registry *machines.Registry,
 	st store.Store, onServed func(menu.Served)) (*menu.Renderer, error) {
 	opts, err := MenuOptions(cfg, log, memtest, targets)
 	if err != nil {

@@ -25,7 +25,6 @@ import (
 	"rackboot/internal/httpd"
 	"rackboot/internal/lease"
 	"rackboot/internal/machines"
-	"rackboot/internal/menu"
 	"rackboot/internal/observe"
 	"rackboot/internal/ra"
 	"rackboot/internal/secureboot"
@@ -43,7 +42,7 @@ type Server struct {
 	files    *bootfs.FS
 	chain    *secureboot.Chain // files.go: the signed chain of Secure Boot machines; nil: none
 	timeline *observe.Observer
-	menu     *menu.Renderer
+	menu     *liveMenu      // reload.go: swapped whole by Reload
 	leases   *lease.Manager // dhcp.mode full only; nil otherwise
 	dhcp     func(context.Context) error
 	tftp     *tftp.Server
@@ -59,12 +58,17 @@ type Server struct {
 	ra             *ra.Responder    // ra.go: ipv6.ra auto; nil otherwise
 	booting        bootClients      // ra.go: boot clients' MACs from DHCP
 	bmc            *bmc.Operator    // bmc.go: power through machines' BMCs
+	reload         reloadState      // reload.go
 }
 
 // New builds the whole server from cfg, which Validate has accepted. On
 // error, what it opened is closed again.
-func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+func New(cfg config.Config, log *slog.Logger, opts ...Option) (_ *Server, err error) {
 	s := &Server{cfg: cfg, log: log, stopping: make(chan struct{})}
+	s.reload.applied = cfg
+	for _, o := range opts {
+		o(s)
+	}
 	defer func() {
 		if err != nil {
 			s.Close()

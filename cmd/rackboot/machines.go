@@ -90,6 +90,7 @@ func machinesShowCommand(f *clientFlags) *cobra.Command {
 				}{m, evs})
 			}
 			textview.Machine(cmd.OutOrStdout(), m, evs)
+			showBMCLine(cmd.Context(), cmd.OutOrStdout(), c, m.MAC) // machines_power.go
 			return nil
 		},
 	}

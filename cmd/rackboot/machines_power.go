@@ -158,6 +158,20 @@ func showBMC(w io.Writer, f *clientFlags, v api.BMCView) error {
 	return nil
 }
 
+// showBMCLine adds the machine's BMC to `machines show` when the client
+// may read it (the token) and there is one.
+func showBMCLine(ctx context.Context, w io.Writer, c *api.Client, mac string) {
+	v, err := c.MachineBMC(ctx, mac)
+	if err != nil || v.Address == "" {
+		return
+	}
+	pw := "no password"
+	if v.PasswordSet {
+		pw = "password set"
+	}
+	fmt.Fprintf(w, "\nBMC: %s (%s), user %s, %s\n", v.Address, v.Interface, orNone(v.User), pw)
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "-"

@@ -124,10 +124,12 @@ func (c *dhcpClient) packet(t dhcp4.MessageType, xid uint32, ipxe bool) *dhcp4.P
 // exchange runs DISCOVER/OFFER/REQUEST/ACK. DISCOVERs are sent at the
 // times of discover (PXE spec 2.1 §2.2.1: 4, 8, 16, 32 s for ROMs; iPXE
 // starts at 1 s); offers are gathered until there is an address and boot
-// information (in the address offer, or a proxyDHCP offer), then the address
-// is requested from the server that offered it, on the times of request
-// (ROMs: the same; iPXE: from a quarter second, six REQUESTs).
-func (c *dhcpClient) exchange(ctx context.Context, ipxe bool, discover, request []time.Duration) (lease, error) {
+// information (in the address offer, or a proxyDHCP offer), or, with
+// proxyWait > 0 (iPXE), an address and proxyWait gone by at an offer or a
+// DISCOVER timer; then the address is requested from the server that
+// offered it, on the times of request (ROMs: the same; iPXE: from a quarter
+// second, six REQUESTs). A lease without boot information has bootFile "".
+func (c *dhcpClient) exchange(ctx context.Context, ipxe bool, discover, request []time.Duration, proxyWait time.Duration) (lease, error) {
 	var l lease
 	xid, ch, err := c.registerXID()
 	if err != nil {
@@ -135,7 +137,7 @@ func (c *dhcpClient) exchange(ctx context.Context, ipxe bool, discover, request 
 	}
 	defer c.conn.unregister(xid)
 
-	addrOffer, proxyOffer, err := c.discover(ctx, ch, xid, ipxe, discover, &l.sends)
+	addrOffer, proxyOffer, err := c.discover(ctx, ch, xid, ipxe, discover, proxyWait, &l.sends)
 	if err != nil {
 		return l, err
 	}
@@ -172,10 +174,9 @@ func (c *dhcpClient) registerXID() (uint32, <-chan dhcpReply, error) {
 }
 
 func (c *dhcpClient) discover(ctx context.Context, ch <-chan dhcpReply, xid uint32, ipxe bool,
-	schedule []time.Duration, sends *int) (addrOffer, proxyOffer *offer, err error) {
-	usable := func() bool {
-		return addrOffer != nil && (proxyOffer != nil || bootFile(addrOffer.p) != "")
-	}
+	schedule []time.Duration, proxyWait time.Duration, sends *int) (addrOffer, proxyOffer *offer, err error) {
+	start := time.Now()
+	usable := func() bool { return discoverDone(addrOffer, proxyOffer, time.Since(start), proxyWait) }
 	for _, wait := range schedule {
 		p := c.packet(dhcp4.Discover, xid, ipxe)
 		if err := c.conn.send(p, bcastServer, netip.Addr{}); err != nil {
@@ -221,6 +222,19 @@ func (c *dhcpClient) discover(ctx context.Context, ch <-chan dhcpReply, xid uint
 			len(schedule), proxyOffer.serverID())
 	}
 	return nil, nil, fmt.Errorf("no DHCPOFFER after %d DHCPDISCOVERs", len(schedule))
+}
+
+// discoverDone is iPXE's test, in dhcp_discovery_rx and
+// dhcp_discovery_expired, for leaving discovery: an address offer, and
+// boot information (a proxyDHCP offer, or a boot file in the address
+// offer) or, with proxyWait > 0, no more patience for it (elapsed past
+// proxyWait). A PXE ROM (proxyWait 0) waits for boot information as long
+// as its schedule lasts.
+func discoverDone(addrOffer, proxyOffer *offer, elapsed, proxyWait time.Duration) bool {
+	if addrOffer == nil {
+		return false
+	}
+	return proxyOffer != nil || bootFile(addrOffer.p) != "" || (proxyWait > 0 && elapsed > proxyWait)
 }
 
 func (c *dhcpClient) request(ctx context.Context, ch <-chan dhcpReply, xid uint32, ipxe bool, o *offer,

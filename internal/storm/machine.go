@@ -81,7 +81,7 @@ func (s *storm) boot(ctx context.Context, m *machine) {
 		needed := 2 // DISCOVER and REQUEST; more are retransmissions
 		defer func() { m.res.retries[StageDHCP] = max(l.sends-needed, 0) }()
 		var err error
-		if l, err = dc.exchange(ctx, false, s.romSchedule, s.romSchedule); err != nil {
+		if l, err = dc.exchange(ctx, false, s.romSchedule, s.romSchedule, 0); err != nil {
 			return err
 		}
 		if err := s.addAddr(l); err != nil {
@@ -119,10 +119,13 @@ func (s *storm) boot(ctx context.Context, m *machine) {
 	var il lease
 	ok = s.step(m, StageIPXEDHCP, func() error {
 		var err error
-		il, err = dc.exchange(ctx, true, s.ipxeSchedule, s.ipxeRequest)
+		il, err = dc.exchange(ctx, true, s.ipxeSchedule, s.ipxeRequest, s.ipxeProxy)
 		m.res.retries[StageIPXEDHCP] = max(il.sends-2, 0)
 		if err != nil {
 			return err
+		}
+		if il.bootFile == "" && s.cfg.MenuURL == "" {
+			return fmt.Errorf("iPXE took its address without a boot file: no proxyDHCP offer within %s of its first DHCPDISCOVER (iPXE's DHCP_DISC_PROXY_TIMEOUT_SEC)", s.ipxeProxy)
 		}
 		return s.addAddr(il)
 	})

@@ -140,7 +140,7 @@ func testSteps(ctx context.Context, t *testing.T, cc childConfig) {
 
 	// The PXE ROM's DHCP: the address from dnsmasq, the boot program
 	// from rackboot's proxy offer.
-	l, err := bios.exchange(ctx, false, fast, fast)
+	l, err := bios.exchange(ctx, false, fast, fast, 0)
 	if err != nil {
 		t.Fatalf("BIOS ROM DHCP: %v", err)
 	}
@@ -160,7 +160,7 @@ func testSteps(ctx context.Context, t *testing.T, cc childConfig) {
 	}
 
 	// iPXE's DHCP: the menu URL, with this machine's MAC and arch.
-	il, err := bios.exchange(ctx, true, fast, fast)
+	il, err := bios.exchange(ctx, true, fast, fast, DefaultIPXEProxyWait)
 	if err != nil {
 		t.Fatalf("iPXE DHCP: %v", err)
 	}
@@ -199,7 +199,7 @@ func testSteps(ctx context.Context, t *testing.T, cc childConfig) {
 	}
 
 	// A UEFI ROM asks the proxy again on port 4011, as EDK2 does.
-	ul, err := uefi.exchange(ctx, false, fast, fast)
+	ul, err := uefi.exchange(ctx, false, fast, fast, 0)
 	if err != nil {
 		t.Fatalf("UEFI ROM DHCP: %v", err)
 	}

@@ -78,11 +78,17 @@ type Config struct {
 	ROMSchedule         []time.Duration
 	IPXESchedule        []time.Duration
 	IPXERequestSchedule []time.Duration
-	Scale               float64
-	ProxyRequest        ProxyRequest
-	TFTP                TFTPOptions
-	HTTPTimeout         time.Duration // an HTTP connection that receives nothing this long fails
-	HTTPRetries         int           // further tries of a failed HTTP download
+	// IPXEProxyWait is how long iPXE, holding an address offer without
+	// boot information, goes on waiting for a proxyDHCP offer (its
+	// DHCP_DISC_PROXY_TIMEOUT_SEC); it notices at its next DISCOVER timer or
+	// offer, and then requests the address without a boot file. A PXE ROM
+	// waits through its whole schedule (PXE spec 2.1 §2.2.1). Scaled too.
+	IPXEProxyWait time.Duration
+	Scale         float64
+	ProxyRequest  ProxyRequest
+	TFTP          TFTPOptions
+	HTTPTimeout   time.Duration // an HTTP connection that receives nothing this long fails
+	HTTPRetries   int           // further tries of a failed HTTP download
 
 	// MenuURL, when set, is fetched instead of the boot file iPXE's DHCP
 	// answer names (an iPXE with an embedded script, as in the seed blog).
@@ -106,7 +112,12 @@ var (
 	// phase (DHCP_DISC_START_TIMEOUT_SEC 1) is the 1, 2, 4, 8 s above.
 	DefaultIPXERequestSchedule = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond,
 		1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
-	DefaultTFTP = TFTPOptions{BlockSize: 1468, SizeProbe: true, Timeout: 4 * time.Second, Retries: 6}
+	// DefaultIPXEProxyWait is iPXE's DHCP_DISC_PROXY_TIMEOUT_SEC
+	// (src/config/dhcp.h): 2 s, checked in dhcp_discovery_rx and
+	// dhcp_discovery_expired, so with the 1, 2, 4 s DISCOVER timer it gives
+	// up at 3 s unless an offer arrives after 2 s.
+	DefaultIPXEProxyWait = 2 * time.Second
+	DefaultTFTP          = TFTPOptions{BlockSize: 1468, SizeProbe: true, Timeout: 4 * time.Second, Retries: 6}
 )
 
 // DefaultMACPrefix is locally administered (bit 1 of the first byte).
@@ -135,6 +146,9 @@ func (c *Config) fill() error {
 	}
 	if len(c.ROMSchedule) == 0 {
 		c.ROMSchedule = DefaultROMSchedule
+	}
+	if c.IPXEProxyWait == 0 {
+		c.IPXEProxyWait = DefaultIPXEProxyWait
 	}
 	if len(c.IPXESchedule) == 0 {
 		c.IPXESchedule = DefaultIPXESchedule
@@ -185,6 +199,7 @@ type storm struct {
 	romSchedule  []time.Duration
 	ipxeSchedule []time.Duration
 	ipxeRequest  []time.Duration
+	ipxeProxy    time.Duration
 	xidMu        sync.Mutex
 	rng          *rand.Rand
 
@@ -209,6 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		romSchedule:  scaleAll(cfg.ROMSchedule, cfg.Scale),
 		ipxeSchedule: scaleAll(cfg.IPXESchedule, cfg.Scale),
 		ipxeRequest:  scaleAll(cfg.IPXERequestSchedule, cfg.Scale),
+		ipxeProxy:    time.Duration(float64(cfg.IPXEProxyWait) * cfg.Scale),
 		rng:          rand.New(rand.NewPCG(cfg.Seed, 0x5157)),
 	}
 	if cfg.Addrs == AddrsAdd {

@@ -79,6 +79,10 @@ func TestBMCBootNow(t *testing.T) {
 	}
 	checkPower(ctx, t, l, b, "off")
 
+	if out := rackbootCLI(ctx, t, l, "machines", "show", mac); !strings.Contains(out, "BMC: "+b.Addr.String()+" (lanplus), user admin, password set") || strings.Contains(out, b.Password) {
+		t.Errorf("machines show does not name the BMC (or shows its password)")
+	}
+
 	// The timeline: the booted boots began at power-on.
 	var evs []eventJSON
 	getJSON(ctx, t, l.rb, "/api/v1/machines/"+mac+"/events", &evs)

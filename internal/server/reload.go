@@ -250,3 +250,14 @@ func (m *liveMenu) Render(ctx context.Context, req menu.Request) ([]byte, error)
 func (m *liveMenu) Preview(ctx context.Context, req menu.Request) ([]byte, error) {
 	return m.now().Preview(ctx, req)
 }
+
+// RenderGRUB is the grub.cfg of a Secure Boot machine (menu.Renderer.RenderGRUB).
+func (m *liveMenu) RenderGRUB(ctx context.Context, req menu.Request) ([]byte, error) {
+	return m.now().RenderGRUB(ctx, req)
+}
+
+// SecureBoot says whether the machine is marked Secure Boot, by its
+// setting or the rules in effect.
+func (m *liveMenu) SecureBoot(ctx context.Context, mac string) bool {
+	return m.now().SecureBoot(ctx, mac)
+}

@@ -31,6 +31,9 @@ TEST_DEPS += openipmi ipmitool
 # manifest against its DTD, shellcheck the rc.d and maintainer scripts,
 # systemd-analyze the unit (packaging/mkdeb, packaging/*_test.go).
 TEST_DEPS += libxml2-utils shellcheck systemd
+# Debian's installer and its signed shim and GRUB for boot targets and Secure Boot (test/e2e
+# targets_test.go), GRUB's script checker for the generated grub.cfg (internal/secureboot, menu).
+TEST_DEPS += debian-installer-12-netboot-amd64 grub-common
 
 .PHONY: package build serve test unit e2e vet cross deps-run deps-test bench bench-go clean deps-bench bench-storm bench-dhcp bench-boot
 
@@ -45,7 +48,7 @@ test: deps-test vet cross unit e2e
 # internal/bmc's tests fail, not skip, without ipmi_sim.
 unit: export RACKBOOT_IPMI_REQUIRED = 1
 unit:
-	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 RACKBOOT_PACKAGING_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /bench/)
+	RACKBOOT_DHCP_CLIENTS_REQUIRED=1 RACKBOOT_ISO_TOOLS_REQUIRED=1 RACKBOOT_ETCD_REQUIRED=1 RACKBOOT_PACKAGING_REQUIRED=1 RACKBOOT_GRUB_REQUIRED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /bench/)
 
 e2e:
 	RACKBOOT_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 25m -parallel 3 -v ./test/e2e/ 2>&1 | tee test/e2e/last-run.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e: accel|\s+.*boot .* took)'; exit $${PIPESTATUS[0]}

@@ -99,6 +99,7 @@ func machinesShowCommand(f *clientFlags) *cobra.Command {
 // setFlags are the flags of `machines set`: what a patch may change.
 type setFlags struct {
 	name, def, rootPassword, rootShadow, skipMenu string
+	secureBoot                                    string
 	labels, unlabels, bootArgs, unsetArgs         []string
 }
 
@@ -113,6 +114,8 @@ and the machine falls back to its rules and the configuration.
   --default ITEM      menu item its menu starts on: smartos-<build>[-noimport],
                       a build ("20250214T000000Z"), smartos, memtest, exit ...
   --skip-menu yes     boot the default at once (no, or inherit from the rules)
+  --secure-boot yes   it boots UEFI with Secure Boot on: it gets the signed
+                      shim and GRUB, and a grub.cfg of its menu, not iPXE
   --boot-arg k=v      extra SmartOS -B pair, merged by name (repeatable)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -145,6 +148,7 @@ and the machine falls back to its rules and the configuration.
 	fl.StringVar(&sf.rootPassword, "root-password", "", "its own SmartOS root password (the server keeps only the hash)")
 	fl.StringVar(&sf.rootShadow, "root-shadow", "", "its own SmartOS root_shadow hash")
 	fl.StringVar(&sf.skipMenu, "skip-menu", "", "yes: boot the default at once; no; inherit: as the rules say")
+	fl.StringVar(&sf.secureBoot, "secure-boot", "", "yes: UEFI with Secure Boot on (signed shim and GRUB, not iPXE); no; inherit: as the rules say")
 	return cmd
 }
 
@@ -177,19 +181,29 @@ func (sf *setFlags) patch(fl *pflag.FlagSet) (machines.Patch, error) {
 	if len(kvs) > 0 {
 		p.BootArgs = machines.Value(kvs)
 	}
-	if fl.Changed("skip-menu") {
-		switch sf.skipMenu {
-		case "yes", "true":
-			p.SkipMenu = machines.Value(true)
-		case "no", "false":
-			p.SkipMenu = machines.Value(false)
-		case "inherit", "":
-			p.SkipMenu = machines.Null[bool]()
-		default:
-			return p, fmt.Errorf("--skip-menu %q: want yes, no or inherit", sf.skipMenu)
-		}
+	if p.SkipMenu, err = yesNoInherit(fl, "skip-menu", sf.skipMenu); err != nil {
+		return p, err
+	}
+	if p.SecureBoot, err = yesNoInherit(fl, "secure-boot", sf.secureBoot); err != nil {
+		return p, err
 	}
 	return p, nil
+}
+
+// yesNoInherit reads a yes/no/inherit flag into a patch field.
+func yesNoInherit(fl *pflag.FlagSet, flag, v string) (machines.Opt[bool], error) {
+	if !fl.Changed(flag) {
+		return machines.Opt[bool]{}, nil
+	}
+	switch v {
+	case "yes", "true":
+		return machines.Value(true), nil
+	case "no", "false":
+		return machines.Value(false), nil
+	case "inherit", "":
+		return machines.Null[bool](), nil
+	}
+	return machines.Opt[bool]{}, fmt.Errorf("--%s %q: want yes, no or inherit", flag, v)
 }
 
 // labelPatch is --label key=value (set) and --unlabel key (remove).

@@ -45,7 +45,7 @@ loads itself in a loop and needs no embedded script.`,
 	root.AddCommand(machinesCommand(), eventsCommand(), tokenCommand())
 	root.AddCommand(leasesCommand(), serversCommand())
 	root.AddCommand(benchCommand())
-	root.AddCommand(ipxeCommand())
+	root.AddCommand(ipxeCommand(), osCommand())
 	root.AddCommand(versionCommand(), manPagesCommand())
 	root.SetVersionTemplate(version.Get().String()) // --version says what `rackboot version` says
 	return root

@@ -18,6 +18,7 @@ func menuCommand() *cobra.Command {
 		mac, arch string
 		base      string
 		features  []string
+		grub      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "menu",
@@ -28,10 +29,14 @@ data directory. Pipe it to a file to review it, or diff it after a change.
 
 --ipxe-feature names feature flags the machine's iPXE advertises in its DHCP
 requests (option 175), as rackboot would have seen them: a UEFI x86_64 iPXE
-with multiboot2 (TritonDataCenter/ipxe) is offered SmartOS.`,
+with multiboot2 (TritonDataCenter/ipxe) is offered SmartOS.
+
+--grub prints instead the grub.cfg a machine marked secure_boot gets from
+rackboot (its signed GRUB runs it): the targets it can boot under Secure Boot.`,
 		Example: `  rackboot menu --mac 52:54:00:12:34:56 --arch bios
   rackboot menu --config /etc/rackboot.yaml --mac 52:54:00:12:34:56 --arch efi-x86_64
-  rackboot menu --mac 52:54:00:12:34:56 --arch efi-x86_64 --ipxe-feature multiboot2`,
+  rackboot menu --mac 52:54:00:12:34:56 --arch efi-x86_64 --ipxe-feature multiboot2
+  rackboot menu --mac 52:54:00:12:34:56 --arch efi-x86_64 --grub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd)
@@ -63,7 +68,11 @@ with multiboot2 (TritonDataCenter/ipxe) is offered SmartOS.`,
 			if err := r.CheckStart(base); err != nil {
 				return err
 			}
-			script, err := r.Render(cmd.Context(), menu.Request{MAC: hw, Arch: a, Features: fs, BaseURL: base})
+			render := r.Render
+			if grub {
+				render = r.RenderGRUB
+			}
+			script, err := render(cmd.Context(), menu.Request{MAC: hw, Arch: a, Features: fs, BaseURL: base})
 			if err != nil {
 				return err
 			}
@@ -76,6 +85,7 @@ with multiboot2 (TritonDataCenter/ipxe) is offered SmartOS.`,
 	cmd.Flags().StringVar(&arch, "arch", "bios", "firmware: bios, efi-x86_64, efi-i386, efi-arm64, efi-arm32")
 	cmd.Flags().StringVar(&base, "base-url", "", "URL prefix of rackboot's HTTP server in the script (default from --advertise)")
 	cmd.Flags().StringSliceVar(&features, "ipxe-feature", nil, "a feature the machine's iPXE advertises (DHCP option 175): multiboot2, https, efi, ... or a tag such as 0x2a; repeat it or give a comma list")
+	cmd.Flags().BoolVar(&grub, "grub", false, "print the grub.cfg of a Secure Boot machine instead of the iPXE menu")
 	cmd.MarkFlagRequired("mac")
 	return cmd
 }

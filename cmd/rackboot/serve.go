@@ -35,6 +35,10 @@ server already sends every client to rackboot for undionly.kpxe or snponly.efi:
 it still watches the DHCP broadcasts, and gives a client that already runs
 iPXE a script that chains to its menu instead of iPXE again, so there is no loop.
 
+On SIGHUP (systemctl reload rackboot) serve re-reads the configuration: the
+menu, smartos (but mirror), the machine rules (but their bmc) and log_level
+change at once; the log names the changed keys that need a restart.
+
 ` + config.Reference,
 		Example: `  rackboot serve --interface eth1
   rackboot serve --config /etc/rackboot.yaml --dhcp-mode off`,
@@ -62,14 +66,15 @@ func serve(ctx context.Context, cfg config.Config, reload func() (config.Config,
 	if privilege.IsRoot() {
 		log.Warn(privilege.RootAdvice())
 	}
+	// From the start: a SIGHUP's default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv, err := server.New(cfg, log, server.WithLogLevel(level))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
@@ -92,7 +97,7 @@ func reloadConfig(srv *server.Server, reload func() (config.Config, error), log 
 		if r, err = srv.Reload(cfg); err == nil {
 			log.Info("configuration reloaded", "applied", r.Applied)
 			if len(r.Restart) > 0 {
-				log.Warn("changed keys that take effect only after a restart (systemctl restart rackboot)", "keys", r.Restart)
+				log.Warn("changed keys that take effect only when rackboot restarts", "keys", r.Restart)
 			}
 			return
 		}

@@ -32,6 +32,11 @@ type Config struct {
 	// FirmwareDir names, for error messages only, where NBP files are looked
 	// up (the TFTP root). Empty reads as "the firmware directory".
 	FirmwareDir string
+	// SecureBootFile is the signed shim a UEFI x86_64 machine with Secure
+	// Boot on gets instead of iPXE ("" when there is no signed chain), and
+	// SecureBoot says whether a machine is one (its setting or a rule's).
+	SecureBootFile string
+	SecureBoot     func(mac net.HardwareAddr) bool
 }
 
 // Decision is the answer for one client.
@@ -65,6 +70,15 @@ func (c Config) Decide(cl pxe.Client) Decision {
 		d.BootFile = c.MenuURL(cl.MAC, cl.Arch, cl.Features)
 		d.Reason = "iPXE client: menu URL"
 		return d
+	case c.secureBoot(cl):
+		// Its firmware refuses an unsigned iPXE (LoadImage: Security
+		// Violation); the distribution's shim is signed by the UEFI CA.
+		d.BootFile = c.SecureBootFile
+		if cl.HTTPBoot {
+			d.BootFile = c.HTTPBase + "/" + c.SecureBootFile
+		}
+		d.Reason = "Secure Boot machine: the signed shim, then GRUB"
+		return d
 	case cl.HTTPBoot:
 		nbp, ok := c.firstNBP(cl.Arch)
 		if !ok {
@@ -84,6 +98,13 @@ func (c Config) Decide(cl pxe.Client) Decision {
 		d.Reason = "PXE ROM: iPXE over TFTP"
 		return d
 	}
+}
+
+// secureBoot: a UEFI x86_64 client's firmware (not iPXE: an iPXE that runs
+// under Secure Boot is signed, and gets its menu) on a machine marked
+// Secure Boot, when there is a chain to give it.
+func (c Config) secureBoot(cl pxe.Client) bool {
+	return c.SecureBootFile != "" && c.SecureBoot != nil && cl.Arch == pxe.ArchEFIx8664 && c.SecureBoot(cl.MAC)
 }
 
 // firstNBP returns the most preferred NBP for arch that HasFile accepts.

@@ -177,3 +177,29 @@ func TestChainScript(t *testing.T) {
 		}
 	}
 }
+
+func TestDecideSecureBoot(t *testing.T) {
+	sb := net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}
+	c := Config{ServerIP: netip.MustParseAddr("10.0.0.1"), HTTPBase: "http://10.0.0.1:8080", SecureBootFile: "bootnetx64.efi",
+		SecureBoot: func(mac net.HardwareAddr) bool { return mac.String() == sb.String() }}
+	other := net.HardwareAddr{0x52, 0x54, 0, 0, 0, 2}
+	tests := []struct {
+		cl   pxe.Client
+		want string
+	}{
+		{pxe.Client{PXE: true, Arch: pxe.ArchEFIx8664, MAC: sb}, "bootnetx64.efi"},
+		{pxe.Client{HTTPBoot: true, Arch: pxe.ArchEFIx8664, MAC: sb}, "http://10.0.0.1:8080/bootnetx64.efi"},
+		{pxe.Client{PXE: true, Arch: pxe.ArchEFIx8664, MAC: other}, "snponly.efi"},
+		{pxe.Client{PXE: true, Arch: pxe.ArchBIOS, MAC: sb}, "undionly.kpxe"},
+		{pxe.Client{IPXE: true, Arch: pxe.ArchEFIx8664, MAC: sb}, "http://10.0.0.1:8080/boot.ipxe?mac=52:54:00:00:00:01&arch=efi-x86_64"},
+	}
+	for _, tt := range tests {
+		if d := c.Decide(tt.cl); d.BootFile != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.cl, d.BootFile, tt.want)
+		}
+	}
+	c.SecureBootFile = "" // no chain installed: iPXE, as before
+	if d := c.Decide(tests[0].cl); d.BootFile != "snponly.efi" {
+		t.Errorf("without a chain: %q", d.BootFile)
+	}
+}

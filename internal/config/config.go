@@ -51,6 +51,9 @@ type Config struct {
 	// installers, ISOs, chains, scripts (internal/target decodes and
 	// checks them, when the menu is built at start).
 	Targets []target.Spec `yaml:"targets"`
+	// SecureBoot is the signed chain Secure Boot machines get
+	// (secureboot.go).
+	SecureBoot SecureBoot `yaml:"secure_boot"`
 
 	// AdvertiseAddr is Advertise, parsed by Validate (invalid: not set).
 	AdvertiseAddr netip.Addr `yaml:"-"`
@@ -123,6 +126,8 @@ func Default() Config {
 		Memtest:  Memtest{BIOS: "/boot/memtest86+x64.bin", EFI: "/boot/memtest86+x64.efi"},
 		API:      API{OpenReads: true},
 		IPv6:     IPv6{RA: RAAuto},
+
+		SecureBoot: DefaultSecureBoot(),
 	}
 }
 
@@ -202,6 +207,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Server.validate(); err != nil { // server.go
+		return err
+	}
+	if err := c.SecureBoot.validate(); err != nil { // secureboot.go
 		return err
 	}
 	switch c.LogLevel {

@@ -24,6 +24,9 @@ type MachineRule struct {
 	RootShadow   string            `yaml:"root_shadow"`
 	SkipMenu     *bool             `yaml:"skip_menu"`
 	BMC          *RuleBMC          `yaml:"bmc"` // bmc.go
+	// SecureBoot: the machines boot UEFI with Secure Boot on (the signed
+	// shim and GRUB of secure_boot:, not iPXE).
+	SecureBoot *bool `yaml:"secure_boot"`
 }
 
 // API configures the HTTP API under /api/v1.

@@ -70,6 +70,12 @@ unknown key or a bad value is an error that names the key):
       ipxe: {file: scripts/lab.ipxe}        # an iPXE script, linted at start; BIOS, UEFI
     - id: memtest-old
       memtest: {bios: memtest/memtest86+-5.bin}  # x86 BIOS, UEFI
+  secure_boot:                 # what machines with Secure Boot on get instead of iPXE (a machine's
+                               # secure_boot setting, or a rule's): the distribution's signed chain,
+                               # Debian's debian-installer-12-netboot-amd64 by default
+    shim: /usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/bootnetx64.efi
+    grub: /usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/grubx64.efi
+    grub_prefix: debian-installer/amd64/grub   # where that GRUB reads grub.cfg (built into it)
   memtest:
     bios: /boot/memtest86+x64.bin   # Debian's memtest86+ (empty: no memtest item)
     efi: /boot/memtest86+x64.efi
@@ -110,6 +116,7 @@ unknown key or a bad value is an error that names the key):
         boot_args: {admin_nic: "52:54:00:00:00:01"}
         # root_password, root_shadow: as in smartos
         skip_menu: false       # true boots the default at once
+        secure_boot: false     # true: UEFI with Secure Boot on (signed shim and GRUB, not iPXE)
         bmc:                   # BMC defaults (each machine's address: rackboot machines bmc set)
           user: ADMIN
           password_file: /etc/rackboot/bmc-rack7.pass   # mode 0600; no password key in YAML

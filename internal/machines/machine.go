@@ -59,6 +59,10 @@ type Settings struct {
 	BootArgs   []bootargs.KV `json:"boot_args,omitempty"`   // extra SmartOS -B pairs, merged by key
 	RootShadow string        `json:"root_shadow,omitempty"` // SmartOS root_shadow
 	SkipMenu   *bool         `json:"skip_menu,omitempty"`   // boot the default at once
+	// SecureBoot: the machine boots UEFI with Secure Boot on, so its
+	// PXE firmware gets the distribution's signed shim and GRUB (with a
+	// grub.cfg of its menu) instead of iPXE, which it would refuse.
+	SecureBoot *bool `json:"secure_boot,omitempty"`
 }
 
 // BootSummary is one finished boot, as kept in the store.

@@ -55,6 +55,7 @@ type Patch struct {
 	// RootPassword is hashed by the server into RootShadow.
 	RootPassword string    `json:"root_password,omitempty"`
 	SkipMenu     Opt[bool] `json:"skip_menu,omitzero"`
+	SecureBoot   Opt[bool] `json:"secure_boot,omitzero"`
 }
 
 // Apply changes m as p says. It does not validate: call m.Validate after.
@@ -96,5 +97,12 @@ func (p Patch) Apply(m *Machine) {
 	case p.SkipMenu.Set:
 		v := p.SkipMenu.V
 		m.SkipMenu = &v
+	}
+	switch {
+	case p.SecureBoot.Null:
+		m.SecureBoot = nil
+	case p.SecureBoot.Set:
+		v := p.SecureBoot.V
+		m.SecureBoot = &v
 	}
 }

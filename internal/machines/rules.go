@@ -86,6 +86,10 @@ func merge(base, over Settings) Settings {
 		v := *over.SkipMenu
 		base.SkipMenu = &v
 	}
+	if over.SecureBoot != nil {
+		v := *over.SecureBoot
+		base.SecureBoot = &v
+	}
 	base.BootArgs = bootargs.Merge(base.BootArgs, over.BootArgs)
 	return base
 }

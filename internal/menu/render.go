@@ -54,29 +54,63 @@ type Renderer struct {
 // boot-once is still the one the menu was built with; a concurrent change
 // builds the menu again.
 func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
-	return r.render(ctx, req, false)
+	return r.render(ctx, req, false, r.ipxe(req))
 }
 
-// Preview is the menu the machine would get now; it consumes nothing and
-// tells no one.
-func (r *Renderer) Preview(ctx context.Context, req Request) ([]byte, error) {
-	return r.render(ctx, req, true)
+// RenderGRUB is Render for a machine that boots with Secure Boot on: the
+// grub.cfg its signed GRUB runs, with the items it can boot that way, its
+// default and its boot-once (consumed as Render does).
+func (r *Renderer) RenderGRUB(ctx context.Context, req Request) ([]byte, error) {
+	return r.render(ctx, req, false, func(o Options, platforms []smartos.Platform) ([]byte, error) {
+		return BuildGRUB(o, req.Arch, req.MAC.String())
+	})
 }
 
-func (r *Renderer) render(ctx context.Context, req Request, preview bool) ([]byte, error) {
-	platforms, err := smartos.Scan(r.Options.DataDir)
-	if err != nil {
-		return nil, err
+// PreviewGRUB is the grub.cfg the machine would get now; it consumes
+// nothing and tells no one.
+func (r *Renderer) PreviewGRUB(ctx context.Context, req Request) ([]byte, error) {
+	return r.render(ctx, req, true, func(o Options, platforms []smartos.Platform) ([]byte, error) {
+		return BuildGRUB(o, req.Arch, req.MAC.String())
+	})
+}
+
+// SecureBoot reports whether the machine boots with Secure Boot on, by its
+// own setting or its rules. A registry that cannot be read says no (the
+// machine gets iPXE, as before the setting existed), and the error is
+// logged.
+func (r *Renderer) SecureBoot(ctx context.Context, mac string) bool {
+	if r.Registry == nil {
+		return false
 	}
-	base := r.Options
-	base.BaseURL = req.BaseURL
-	build := func(o Options) ([]byte, error) {
+	eff := machines.Resolve(r.machine(ctx, mac), r.Rules)
+	return eff.SecureBoot != nil && *eff.SecureBoot
+}
+
+// ipxe builds the iPXE menu for req.
+func (r *Renderer) ipxe(req Request) func(Options, []smartos.Platform) ([]byte, error) {
+	return func(o Options, platforms []smartos.Platform) ([]byte, error) {
 		s, err := Build(o, platforms, req.Arch, req.Features, req.MAC.String())
 		if err != nil {
 			return nil, err
 		}
 		return s.Render(), nil
 	}
+}
+
+// Preview is the menu the machine would get now; it consumes nothing and
+// tells no one.
+func (r *Renderer) Preview(ctx context.Context, req Request) ([]byte, error) {
+	return r.render(ctx, req, true, r.ipxe(req))
+}
+
+func (r *Renderer) render(ctx context.Context, req Request, preview bool, format func(Options, []smartos.Platform) ([]byte, error)) ([]byte, error) {
+	platforms, err := smartos.Scan(r.Options.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	base := r.Options
+	base.BaseURL = req.BaseURL
+	build := func(o Options) ([]byte, error) { return format(o, platforms) }
 	if r.Registry == nil {
 		return build(base)
 	}

@@ -2,6 +2,7 @@ package menu
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,5 +95,50 @@ func TestTargetDefaultUnknown(t *testing.T) {
 	err := Check(o, nil)
 	if err == nil || !strings.Contains(err.Error(), "debian-installer") {
 		t.Fatalf("a misspelt target default: %v (want the list naming debian-installer)", err)
+	}
+}
+
+// A Secure Boot machine's grub.cfg: only the signed Linux target, the
+// default it would get in iPXE when that is offered, else exit.
+func TestGoldenGRUB(t *testing.T) {
+	ts := testTargets(t)
+	for _, tt := range []struct{ name, def string }{
+		{"secureboot", "debian-installer"},
+		{"secureboot-default-not-signed", "netboot-xyz"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := baseOptions()
+			o.Targets = ts
+			o.Default = tt.def
+			got, err := BuildGRUB(o, pxe.ArchEFIx8664, mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", tt.name+".grub.cfg"), got)
+		})
+	}
+}
+
+// The generated grub.cfg parses as GRUB script (grub-script-check from
+// grub-common; required when RACKBOOT_GRUB_REQUIRED is set).
+func TestGRUBScriptCheck(t *testing.T) {
+	bin, err := exec.LookPath("grub-script-check")
+	if err != nil {
+		if os.Getenv("RACKBOOT_GRUB_REQUIRED") != "" {
+			t.Fatalf("grub-script-check: %v (apt-get install grub-common)", err)
+		}
+		t.Skipf("grub-script-check: %v", err)
+	}
+	o := baseOptions()
+	o.Targets = testTargets(t)
+	o.Title = `It's "quoted" $x`
+	got, err := BuildGRUB(o, pxe.ArchEFIx8664, mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "grub.cfg")
+	os.WriteFile(p, got, 0o644)
+	if out, err := exec.Command(bin, p).CombinedOutput(); err != nil {
+		t.Errorf("grub-script-check: %v\n%s\n%s", err, out, got)
 	}
 }

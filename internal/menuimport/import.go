@@ -229,13 +229,15 @@ func hasKey(kvs []bootargs.KV, k string) bool {
 
 func (im *importer) chainItem(it ipxe.MenuItem, c ipxe.Action, how string) {
 	u := c.Positional[0]
+	if strings.HasSuffix(u, ".ipxe") {
+		// A script beside the menu, on the web server rackboot
+		// replaces: rackboot serves it, and lints it at start.
+		id := targetID(it.Label)
+		im.addTarget(it, id, "ipxe", map[string]any{"file": im.localPath(it, u)})
+		im.say(it, "target %s (ipxe: the script, linted at start), %s", id, how)
+		return
+	}
 	if pu, err := url.Parse(u); err != nil || pu.Host == "" || strings.Contains(u, "${") {
-		if strings.HasSuffix(u, ".ipxe") || strings.HasSuffix(u, ".pxe") {
-			id := targetID(it.Label)
-			im.addTarget(it, id, "ipxe", map[string]any{"file": im.localPath(it, u)})
-			im.say(it, "target %s (ipxe: the script, linted at start), %s", id, how)
-			return
-		}
 		im.unmapped(it, "chain %s: not an absolute URL rackboot can chain to", u)
 		return
 	}

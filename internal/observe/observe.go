@@ -98,6 +98,22 @@ func (o *Observer) bootEnded(b events.Boot) {
 	slowest, took := b.Slowest()
 	o.log.Info("boot ended", "mac", b.MAC, "result", b.Result, "stage", b.Stage, "duration", b.Duration().Round(time.Millisecond),
 		"slowest_stage", slowest, "slowest_took", took.Round(time.Millisecond), "bytes", b.Bytes)
+	if refusedIPXE(b) {
+		o.log.Warn("this UEFI machine fetched iPXE and started over without running it: Secure Boot refuses an unsigned iPXE",
+			"mac", b.MAC, "hint", "rackboot machines set "+b.MAC+" --secure-boot yes (it then gets the distribution's signed shim and GRUB)")
+	}
+}
+
+// refusedIPXE: what a UEFI x86_64 machine with Secure Boot on looks like
+// when given an unsigned iPXE (OVMF with Microsoft's keys, measured by
+// e2e TestSecureBoot): it fetches the build in full, its firmware refuses
+// to start it ("Access Denied"), and it starts over with its next boot
+// option (PXE over IPv6, then HTTP boot), asking for iPXE again, never
+// running it. So the boot ends abandoned at the nbp stage. rackboot does
+// not switch such a machine to the signed chain by itself (a NIC whose
+// iPXE driver fails looks alike): it says so, once per boot.
+func refusedIPXE(b events.Boot) bool {
+	return b.Result == "abandoned" && b.Stage == events.StageNBP && b.Arch == "efi-x86_64"
 }
 
 // who names the machine at a client address, from what DHCP (or its menu

@@ -13,6 +13,7 @@ import (
 	"rackboot/internal/config"
 	"rackboot/internal/firmware"
 	"rackboot/internal/pxe"
+	"rackboot/internal/secureboot"
 	"rackboot/internal/smartos"
 	"rackboot/internal/store/boltstore"
 	"rackboot/internal/target"
@@ -43,11 +44,34 @@ func findBuilds(cfg config.Config, log *slog.Logger) (builds firmware.Set, memte
 	return builds, memtest
 }
 
+// secureBootChain is the signed chain Secure Boot machines get, or nil when
+// its files are not there (they then get iPXE, and fail: said at start).
+func secureBootChain(cfg config.Config, log *slog.Logger) *secureboot.Chain {
+	c := &secureboot.Chain{Shim: cfg.SecureBoot.Shim, GRUB: cfg.SecureBoot.GRUB, Prefix: cfg.SecureBoot.GRUBPrefix}
+	if c.Shim == "" || c.GRUB == "" {
+		return nil
+	}
+	for _, p := range []*string{&c.Shim, &c.GRUB} {
+		if !filepath.IsAbs(*p) {
+			*p = filepath.Join(cfg.DataDir, *p) // as rackboot os import put it
+		}
+	}
+	if err := c.Check(); err != nil {
+		log.Info("no signed boot chain for Secure Boot machines", "err", err,
+			"hint", "apt-get install debian-installer-12-netboot-amd64, or set secure_boot.shim and secure_boot.grub")
+		return nil
+	}
+	return c
+}
+
 // serveFiles is the one file system TFTP and HTTP serve (bootfs: the
 // builds, the files the targets name under the names they give them, the
 // platforms, public/; never the secrets beside them).
-func serveFiles(cfg config.Config, builds firmware.Set, targets []target.Target, log *slog.Logger) (*bootfs.FS, error) {
+func serveFiles(cfg config.Config, builds firmware.Set, targets []target.Target, chain *secureboot.Chain, log *slog.Logger) (*bootfs.FS, error) {
 	named := maps.Clone(builds)
+	if chain != nil {
+		maps.Copy(named, chain.Files())
+	}
 	for _, t := range targets {
 		for _, f := range t.Files() {
 			named[f.Name] = f.Path

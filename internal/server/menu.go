@@ -98,7 +98,8 @@ func machineRules(in []config.MachineRule) ([]machines.Rule, error) {
 	var out []machines.Rule
 	for i, r := range in {
 		mr := machines.Rule{Name: r.Name, MACPrefix: strings.ToLower(r.MACPrefix), Labels: r.Labels,
-			Settings: machines.Settings{Default: r.Default, RootShadow: r.RootShadow, SkipMenu: r.SkipMenu, BootArgs: r.BootArgs}}
+			Settings: machines.Settings{Default: r.Default, RootShadow: r.RootShadow, SkipMenu: r.SkipMenu, BootArgs: r.BootArgs,
+				SecureBoot: r.SecureBoot}}
 		if r.RootPassword != "" {
 			h, err := smartos.HashPassword(r.RootPassword)
 			if err != nil {

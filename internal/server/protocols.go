@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"rackboot/internal/api"
 	"rackboot/internal/boot"
@@ -12,6 +14,8 @@ import (
 	"rackboot/internal/httpd"
 	"rackboot/internal/menu"
 	"rackboot/internal/metrics"
+	"rackboot/internal/pxe"
+	"rackboot/internal/secureboot"
 	"rackboot/internal/tftp"
 	"rackboot/internal/version"
 	dashboard "rackboot/web"
@@ -35,10 +39,28 @@ func (s *Server) protocols(cfg config.Config, iface string, adv netip.Addr, buil
 	if err := s.menu.CheckStart(bootCfg.HTTPBase); err != nil {
 		return err
 	}
+	override := boot.LoopBreaker(sightings, bootCfg)
+	var renderGRUB secureboot.Render
+	if s.chain != nil {
+		bootCfg.SecureBootFile = s.chain.ShimName()
+		bootCfg.SecureBoot = func(mac net.HardwareAddr) bool {
+			// On the DHCP path: a store read, bounded (etcd without quorum
+			// must not hold a DHCP answer); unreadable reads as "no".
+			ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+			defer cancel()
+			return s.menu.SecureBoot(ctx, mac.String())
+		}
+		renderGRUB = func(ctx context.Context, mac net.HardwareAddr, client netip.Addr) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return s.menu.RenderGRUB(ctx, menu.Request{MAC: mac, Arch: pxe.ArchEFIx8664, BaseURL: bootCfg.HTTPBase, Client: client})
+		}
+		override = s.chain.Override(renderGRUB, override)
+	}
 	s.dhcp = s.dhcpServer(cfg, iface, adv, bootCfg, sightings) // dhcp.go
 	s.tftp = &tftp.Server{
 		Root:       s.files,
-		Override:   boot.LoopBreaker(sightings, bootCfg),
+		Override:   override,
 		Logger:     log.With("svc", "tftp"),
 		OnTransfer: s.timeline.TFTP,
 
@@ -65,6 +87,9 @@ func (s *Server) protocols(cfg config.Config, iface string, adv netip.Addr, buil
 		Metrics:    s.timeline.Metrics.Handler(),
 	}
 	s.handler = web.Handler()
+	if s.chain != nil {
+		s.handler = s.chain.Handler(renderGRUB, s.handler)
+	}
 	s.http = web.HTTPServer() // timeouts and header cap; connections capped by httpLn
 	s.started = []any{"version", version.Version, "interface", iface, "advertise", adv,
 		"dhcp", cfg.DHCP.Mode, "tftp", cfg.TFTPAddr, "http", s.httpLn.Addr().String(),

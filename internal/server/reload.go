@@ -38,8 +38,12 @@ func WithLogLevel(level *slog.LevelVar) Option {
 // limits, api.open_reads and smartos.mirror (the importer's).
 var liveKeys = []string{"log_level", "menu", "smartos", "machines"}
 
-// restartOnly are keys under a live key that are not live.
-var restartOnly = []string{"smartos.mirror"}
+// restartOnly are keys under a live key that are not live: the importer's
+// mirror, and the rules' BMC defaults (the power operator's, read at
+// start), which keyValues sets apart from the rest of the rules.
+var restartOnly = []string{"smartos.mirror", rulesBMCKey}
+
+const rulesBMCKey = "machines.rules.bmc"
 
 // isLive says whether Reload applies key (a dotted path, e.g. menu.title).
 func isLive(key string) bool {
@@ -77,15 +81,25 @@ type Reloaded struct {
 func (s *Server) Reload(cfg config.Config) (Reloaded, error) {
 	s.reload.mu.Lock()
 	defer s.reload.mu.Unlock()
-	changed, err := changedKeys(s.reload.applied, cfg)
+	live := func(k string) bool { return isLive(k) && (k != "log_level" || s.reload.level != nil) }
+	// Live keys against what is in effect; the others against the
+	// start, since they stay as they were until a restart.
+	sinceReload, err := changedKeys(s.reload.applied, cfg)
+	if err != nil {
+		return Reloaded{}, err
+	}
+	sinceStart, err := changedKeys(s.cfg, cfg)
 	if err != nil {
 		return Reloaded{}, err
 	}
 	var r Reloaded
-	for _, k := range changed {
-		if isLive(k) && (k != "log_level" || s.reload.level != nil) {
+	for _, k := range sinceReload {
+		if live(k) {
 			r.Applied = append(r.Applied, k)
-		} else {
+		}
+	}
+	for _, k := range sinceStart {
+		if !live(k) {
 			r.Restart = append(r.Restart, k)
 		}
 	}
@@ -143,7 +157,9 @@ func changedKeys(a, b config.Config) ([]string, error) {
 	return keys, nil
 }
 
-// keyValues flattens c, as its YAML file writes it, to dotted keys.
+// keyValues flattens c, as its YAML file writes it, to dotted keys. The
+// rules' bmc settings are taken out of machines.rules into
+// machines.rules.bmc (rulesBMCKey).
 func keyValues(c config.Config) (map[string]any, error) {
 	b, err := yaml.Marshal(c)
 	if err != nil {
@@ -154,6 +170,21 @@ func keyValues(c config.Config) (map[string]any, error) {
 		return nil, err
 	}
 	out := map[string]any{}
+	var bmcs []any // [name, bmc] of the rules with one
+	if m, ok := tree["machines"].(map[string]any); ok {
+		rules, _ := m["rules"].([]any)
+		for _, r := range rules {
+			rm, ok := r.(map[string]any)
+			if !ok {
+				continue
+			}
+			if rm["bmc"] != nil {
+				bmcs = append(bmcs, []any{rm["name"], rm["bmc"]})
+			}
+			delete(rm, "bmc")
+		}
+	}
+	out[rulesBMCKey] = bmcs
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
 		if m, ok := v.(map[string]any); ok && len(m) > 0 {
@@ -218,4 +249,15 @@ func (m *liveMenu) Render(ctx context.Context, req menu.Request) ([]byte, error)
 
 func (m *liveMenu) Preview(ctx context.Context, req menu.Request) ([]byte, error) {
 	return m.now().Preview(ctx, req)
+}
+
+// RenderGRUB is the grub.cfg of a Secure Boot machine (menu.Renderer.RenderGRUB).
+func (m *liveMenu) RenderGRUB(ctx context.Context, req menu.Request) ([]byte, error) {
+	return m.now().RenderGRUB(ctx, req)
+}
+
+// SecureBoot says whether the machine is marked Secure Boot, by its
+// setting or the rules in effect.
+func (m *liveMenu) SecureBoot(ctx context.Context, mac string) bool {
+	return m.now().SecureBoot(ctx, mac)
 }

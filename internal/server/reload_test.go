@@ -76,6 +76,18 @@ func TestReload(t *testing.T) {
 		t.Errorf("reloading the same configuration: %+v, %v", r, err)
 	}
 
+	// A rule's BMC settings are the power operator's, read at start:
+	// changing only them applies nothing, and stays pending.
+	withBMC := next
+	withBMC.Machines.Rules = []config.MachineRule{{Name: "qemu", MACPrefix: "52:54:00", Default: "exit",
+		BMC: &config.RuleBMC{User: "admin"}}}
+	for range 2 {
+		r, err = s.Reload(withBMC)
+		if err != nil || len(r.Applied) != 0 || !slices.Contains(r.Restart, "machines.rules.bmc") {
+			t.Errorf("reloading a rule's bmc: %+v, %v", r, err)
+		}
+	}
+
 	bad := next
 	bad.Menu.Title = "never shown"
 	bad.Menu.Default = "nosuchitem"
@@ -94,7 +106,7 @@ func TestIsLive(t *testing.T) {
 	for key, want := range map[string]bool{
 		"menu.title": true, "smartos.boot_args": true, "smartos.root_password": true, "machines.rules": true,
 		"log_level": true, "smartos.mirror": false, "interface": false, "dhcp.mode": false, "dhcp.subnets": false,
-		"memtest.bios": false, "targets": false, "api.open_reads": false, "menus": false,
+		"memtest.bios": false, "targets": false, "api.open_reads": false, "menus": false, "machines.rules.bmc": false,
 	} {
 		if got := isLive(key); got != want {
 			t.Errorf("isLive(%q) = %v, want %v", key, got, want)

@@ -27,6 +27,7 @@ import (
 	"rackboot/internal/machines"
 	"rackboot/internal/observe"
 	"rackboot/internal/ra"
+	"rackboot/internal/secureboot"
 	"rackboot/internal/store"
 	"rackboot/internal/tftp"
 	"rackboot/internal/timeline"
@@ -39,6 +40,7 @@ type Server struct {
 	log      *slog.Logger
 	store    store.Store
 	files    *bootfs.FS
+	chain    *secureboot.Chain // files.go: the signed chain of Secure Boot machines; nil: none
 	timeline *observe.Observer
 	menu     *liveMenu      // reload.go: swapped whole by Reload
 	leases   *lease.Manager // dhcp.mode full only; nil otherwise
@@ -81,7 +83,8 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (_ *Server, err er
 	if err != nil {
 		return nil, err
 	}
-	if s.files, err = serveFiles(cfg, builds, targets, log); err != nil {
+	s.chain = secureBootChain(cfg, log) // files.go
+	if s.files, err = serveFiles(cfg, builds, targets, s.chain, log); err != nil {
 		return nil, err
 	}
 	if s.store, err = OpenStore(cfg, log); err != nil { // store.go

@@ -59,8 +59,13 @@ func (t *Chain) Offered(c Client) error {
 // IPXE: "chain --autofree": the images this menu loaded are freed first.
 // No --replace: when the other script returns, the menu comes back.
 func (t *Chain) IPXE(Loader, Client) []ipxe.Stmt {
-	return []ipxe.Stmt{ipxe.Echo("Chaining to " + t.URL),
-		ipxe.Command{Name: "chain", Args: []string{"--autofree", t.URL}, OnFail: "failed"}}
+	return append([]ipxe.Stmt{ipxe.Echo("Chaining to " + t.URL),
+		ipxe.Command{Name: "chain", Args: []string{"--autofree", t.URL}, OnFail: "failed"}}, backToMenu...)
 }
+
+// backToMenu follows a chain that returned: the other script ran and
+// exited, so someone may be at the console; the menu comes back without
+// its countdown rather than booting the same default again, in a loop.
+var backToMenu = []ipxe.Stmt{ipxe.Set{Name: "menu-timeout", Value: "0"}, ipxe.Goto("start")}
 
 func (t *Chain) Files() []File { return nil }

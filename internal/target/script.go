@@ -63,8 +63,8 @@ func (t *Script) Offered(c Client) error {
 }
 
 func (t *Script) IPXE(l Loader, _ Client) []ipxe.Stmt {
-	return []ipxe.Stmt{ipxe.Echo("Running " + t.Title()),
-		ipxe.Command{Name: "chain", Args: []string{"--autofree", l.URL(t.File.Name)}, OnFail: "failed"}}
+	return append([]ipxe.Stmt{ipxe.Echo("Running " + t.Title()),
+		ipxe.Command{Name: "chain", Args: []string{"--autofree", l.URL(t.File.Name)}, OnFail: "failed"}}, backToMenu...)
 }
 
 func (t *Script) Files() []File { return []File{t.File} }

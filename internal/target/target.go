@@ -277,6 +277,9 @@ func localFile(name, dataDir string) (string, error) {
 		}
 		p = filepath.Join(dataDir, clean)
 	}
+	if !safeBase.MatchString(filepath.Base(p)) {
+		return "", fmt.Errorf("%q: a file name of letters, digits and . _ + ~ - only (it goes on iPXE and GRUB command lines)", filepath.Base(p))
+	}
 	if err := regularFile(p); err != nil {
 		return "", err
 	}
@@ -289,6 +292,10 @@ func localFile(name, dataDir string) (string, error) {
 func servedName(id, file string) string {
 	return "targets/" + id + "/" + filepath.Base(file)
 }
+
+// safeBase is what a served file's name may look like: it goes on iPXE
+// and GRUB command lines unquoted.
+var safeBase = regexp.MustCompile(`^[A-Za-z0-9_+~-][A-Za-z0-9._+~-]*$`)
 
 // notFor is the error of a target not offered to a firmware.
 type notFor string

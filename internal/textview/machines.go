@@ -93,6 +93,9 @@ func Machine(w io.Writer, m api.MachineView, evs []events.Event) {
 	if e.RootShadow != "" {
 		row("root_shadow", e.RootShadow)
 	}
+	if e.SecureBoot != nil {
+		row("secure boot", fmt.Sprint(*e.SecureBoot))
+	}
 	if e.SkipMenu != nil {
 		row("skip menu", fmt.Sprint(*e.SkipMenu))
 	}

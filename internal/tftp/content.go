@@ -20,14 +20,14 @@ var (
 )
 
 // cleanName turns a requested file name into an fs.FS name. Backslashes are
-// taken as separators (Windows-minded clients send them). Absolute names and
-// ".." elements are refused rather than quietly rewritten, so that a
-// misconfigured client is told what is wrong.
+// taken as separators (Windows-minded clients send them). An absolute name
+// is taken from the TFTP root, as tftpd-hpa --secure and dnsmasq's TFTP
+// take it: GRUB asks for every file with a leading "/" (its paths are
+// absolute within the "(tftp,server)" device: "/debian-installer/amd64/
+// grub/grub.cfg"). ".." elements are refused rather than quietly
+// rewritten, so that a misconfigured client is told what is wrong.
 func cleanName(raw string) (string, error) {
-	name := strings.ReplaceAll(raw, `\`, "/")
-	if strings.HasPrefix(name, "/") {
-		return "", fmt.Errorf("%w: %q is an absolute path; ask for a path relative to the TFTP root", ErrBadName, raw)
-	}
+	name := strings.TrimLeft(strings.ReplaceAll(raw, `\`, "/"), "/")
 	for _, elem := range strings.Split(name, "/") {
 		if elem == ".." {
 			return "", fmt.Errorf("%w: %q contains \"..\"", ErrBadName, raw)

@@ -132,13 +132,17 @@ func TestCleanName(t *testing.T) {
 		"a/":                 "a",
 		"..a/b..":            "..a/b..",
 		"smartos/os/x/y.tgz": "smartos/os/x/y.tgz",
+		// GRUB's names are absolute within its (tftp,server) device.
+		"/debian-installer/amd64/grub/grub.cfg": "debian-installer/amd64/grub/grub.cfg",
+		`\pxelinux.0`:                           "pxelinux.0",
+		"//pxelinux.0":                          "pxelinux.0",
 	}
 	for in, want := range ok {
 		if got, err := cleanName(in); err != nil || got != want {
 			t.Errorf("cleanName(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"/pxelinux.0", `\pxelinux.0`, "..", "../x", "a/../../x", `a\..\x`, "a/..", ".", "./", "\xff"} {
+	for _, in := range []string{"/", "/../x", "..", "../x", "a/../../x", `a\..\x`, "a/..", ".", "./", "\xff"} {
 		if got, err := cleanName(in); !errors.Is(err, ErrBadName) {
 			t.Errorf("cleanName(%q) = %q, %v; want ErrBadName", in, got, err)
 		}

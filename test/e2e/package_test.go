@@ -6,10 +6,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,7 +109,8 @@ func procStatus(t *testing.T, pid int) map[string]string {
 // bounding) and no_new_privs, on the package's default configuration with
 // the boot network named (privileged ports: DHCP 67 and 4011, TFTP 69,
 // HTTP 80), and a BIOS machine boots SmartOS from it. The router
-// advertisement responder, which needs CAP_NET_RAW, must be up too.
+// advertisement responder, which needs CAP_NET_RAW, must be up too. Then
+// SIGHUP, as systemctl reload sends it, changes the menu's title at once.
 func TestPackagedServiceBootsBIOS(t *testing.T) {
 	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
 	e2e.RequireVM(t)
@@ -225,6 +228,34 @@ func TestPackagedServiceBootsBIOS(t *testing.T) {
 	vm.WaitBoot(ctx, t, e2e.KernelDone)
 	checkSmartOSBoot(t, vm, smartOSBoot{fx: l.newest, password: rootPassword})
 	checkNoLoop(t, vm, 2)
+
+	// systemctl reload (the unit's ExecReload: SIGHUP): the menu's title
+	// changes at once, a TFTP limit is named as needing a restart.
+	reloaded := strings.Replace(conf, "title: rackboot", "title: rack7 reloaded", 1) + "tftp:\n  max_transfers: 100\n"
+	if err := os.WriteFile(confPath, []byte(reloaded), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(rb.Pid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(rb.Output(), "configuration reloaded") && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []string{"applied=[menu.title]", "keys=[tftp.max_transfers]"} {
+		if !strings.Contains(rb.Output(), want) {
+			t.Errorf("after SIGHUP the log lacks %s", want)
+		}
+	}
+	menuURL := fmt.Sprintf("http://%s/boot.ipxe?mac=52:54:00:00:00:01&arch=bios", l.ServerIP)
+	resp, err := l.Server.HTTPClient().Get(menuURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "rack7 reloaded") {
+		t.Errorf("menu after SIGHUP has not the new title:\n%s", body)
+	}
 
 	// Every socket opened with the unit's capabilities: the router
 	// advertisement responder's raw ICMPv6 one too (CAP_NET_RAW).

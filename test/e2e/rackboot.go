@@ -59,6 +59,9 @@ type RackbootConfig struct {
 	EtcdEndpoints []string
 	EtcdPrefix    string
 	IPv6RA        string // ipv6.ra: auto or off; "" leaves rackboot's default (auto)
+	// ExtraYAML is appended as it is: top-level keys the fields above do
+	// not cover (targets, secure_boot).
+	ExtraYAML string
 }
 
 // DHCPSubnet is one dhcp.subnets entry with one pool.
@@ -130,6 +133,7 @@ func (c RackbootConfig) YAML() string {
 			fmt.Fprintf(&b, "    prefix: %s\n", q(c.EtcdPrefix))
 		}
 	}
+	b.WriteString(c.ExtraYAML)
 	return b.String()
 }
 

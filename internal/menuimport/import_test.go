@@ -1,0 +1,63 @@
+package menuimport
+
+import (
+	"strings"
+	"testing"
+)
+
+// A labelled menu of the other kinds: a Linux installer, a chain, an ISO
+// and a script become targets; rackboot's own items stay its own.
+func TestImportTargets(t *testing.T) {
+	script := `#!ipxe
+set base http://10.0.0.5/boot
+menu Lab menu
+item deb Debian installer
+item xyz netboot.xyz
+item rescue Rescue ISO
+item lab Lab script
+item shell Shell
+choose --default deb --timeout 0 target && goto ${target}
+:deb
+kernel ${base}/debian/linux priority=low console=ttyS0,115200
+initrd ${base}/debian/initrd.gz
+boot || goto shell
+:xyz
+chain --autofree https://boot.netboot.xyz || goto shell
+:rescue
+sanboot ${base}/iso/rescue.iso
+:lab
+chain ${base}/lab.ipxe
+:shell
+shell
+`
+	r := Import("menu.ipxe", []byte(script))
+	if len(r.Config.Targets) != 4 {
+		t.Fatalf("targets: %+v", r.Config.Targets)
+	}
+	kinds := []string{}
+	for _, s := range r.Config.Targets {
+		kinds = append(kinds, s.ID+":"+s.Kind)
+	}
+	if got := strings.Join(kinds, " "); got != "deb:linux xyz:chain rescue:iso lab:ipxe" {
+		t.Errorf("targets %s", got)
+	}
+	if r.Config.Menu.Default != "deb" || r.Config.Menu.Title != "Lab menu" || r.Config.Menu.Timeout == nil || r.Config.Menu.Timeout.Std() >= 0 {
+		t.Errorf("menu %+v (iPXE's timeout 0 waits forever: rackboot's -1s)", r.Config.Menu)
+	}
+	deb := r.Config.Targets[0].Body
+	var spec struct {
+		Kernel  string   `yaml:"kernel"`
+		Initrd  []string `yaml:"initrd"`
+		Cmdline string   `yaml:"cmdline"`
+	}
+	if err := deb.Decode(&spec); err != nil || spec.Kernel != "boot/debian/linux" || spec.Initrd[0] != "boot/debian/initrd.gz" || spec.Cmdline != "priority=low console=ttyS0,115200" {
+		t.Errorf("deb: %v %+v", err, spec)
+	}
+	// Files to copy are said, one line each.
+	if n := strings.Count(strings.Join(r.Unmapped, "\n"), "copy the file"); n != 4 {
+		t.Errorf("%d copy lines:\n%s", n, strings.Join(r.Unmapped, "\n"))
+	}
+	if len(r.Fixed) != 0 {
+		t.Errorf("a clean script has nothing to fix: %v", r.Fixed)
+	}
+}

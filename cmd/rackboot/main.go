@@ -34,8 +34,11 @@ func rootCommand() *cobra.Command {
 PXE firmware asks the network's DHCP server for an address, and rackboot's
 proxyDHCP tells it where to get iPXE (undionly.kpxe for BIOS, snponly.efi for
 UEFI) over TFTP. iPXE then asks again, and rackboot hands it the URL of a menu
-generated from the SmartOS platforms in the data directory, so iPXE never
-loads itself in a loop and needs no embedded script.`,
+generated from the SmartOS platforms in the data directory and the boot
+targets of its configuration (Linux installers, ISOs, other menus, your
+scripts), so iPXE never loads itself in a loop and needs no embedded script.
+Machines with UEFI Secure Boot on get the distribution's signed shim and GRUB
+instead, with a grub.cfg of their menu.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.Version,

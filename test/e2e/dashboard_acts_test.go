@@ -42,6 +42,19 @@ func TestDashboardActs(t *testing.T) {
 		return m.BootOnce
 	}
 
+	// Another site on the lab network (busybox httpd): a mirror with a
+	// platform to import, and a page of another origin.
+	e2e.RequireCommands(t, "busybox")
+	site := filepath.Join(l.Out, "elsewhere")
+	os.MkdirAll(site, 0o755)
+	os.WriteFile(filepath.Join(site, "index.html"), []byte("<!doctype html><title>elsewhere</title>"), 0o644)
+	publishPlatform(t, site, e2e.MakePlatform(t, filepath.Join(l.Out, "stage"), importBuild))
+	other := l.AddHost(t, "other", l.Addr(7))
+	e2e.StartHTTPD(ctx, t, l.Lab, other.NS, netip.AddrPortFrom(other.IP, 80), site)
+	if err := e2e.WaitHTTP(ctx, l.Server, fmt.Sprintf("http://%s/index.html", other.IP), 200); err != nil {
+		t.Fatal(err)
+	}
+
 	browser := e2e.StartBrowser(ctx, t, l.Server, filepath.Join(l.Out, "chromium"))
 	row := fmt.Sprintf(`tr[data-mac=%q]`, mac)
 	if err := chromedp.Do(browser, chromedp.Navigate(l.rb.URL+"/"), chromedp.WaitVisible(row)); err != nil {
@@ -126,6 +139,31 @@ func TestDashboardActs(t *testing.T) {
 	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-acts.png")); err != nil {
 		t.Log(err)
 	}
+	// A platform import from the dashboard, with its progress, ending in
+	// the platforms table.
+	url := fmt.Sprintf("http://%s/%s/platform-%s.tgz", other.IP, importBuild, importBuild)
+	if err := chromedp.Do(browser, chromedp.SendKeys(`#import-source`, url), chromedp.Click(`#import button[type=submit]`)); err != nil {
+		t.Fatal(err)
+	}
+	ictx, icancel := context.WithTimeout(browser, 2*time.Minute)
+	defer icancel()
+	imported := fmt.Sprintf(`document.querySelector("#import-status").textContent === "imported %s" && document.querySelector("#platforms").textContent.includes(%q)`, importBuild, importBuild)
+	if _, err := chromedp.Run(ictx, chromedp.Poll[bool](imported)); err != nil {
+		msg, _ := chromedp.Run(browser, chromedp.Text(`#import-status`))
+		t.Errorf("platform import from the dashboard: %v (%q)", err, msg)
+	}
+	var plats []struct {
+		Build string `json:"build"`
+	}
+	getJSON(ctx, t, l.rb, "/api/v1/platforms", &plats)
+	found := false
+	for _, p := range plats {
+		found = found || p.Build == importBuild
+	}
+	if !found {
+		t.Errorf("the API does not list %s after the dashboard's import: %+v", importBuild, plats)
+	}
+
 	// Signed in, the page's own writes without its CSRF token, or with a
 	// wrong one, are refused.
 	if code := post(`{}`); code != 403 {
@@ -137,15 +175,6 @@ func TestDashboardActs(t *testing.T) {
 	// A page of another site (busybox httpd on another lab host) posting
 	// to rackboot: the browser sends the request (an opaque answer) but
 	// not the cookie (SameSite=Strict), and cannot add the header.
-	e2e.RequireCommands(t, "busybox")
-	site := filepath.Join(l.Out, "elsewhere")
-	os.MkdirAll(site, 0o755)
-	os.WriteFile(filepath.Join(site, "index.html"), []byte("<!doctype html><title>elsewhere</title>"), 0o644)
-	other := l.AddHost(t, "other", l.Addr(7))
-	e2e.StartHTTPD(ctx, t, l.Lab, other.NS, netip.AddrPortFrom(other.IP, 80), site)
-	if err := e2e.WaitHTTP(ctx, l.Server, fmt.Sprintf("http://%s/index.html", other.IP), 200); err != nil {
-		t.Fatal(err)
-	}
 	err = chromedp.Do(browser, chromedp.Navigate(fmt.Sprintf("http://%s/index.html", other.IP)))
 	if err == nil {
 		js := fmt.Sprintf(`fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain"},

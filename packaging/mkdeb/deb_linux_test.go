@@ -299,12 +299,22 @@ func TestDebianPackage(t *testing.T) {
 		}
 	})
 
+	t.Run("a deleted conffile stays deleted", func(t *testing.T) {
+		if err := os.Remove(r(configPath)); err != nil {
+			t.Fatal(err)
+		}
+		dpkg(t, root, "-i", v2[runtime.GOARCH]) // postinst must not fail on it
+		if _, err := os.Stat(r(configPath)); !os.IsNotExist(err) {
+			t.Errorf("reinstall brought back the deleted conffile: %v", err)
+		}
+	})
+
 	t.Run("remove keeps, purge deletes", func(t *testing.T) {
 		dpkg(t, root, "-r", "rackboot")
 		if _, err := os.Stat(r("/usr/bin/rackboot")); !os.IsNotExist(err) {
 			t.Errorf("remove left /usr/bin/rackboot: %v", err)
 		}
-		for _, p := range []string{configPath, "/var/lib/rackboot/api-token"} {
+		for _, p := range []string{"/etc/rackboot", "/var/lib/rackboot/api-token"} {
 			if _, err := os.Stat(r(p)); err != nil {
 				t.Errorf("remove deleted %s: %v", p, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,13 +104,44 @@ func procStatus(t *testing.T, pid int) map[string]string {
 	return out
 }
 
+// protectSystem is the file system the unit gives the service, as far as a
+// mount namespace can make it without systemd as init (it is not, here):
+// ProtectSystem=strict (every mount read-only but /proc, /sys and /dev),
+// ReadWritePaths= the data directory ($1), PrivateTmp (empty /tmp and
+// /var/tmp) and ProtectHome (/root and /home empty and closed). It checks
+// that writes outside the data directory fail (else it exits, and the
+// service never starts), then execs the rest of its arguments.
+const protectSystem = `set -e
+data=$1; shift
+mount --make-rprivate /
+mount --bind "$data" "$data"
+awk '{print $2}' /proc/self/mounts | sort -u | while read -r mp; do
+	case "$mp" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+	mount -o remount,bind,ro "$mp" 2>/dev/null || true
+done
+mount -o remount,bind,rw "$data"
+for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$d"; done
+for d in /root /home; do if [ -d "$d" ]; then mount -t tmpfs -o ro,mode=000 tmpfs "$d"; fi; done
+for probe in /etc "$(dirname "$data")" /var/lib; do
+	if touch "$probe/.rackboot-rw-probe" 2>/dev/null; then
+		rm -f "$probe/.rackboot-rw-probe"
+		echo "protect: $probe is writable" >&2
+		exit 1
+	fi
+done
+touch "$data/.rackboot-rw-probe" && rm "$data/.rackboot-rw-probe"
+exec "$@"
+`
+
 // TestPackagedServiceBootsBIOS: the capabilities the systemd unit grants
 // are enough. The unit's ExecStart runs under setpriv as an unprivileged
 // user with exactly the unit's capabilities (ambient, inheritable and
 // bounding) and no_new_privs, on the package's default configuration with
 // the boot network named (privileged ports: DHCP 67 and 4011, TFTP 69,
 // HTTP 80), and a BIOS machine boots SmartOS from it. The router
-// advertisement responder, which needs CAP_NET_RAW, must be up too. Then
+// advertisement responder, which needs CAP_NET_RAW, must be up too. It runs
+// in the file system the unit's ProtectSystem=strict, ReadWritePaths,
+// PrivateTmp and ProtectHome make (protectSystem). Then
 // SIGHUP, as systemctl reload sends it, changes the menu's title at once.
 func TestPackagedServiceBootsBIOS(t *testing.T) {
 	t.Parallel() // VMs mostly wait (iPXE, DHCP): boots overlap well on 2 cores
@@ -122,12 +154,9 @@ func TestPackagedServiceBootsBIOS(t *testing.T) {
 
 	// What the package installs, where the unprivileged user can read it:
 	// the binary, the configuration, and a data directory it owns.
-	root, err := os.MkdirTemp("", "rackboot-service-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
+	// Not under /tmp, which the unit's PrivateTmp hides.
+	root := filepath.Join(l.Out, "service")
+	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	installed := filepath.Join(root, "rackboot")
@@ -189,7 +218,8 @@ func TestPackagedServiceBootsBIOS(t *testing.T) {
 	setpriv = append(setpriv, "--")
 
 	l.dhcp = e2e.StartDnsmasq(ctx, t, l.Lab, l.AddHost(t, "dhcp", l.Addr(2)), e2e.PlainRouter())
-	rb := l.Start(t, l.Server, "rackboot", append(setpriv, argv...)...)
+	sandbox := []string{"unshare", "--mount", "sh", "-c", protectSystem, "protect", data}
+	rb := l.Start(t, l.Server, "rackboot", slices.Concat(sandbox, setpriv, argv)...)
 	url := fmt.Sprintf("http://%s/healthz", l.ServerIP) // http_addr :80, the packaged default
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -264,7 +294,8 @@ func TestPackagedServiceBootsBIOS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	log := rb.Output()
-	for _, bad := range []string{"not answering IPv6 router solicitations", "permission denied", "runs as root"} {
+	for _, bad := range []string{"not answering IPv6 router solicitations", "permission denied", "runs as root",
+		"read-only file system"} {
 		if strings.Contains(log, bad) {
 			t.Errorf("rackboot's log says %q under the unit's capabilities", bad)
 		}

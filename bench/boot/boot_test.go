@@ -369,8 +369,8 @@ func render(res Results) string {
 			p("\n")
 		}
 	}
-	p("\nThe same median boots as rackboot's own event timeline records them (`GET /api/v1/machines/{mac}`: "+
-		"each stage from the end of the one before to its own last event; the first from its first event, "+
+	p("\nThe same median boots as rackboot's own event timeline records them (`GET /api/v1/machines/{mac}`: " +
+		"each stage from the end of the one before to its own last event; the first from its first event, " +
 		"so the firmware's start is not in it):\n\n")
 	for _, fw := range []string{"bios", "uefi"} {
 		for _, st := range stacks {

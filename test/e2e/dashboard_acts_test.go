@@ -61,6 +61,18 @@ func TestDashboardActs(t *testing.T) {
 	if code := post(`{}`); code != 401 {
 		t.Errorf("anonymous write from the page: HTTP %d, want 401", code)
 	}
+	shown := func(sel string) bool {
+		t.Helper()
+		v, err := chromedp.Run(browser, chromedp.Evaluate[bool](fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).display !== "none"`, sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if shown("#import") || shown("#signin") || shown("#signed-in") || !shown("#signin-open") {
+		t.Errorf("anonymous: import form %v, sign-in form %v, signed in %v, sign-in button %v; want only the button",
+			shown("#import"), shown("#signin"), shown("#signed-in"), shown("#signin-open"))
+	}
 
 	// Sign in.
 	err = chromedp.Do(browser, chromedp.Click(`#signin-open`), chromedp.WaitVisible(`#signin-token`),
@@ -68,6 +80,10 @@ func TestDashboardActs(t *testing.T) {
 	if err != nil {
 		msg, _ := chromedp.Run(browser, chromedp.Text(`#signin-error`))
 		t.Fatalf("sign in: %v (%s)", err, msg)
+	}
+	if !shown("#import") || shown("#signin") || shown("#signin-open") {
+		t.Errorf("signed in: import form %v, sign-in form %v, sign-in button %v; want only the import form",
+			shown("#import"), shown("#signin"), shown("#signin-open"))
 	}
 	if cookies, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.cookie`)); strings.Contains(cookies, "rackboot_session") {
 		t.Errorf("the page's script can read the session cookie: %q", cookies)
@@ -87,6 +103,11 @@ func TestDashboardActs(t *testing.T) {
 	}
 	if got := bootOnce(); got != "smartos-noimport" {
 		t.Fatalf("the API has boot_once %q after the dashboard set it, want smartos-noimport", got)
+	}
+	badge := fmt.Sprintf(`(document.querySelector('%s .badge') || {textContent: ""}).textContent === "once: smartos-noimport"`, row)
+	if _, err := chromedp.Run(wctx, chromedp.Poll[bool](badge)); err != nil {
+		html, _ := chromedp.Run(browser, chromedp.OuterHTML(row))
+		t.Errorf("the machines table does not show the boot-once: %v\n%s", err, html)
 	}
 	// Its BMC settings (read with the session): none.
 	if _, err := chromedp.Run(wctx, chromedp.Poll[bool](`document.querySelector("#act-bmc").textContent.startsWith("No BMC")`)); err != nil {

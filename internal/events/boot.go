@@ -121,8 +121,15 @@ func stageOf(ev Event) Stage {
 		}
 		return StageDHCP
 	case TypeTFTP:
-		if ev.Kind == KindNBP && !ev.Failed() {
+		switch {
+		case ev.Failed():
+		case ev.Kind == KindNBP:
 			return StageNBP
+		case ev.Kind == KindKernel:
+			// A Secure Boot machine's GRUB loads its kernel over TFTP.
+			return StageKernel
+		case ev.Kind == KindArchive:
+			return StageArchive
 		}
 	case TypeMenu:
 		return StageMenu
@@ -283,7 +290,7 @@ func (b *Boot) apply(ev Event, late bool) (booted bool) {
 	} else {
 		b.advance(ev.Stage, ev.Time)
 	}
-	if ev.Type != TypeHTTP || ev.Failed() || (ev.Total > 0 && ev.Bytes < ev.Total) {
+	if (ev.Type != TypeHTTP && ev.Type != TypeTFTP) || ev.Failed() || (ev.Total > 0 && ev.Bytes < ev.Total) {
 		return false
 	}
 	switch ev.Kind {

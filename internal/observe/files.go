@@ -7,11 +7,16 @@ import (
 	"rackboot/internal/events"
 	"rackboot/internal/pxe"
 	"rackboot/internal/smartos"
+	"rackboot/internal/target"
 )
 
-// kernelNeeds lists the files a SmartOS kernel is started with: its boot
-// archive and, when the platform has one, the archive's hash.
+// kernelNeeds lists the files a kernel is started with: a target's
+// initrds; a SmartOS platform's boot archive and, when the platform has one,
+// the archive's hash.
 func (o *Observer) kernelNeeds(kernel string) []string {
+	if f, ok := o.targets[kernel]; ok {
+		return f.Needs
+	}
 	prefix, ok := strings.CutSuffix(kernel, smartos.KernelFile)
 	if !ok {
 		return nil // memtest86+ and friends start alone
@@ -23,7 +28,20 @@ func (o *Observer) kernelNeeds(kernel string) []string {
 	return needs
 }
 
-// fileKind sorts a served path for events and metrics.
+// fileKind sorts a served path for events and metrics: a target's kernel
+// and initrds as kernel and archive, then SmartOS's and the iPXE builds by
+// their names.
+func (o *Observer) fileKind(p string) string {
+	switch o.targets[p].Role {
+	case target.RoleKernel:
+		return events.KindKernel
+	case target.RoleInitrd:
+		return events.KindArchive
+	}
+	return fileKind(p)
+}
+
+// fileKind sorts a served path by its name alone.
 func fileKind(p string) string {
 	switch {
 	case strings.HasSuffix(p, "/"+smartos.KernelFile), strings.HasPrefix(p, "memtest/"):

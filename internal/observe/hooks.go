@@ -86,13 +86,16 @@ func (o *Observer) tftpEvent(t tftp.Transfer) {
 	}
 	o.Metrics.TFTP(result, t.Size)
 	mac, arch := o.who(t.Client.Addr())
-	kind := fileKind(t.File)
+	kind := o.fileKind(t.File)
 	if t.Overridden {
 		kind = events.KindNBP
 	}
 	e := events.Event{Time: t.Start.Add(t.Duration), MAC: mac, Arch: arch, IP: t.Client.Addr().String(), Type: events.TypeTFTP,
 		File: t.File, Kind: kind, Bytes: t.Size, BlockSize: t.BlockSize, WindowSize: t.WindowSize,
 		DurationMS: events.Millis(t.Duration)}
+	if kind == events.KindKernel {
+		e.Needs = o.kernelNeeds(t.File)
+	}
 	what := t.File
 	if t.Overridden {
 		what += " (a chain script: iPXE already runs)"
@@ -121,7 +124,7 @@ func (o *Observer) HTTP(f httpd.FileEvent) {
 }
 
 func (o *Observer) httpEvent(f httpd.FileEvent) {
-	kind := fileKind(f.Path)
+	kind := o.fileKind(f.Path)
 	o.Metrics.HTTP(kind, f.Status, f.Bytes)
 	mac, arch := o.who(f.Client)
 	e := events.Event{Time: time.Now(), MAC: mac, Arch: arch, IP: f.Client.String(), Type: events.TypeHTTP,

@@ -18,6 +18,7 @@ import (
 	"rackboot/internal/events"
 	"rackboot/internal/machines"
 	"rackboot/internal/metrics"
+	"rackboot/internal/target"
 )
 
 // Options are what an Observer is built from.
@@ -29,6 +30,9 @@ type Options struct {
 	// Registry, when set, gets every event written to it in batches by a
 	// machines.Recorder until Close; nil: events stay in memory.
 	Registry *machines.Registry
+	// Targets names the boot targets' kernels and initrds by served name,
+	// so that their boots reach the kernel and archive stages too.
+	Targets target.Timeline
 }
 
 // Observer is the boot timeline: Events and Metrics, fed by its hooks
@@ -40,6 +44,7 @@ type Observer struct {
 	log       *slog.Logger
 	sightings *boot.Sightings
 	files     fs.FS
+	targets   target.Timeline
 	recorded  chan struct{} // closed when the Recorder has written its last batch
 }
 
@@ -49,7 +54,7 @@ func New(o Options) *Observer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ob := &Observer{log: log.With("svc", "boot"), sightings: o.Sightings, files: o.Files, recorded: make(chan struct{})}
+	ob := &Observer{log: log.With("svc", "boot"), sightings: o.Sightings, files: o.Files, targets: o.Targets, recorded: make(chan struct{})}
 	if ob.sightings == nil {
 		ob.sightings = new(boot.Sightings)
 	}

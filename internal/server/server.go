@@ -29,6 +29,7 @@ import (
 	"rackboot/internal/ra"
 	"rackboot/internal/secureboot"
 	"rackboot/internal/store"
+	"rackboot/internal/target"
 	"rackboot/internal/tftp"
 	"rackboot/internal/timeline"
 	"rackboot/internal/version"
@@ -96,7 +97,8 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (_ *Server, err er
 	}
 	registry := &machines.Registry{Store: s.store}
 	sightings := new(boot.Sightings)
-	s.timeline = observe.New(observe.Options{Log: log, Version: version.Version, Sightings: sightings, Files: s.files, Registry: registry})
+	s.timeline = observe.New(observe.Options{Log: log, Version: version.Version, Sightings: sightings, Files: s.files, Registry: registry,
+		Targets: target.TimelineOf(targets)})
 	s.timeline.Metrics.FilesRefused(s.files.Refused)
 	if err = s.shareTimeline(cfg); err != nil { // timeline.go
 		return nil, err

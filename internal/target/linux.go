@@ -48,14 +48,14 @@ func decodeLinux(h Header, body *yaml.Node, dataDir string) (Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
-	t.Kernel = File{Name: servedName(h.ID, k), Path: k}
+	t.Kernel = File{Name: servedName(h.ID, k), Path: k, Role: RoleKernel}
 	names := map[string]bool{t.Kernel.Name: true}
 	for i, in := range s.Initrd {
 		p, err := localFile(in, dataDir)
 		if err != nil {
 			return nil, fmt.Errorf("initrd[%d]: %w", i, err)
 		}
-		f := File{Name: servedName(h.ID, p), Path: p}
+		f := File{Name: servedName(h.ID, p), Path: p, Role: RoleInitrd}
 		if names[f.Name] {
 			// Two files of one name (initrd.gz of two trees): the
 			// second is served under its position.

@@ -41,7 +41,7 @@ func decodeMemtest(h Header, body *yaml.Node, dataDir string) (Target, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fw, err)
 		}
-		t.Images[fw] = File{Name: servedName(h.ID, p), Path: p}
+		t.Images[fw] = File{Name: servedName(h.ID, p), Path: p, Role: RoleKernel}
 	}
 	if len(t.Images) == 0 {
 		return nil, fmt.Errorf("name an image: bios, efi or both")

@@ -53,6 +53,49 @@ func (l Loader) URL(name string) string {
 type File struct {
 	Name string // "targets/debian-installer/linux"
 	Path string // "/var/lib/rackboot/os/debian-12/debian-installer/amd64/linux"
+	// Role is RoleKernel or RoleInitrd for the files a boot's timeline
+	// follows ("" for others): a kernel fetched in full with every initrd
+	// of its target is a booted kernel.
+	Role string
+}
+
+// File roles.
+const (
+	RoleKernel = "kernel"
+	RoleInitrd = "initrd"
+)
+
+// Timeline is what a boot's timeline needs to know of the targets' files:
+// by served name, its role and, for a kernel, the initrds it is started
+// with.
+type Timeline map[string]TimelineFile
+
+// TimelineFile is one file of Timeline.
+type TimelineFile struct {
+	Role  string
+	Needs []string // served names
+}
+
+// TimelineOf indexes the files of ts with a role.
+func TimelineOf(ts []Target) Timeline {
+	out := Timeline{}
+	for _, t := range ts {
+		var initrds []string
+		for _, f := range t.Files() {
+			if f.Role == RoleInitrd {
+				initrds = append(initrds, f.Name)
+			}
+		}
+		for _, f := range t.Files() {
+			switch f.Role {
+			case RoleKernel:
+				out[f.Name] = TimelineFile{Role: RoleKernel, Needs: initrds}
+			case RoleInitrd:
+				out[f.Name] = TimelineFile{Role: RoleInitrd}
+			}
+		}
+	}
+	return out
 }
 
 // Target is one bootable thing: a menu item.

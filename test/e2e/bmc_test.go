@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"rackboot/test/e2e"
 )
@@ -93,8 +96,13 @@ func TestBMCBootNow(t *testing.T) {
 		}
 	}
 	if powerOns != 4 {
-		t.Errorf("%d power-on events in the timeline, want 4", powerOns)
+		t.Errorf("%d power-on events in the timeline, want 4 (before the dashboard's)", powerOns)
 	}
+
+	// 4. From the dashboard, signed in: power status, then "Boot now"
+	// (reinstall/rescue) into smartos-noimport.
+	dashboardBootNow(ctx, t, l, b)
+	checkBMCBoot(ctx, t, l, b, 5, true)
 
 	// A wrong password is a clear error, and the password never shows.
 	other := e2e.RandomMAC()
@@ -112,7 +120,7 @@ func TestBMCBootNow(t *testing.T) {
 	if err != nil || code != 200 {
 		t.Fatalf("GET /metrics: %d %v", code, err)
 	}
-	for _, want := range []string{`rackboot_power_operations_total{action="status",result="auth"} 1`, `rackboot_power_operations_total{action="cycle",result="ok"} 2`} {
+	for _, want := range []string{`rackboot_power_operations_total{action="status",result="auth"} 1`, `rackboot_power_operations_total{action="cycle",result="ok"} 3`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
@@ -190,4 +198,53 @@ func waitPower(ctx context.Context, b *e2e.BMC, l *rackbootLab, want string) err
 		st, err := b.PowerState(ctx, l.Lab)
 		return err == nil && st == want
 	})
+}
+
+// dashboardBootNow signs in to the dashboard in headless Chromium, reads
+// the machine's power state and boots it into smartos-noimport with
+// "Boot now", as an operator would for a reinstall.
+func dashboardBootNow(ctx context.Context, t *testing.T, l *rackbootLab, b *e2e.BMC) {
+	t.Helper()
+	e2e.RequireFiles(t, e2e.Chromium)
+	tok, err := os.ReadFile(filepath.Join(l.rb.DataDir, "api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := e2e.StartBrowser(ctx, t, l.Server, filepath.Join(l.Out, "chromium"))
+	row := fmt.Sprintf(`tr[data-mac=%q]`, b.MAC)
+	err = chromedp.Do(browser, chromedp.Navigate(l.rb.URL+"/"), chromedp.WaitVisible(row),
+		chromedp.Click(`#signin-open`), chromedp.WaitVisible(`#signin-token`),
+		chromedp.SendKeys(`#signin-token`, strings.TrimSpace(string(tok))), chromedp.Click(`#signin button[type=submit]`),
+		chromedp.WaitVisible(`#signed-in`), chromedp.Click(row), chromedp.WaitVisible(`#actions`),
+		chromedp.WaitReady(`#act-item option[value="smartos-noimport"]`))
+	if err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	wait := func(what, text string) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(browser, time.Minute)
+		defer cancel()
+		js := fmt.Sprintf(`document.querySelector("#act-result").textContent.includes(%q)`, text)
+		if _, err := chromedp.Run(wctx, chromedp.Poll[bool](js)); err != nil {
+			msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
+			t.Fatalf("dashboard %s: %v (%q)", what, err, msg)
+		}
+		msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
+		t.Logf("dashboard %s: %s", what, msg)
+	}
+	if err := chromedp.Do(browser, chromedp.Click(`[data-power="status"]`)); err != nil {
+		t.Fatal(err)
+	}
+	wait("power status", b.MAC+": is off")
+	if _, err := chromedp.Run(browser, chromedp.Text(`#act-bmc`)); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(browser, chromedp.SetValue(`#act-item`, "smartos-noimport"), chromedp.Click(`#act-boot-now`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait("boot now", "booting smartos-noimport now: "+b.MAC+": powered on (was off)")
+	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-boot-now.png")); err != nil {
+		t.Log(err)
+	}
 }

@@ -42,6 +42,19 @@ func TestDashboardActs(t *testing.T) {
 		return m.BootOnce
 	}
 
+	// Another site on the lab network (busybox httpd): a mirror with a
+	// platform to import, and a page of another origin.
+	e2e.RequireCommands(t, "busybox")
+	site := filepath.Join(l.Out, "elsewhere")
+	os.MkdirAll(site, 0o755)
+	os.WriteFile(filepath.Join(site, "index.html"), []byte("<!doctype html><title>elsewhere</title>"), 0o644)
+	publishPlatform(t, site, e2e.MakePlatform(t, filepath.Join(l.Out, "stage"), importBuild))
+	other := l.AddHost(t, "other", l.Addr(7))
+	e2e.StartHTTPD(ctx, t, l.Lab, other.NS, netip.AddrPortFrom(other.IP, 80), site)
+	if err := e2e.WaitHTTP(ctx, l.Server, fmt.Sprintf("http://%s/index.html", other.IP), 200); err != nil {
+		t.Fatal(err)
+	}
+
 	browser := e2e.StartBrowser(ctx, t, l.Server, filepath.Join(l.Out, "chromium"))
 	row := fmt.Sprintf(`tr[data-mac=%q]`, mac)
 	if err := chromedp.Do(browser, chromedp.Navigate(l.rb.URL+"/"), chromedp.WaitVisible(row)); err != nil {
@@ -61,6 +74,18 @@ func TestDashboardActs(t *testing.T) {
 	if code := post(`{}`); code != 401 {
 		t.Errorf("anonymous write from the page: HTTP %d, want 401", code)
 	}
+	shown := func(sel string) bool {
+		t.Helper()
+		v, err := chromedp.Run(browser, chromedp.Evaluate[bool](fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).display !== "none"`, sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if shown("#import") || shown("#signin") || shown("#signed-in") || !shown("#signin-open") {
+		t.Errorf("anonymous: import form %v, sign-in form %v, signed in %v, sign-in button %v; want only the button",
+			shown("#import"), shown("#signin"), shown("#signed-in"), shown("#signin-open"))
+	}
 
 	// Sign in.
 	err = chromedp.Do(browser, chromedp.Click(`#signin-open`), chromedp.WaitVisible(`#signin-token`),
@@ -68,6 +93,10 @@ func TestDashboardActs(t *testing.T) {
 	if err != nil {
 		msg, _ := chromedp.Run(browser, chromedp.Text(`#signin-error`))
 		t.Fatalf("sign in: %v (%s)", err, msg)
+	}
+	if !shown("#import") || shown("#signin") || shown("#signin-open") {
+		t.Errorf("signed in: import form %v, sign-in form %v, sign-in button %v; want only the import form",
+			shown("#import"), shown("#signin"), shown("#signin-open"))
 	}
 	if cookies, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.cookie`)); strings.Contains(cookies, "rackboot_session") {
 		t.Errorf("the page's script can read the session cookie: %q", cookies)
@@ -88,6 +117,11 @@ func TestDashboardActs(t *testing.T) {
 	if got := bootOnce(); got != "smartos-noimport" {
 		t.Fatalf("the API has boot_once %q after the dashboard set it, want smartos-noimport", got)
 	}
+	badge := fmt.Sprintf(`(document.querySelector('%s .badge') || {textContent: ""}).textContent === "once: smartos-noimport"`, row)
+	if _, err := chromedp.Run(wctx, chromedp.Poll[bool](badge)); err != nil {
+		html, _ := chromedp.Run(browser, chromedp.OuterHTML(row))
+		t.Errorf("the machines table does not show the boot-once: %v\n%s", err, html)
+	}
 	// Its BMC settings (read with the session): none.
 	if _, err := chromedp.Run(wctx, chromedp.Poll[bool](`document.querySelector("#act-bmc").textContent.startsWith("No BMC")`)); err != nil {
 		t.Errorf("the dashboard does not say the machine has no BMC: %v", err)
@@ -105,6 +139,31 @@ func TestDashboardActs(t *testing.T) {
 	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-acts.png")); err != nil {
 		t.Log(err)
 	}
+	// A platform import from the dashboard, with its progress, ending in
+	// the platforms table.
+	url := fmt.Sprintf("http://%s/%s/platform-%s.tgz", other.IP, importBuild, importBuild)
+	if err := chromedp.Do(browser, chromedp.SendKeys(`#import-source`, url), chromedp.Click(`#import button[type=submit]`)); err != nil {
+		t.Fatal(err)
+	}
+	ictx, icancel := context.WithTimeout(browser, 2*time.Minute)
+	defer icancel()
+	imported := fmt.Sprintf(`document.querySelector("#import-status").textContent === "imported %s" && document.querySelector("#platforms").textContent.includes(%q)`, importBuild, importBuild)
+	if _, err := chromedp.Run(ictx, chromedp.Poll[bool](imported)); err != nil {
+		msg, _ := chromedp.Run(browser, chromedp.Text(`#import-status`))
+		t.Errorf("platform import from the dashboard: %v (%q)", err, msg)
+	}
+	var plats []struct {
+		Build string `json:"build"`
+	}
+	getJSON(ctx, t, l.rb, "/api/v1/platforms", &plats)
+	found := false
+	for _, p := range plats {
+		found = found || p.Build == importBuild
+	}
+	if !found {
+		t.Errorf("the API does not list %s after the dashboard's import: %+v", importBuild, plats)
+	}
+
 	// Signed in, the page's own writes without its CSRF token, or with a
 	// wrong one, are refused.
 	if code := post(`{}`); code != 403 {
@@ -116,15 +175,6 @@ func TestDashboardActs(t *testing.T) {
 	// A page of another site (busybox httpd on another lab host) posting
 	// to rackboot: the browser sends the request (an opaque answer) but
 	// not the cookie (SameSite=Strict), and cannot add the header.
-	e2e.RequireCommands(t, "busybox")
-	site := filepath.Join(l.Out, "elsewhere")
-	os.MkdirAll(site, 0o755)
-	os.WriteFile(filepath.Join(site, "index.html"), []byte("<!doctype html><title>elsewhere</title>"), 0o644)
-	other := l.AddHost(t, "other", l.Addr(7))
-	e2e.StartHTTPD(ctx, t, l.Lab, other.NS, netip.AddrPortFrom(other.IP, 80), site)
-	if err := e2e.WaitHTTP(ctx, l.Server, fmt.Sprintf("http://%s/index.html", other.IP), 200); err != nil {
-		t.Fatal(err)
-	}
 	err = chromedp.Do(browser, chromedp.Navigate(fmt.Sprintf("http://%s/index.html", other.IP)))
 	if err == nil {
 		js := fmt.Sprintf(`fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain"},

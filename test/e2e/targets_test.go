@@ -119,16 +119,36 @@ func waitInstaller(ctx context.Context, t *testing.T, vm *e2e.VM) {
 	vm.WaitBoot(ctx, t, installerUp)
 }
 
+// waitBootedKernel waits for the machine's registry entry to hold a boot
+// that ended "booted kernel" with the installer's kernel: its timeline
+// followed the target's kernel and initrd.
+func waitBootedKernel(ctx context.Context, t *testing.T, rb *e2e.Rackboot, mac string) {
+	t.Helper()
+	var m machineJSON
+	waitFor(ctx, t, time.Minute, mac+"'s boot recorded as \"booted kernel\"", func() bool {
+		m = machineJSON{}
+		getJSON(ctx, t, rb, "/api/v1/machines/"+mac, &m)
+		for _, b := range m.Boots {
+			if b.Result == "booted kernel" && b.Kernel == "targets/debian-installer/linux" {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("%s: %+v", mac, m.Boots[len(m.Boots)-1])
+}
+
 // TestInstallerTargetUEFI: OVMF's PXE client gets snponly.efi, iPXE the
 // menu, and the menu's default, the installer as a linux target, boots:
 // kernel and initrd over HTTP, the initrd handed over as initrd=initrd.gz.
 func TestInstallerTargetUEFI(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t, 2*bootTimeout)
-	l, _, _ := targetsLab(t, false, nil)
+	l, rb, _ := targetsLab(t, false, nil)
 	vm := l.BootWithMAC(ctx, t, e2e.UEFI, "uefi-installer", e2e.RandomMAC())
 	waitInstaller(ctx, t, vm)
 	checkNoLoop(t, vm, 1)
+	waitBootedKernel(ctx, t, rb, vm.MAC)
 }
 
 // TestTargetsBIOS: one BIOS machine walks every other kind of target, each
@@ -264,6 +284,7 @@ func TestSecureBoot(t *testing.T) {
 	if n := vm.Count(e2e.IPXEBanner); n != 0 {
 		t.Errorf("%s: iPXE ran %d times", vm.Name, n)
 	}
+	waitBootedKernel(ctx, t, rb, mac)
 }
 
 // countLines counts the lines of text holding every one of subs.

@@ -38,7 +38,13 @@ generated from the SmartOS platforms in the data directory and the boot
 targets of its configuration (Linux installers, ISOs, other menus, your
 scripts), so iPXE never loads itself in a loop and needs no embedded script.
 Machines with UEFI Secure Boot on get the distribution's signed shim and GRUB
-instead, with a grub.cfg of their menu.`,
+instead, with a grub.cfg of their menu.
+
+It can also be the network's DHCP server (serve --dhcp-mode full), answer iPXE's
+IPv6 router solicitations so that it does not wait for a router, power machines
+and boot them into an item now through their BMCs (machines power, machines boot
+--now), follow every boot to the running OS (events, the dashboard), and share
+its state with other rackboot servers on etcd (store.backend: etcd).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.Version,

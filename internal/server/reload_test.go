@@ -113,3 +113,38 @@ func TestIsLive(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadAllOrNothing: a reload that fails changes nothing, not even
+// the parts that would have passed (here the menu, with a log level that
+// does not parse), and a SIGHUP's reload racing Run's start check (serve
+// installs the handler before Run) is ordered with it.
+func TestReloadAllOrNothing(t *testing.T) {
+	cfg := loopbackConfig(t)
+	var level slog.LevelVar
+	s, err := New(cfg, slog.New(slog.DiscardHandler), WithLogLevel(&level))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := s.menu.now()
+	bad := cfg
+	bad.Menu.Title = "half reloaded"
+	bad.LogLevel = "loud"
+	if _, err := s.Reload(bad); err == nil {
+		t.Fatal("a log level that does not parse was reloaded")
+	}
+	if s.menu.now() != before {
+		t.Error("the failed reload swapped the menu in anyway")
+	}
+
+	next := cfg
+	next.Menu.Title = "rack7 boot"
+	done := make(chan error, 1)
+	go func() { _, err := s.Reload(next); done <- err }()
+	if err := s.menu.CheckStart("http://127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

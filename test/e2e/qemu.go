@@ -191,9 +191,14 @@ func startVM(ctx context.Context, t testing.TB, lab *Lab, fw Firmware, tap, mac,
 // WaitFor waits for re on the serial console, at most VMTimeout (and no
 // longer than ctx), and returns the match.
 func (vm *VM) WaitFor(ctx context.Context, re *regexp.Regexp) (string, error) {
+	return vm.WaitForEvery(ctx, re, pollInterval)
+}
+
+// WaitForEvery is WaitFor looking at the console every d.
+func (vm *VM) WaitForEvery(ctx context.Context, re *regexp.Regexp, d time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, VMTimeout)
 	defer cancel()
-	return vm.Console.WaitFor(ctx, re, vm.Proc.Done())
+	return vm.Console.WaitForEvery(ctx, re, vm.Proc.Done(), d)
 }
 
 // WaitBoot waits for the success line re, fails t if it does not come, and

@@ -32,7 +32,30 @@ type Server struct {
 	// Sessions, set by EnableSessions, lets the dashboard sign in with the
 	// token and write with a session cookie and a CSRF token (session.go).
 	Sessions *Sessions
-	mux      http.ServeMux
+	// OnRefused, if set, is told every request refused for its
+	// credentials (metrics), by reason: RefusedNoToken, RefusedBadToken,
+	// RefusedForged, RefusedSignIn, RefusedThrottled.
+	OnRefused func(reason string)
+	mux       http.ServeMux
+}
+
+// Why a request was refused for its credentials (Server.OnRefused).
+const (
+	RefusedNoToken   = "no-token"  // no token and no session
+	RefusedBadToken  = "bad-token" // an Authorization: Bearer that is not the token
+	RefusedForged    = "forged"    // a session's write without its CSRF token, or from another site
+	RefusedSignIn    = "sign-in"   // POST /session with a wrong token
+	RefusedThrottled = "throttled" // POST /session from a client with too many wrong tokens lately
+)
+
+func (s *Server) refused(r *http.Request, reason string) {
+	if s.OnRefused != nil {
+		s.OnRefused(reason)
+	}
+	if s.Logger != nil && reason != RefusedNoToken {
+		// A missing token is a reader's mistake; a wrong one may be someone guessing.
+		s.Logger.Warn("api request refused", "reason", reason, "method", r.Method, "path", r.URL.Path, "client", r.RemoteAddr)
+	}
 }
 
 // HandlerFunc is an API handler. Returning an error writes it as JSON: an
@@ -63,6 +86,7 @@ func (s *Server) Handle(pattern string, h HandlerFunc) {
 		read := r.Method == http.MethodGet || r.Method == http.MethodHead
 		if !(read && s.OpenReads) {
 			if err := s.authorize(r); err != nil {
+				s.refused(r, refusedReason(r, err))
 				w.Header().Set("WWW-Authenticate", `Bearer realm="rackboot"`)
 				s.writeError(w, r, err)
 				return
@@ -103,6 +127,18 @@ func (s *Server) authorize(r *http.Request) error {
 	}
 	return Errorf(http.StatusUnauthorized,
 		"this needs the API token: pass --token or set RACKBOOT_TOKEN (it is in the data directory's api-token file), or sign in on the dashboard")
+}
+
+// refusedReason sorts an authorize error for OnRefused.
+func refusedReason(r *http.Request, err error) string {
+	var e *Error
+	switch {
+	case errors.As(err, &e) && e.Status == http.StatusForbidden: // Sessions.check
+		return RefusedForged
+	case strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "):
+		return RefusedBadToken
+	}
+	return RefusedNoToken
 }
 
 func (s *Server) token() string {

@@ -81,9 +81,10 @@ func (p *Power) info(r *http.Request, mac string) (BMCView, error) {
 }
 
 func (p *Power) serveGetBMC(w http.ResponseWriter, r *http.Request) error {
-	if !p.server.Authorized(r) {
+	if err := p.server.authorize(r); err != nil {
 		// Open reads show the boot network machines and boots; where
 		// their BMCs are is for operators only.
+		p.server.refused(r, refusedReason(r, err))
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rackboot"`)
 		return Errorf(http.StatusUnauthorized, "a machine's BMC settings need the API token, open reads or not")
 	}

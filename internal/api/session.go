@@ -6,8 +6,10 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -29,11 +31,100 @@ const (
 	maxSessions   = 1024
 )
 
+// Wrong tokens at POST /session are throttled per client address: a
+// client may get signInBurst wrong in a row, then one more every
+// signInEvery. The token (192 bits) is not guessable; the limit keeps a
+// guesser from filling the log and the CPU, and says plainly what is
+// going on (429 with Retry-After) to a script with a stale token.
+const (
+	signInBurst   = 10
+	signInEvery   = 6 * time.Second
+	maxSignInHeld = 4096 // clients remembered; the oldest is forgotten first
+)
+
+// signInFailures counts recent wrong tokens by client address.
+type signInFailures struct {
+	mu  sync.Mutex
+	by  map[string]*failures
+	now func() time.Time
+}
+
+type failures struct {
+	n    float64   // wrong tokens, less one per signInEvery since last
+	last time.Time // when n was last brought up to date
+}
+
+// decayed brings f up to now.
+func (f *failures) decayed(now time.Time) float64 {
+	f.n = max(0, f.n-float64(now.Sub(f.last))/float64(signInEvery))
+	f.last = now
+	return f.n
+}
+
+// wait is how long client must wait before its next try (0: it may try).
+func (sf *signInFailures) wait(client string) time.Duration {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	f, ok := sf.by[client]
+	if !ok {
+		return 0
+	}
+	n := f.decayed(sf.now())
+	if n < signInBurst {
+		return 0
+	}
+	return time.Duration((n - signInBurst + 1) * float64(signInEvery))
+}
+
+// failed counts a wrong token from client.
+func (sf *signInFailures) failed(client string) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	now := sf.now()
+	if sf.by == nil {
+		sf.by = map[string]*failures{}
+	}
+	f, ok := sf.by[client]
+	if !ok {
+		if len(sf.by) >= maxSignInHeld {
+			var oldest string
+			for k, v := range sf.by {
+				if oldest == "" || v.last.Before(sf.by[oldest].last) {
+					oldest = k
+				}
+			}
+			delete(sf.by, oldest)
+		}
+		f = &failures{last: now}
+		sf.by[client] = f
+	}
+	f.decayed(now)
+	f.n++
+}
+
+// succeeded forgets client's wrong tokens.
+func (sf *signInFailures) succeeded(client string) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	delete(sf.by, client)
+}
+
+// clientAddr is the address a request came from, without its port: the
+// throttle's key (every port of a host is the same guesser).
+func clientAddr(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
 // Sessions are the dashboard's signed-in browsers.
 type Sessions struct {
 	mu   sync.Mutex
 	byID map[string]*session
 	now  func() time.Time
+	// wrong are the recent wrong tokens at sign-in, by client.
+	wrong signInFailures
 }
 
 type session struct {
@@ -125,8 +216,8 @@ func (ss *Sessions) end(id string) {
 var errForged = errors.New("forged request")
 
 // check says whether r is authorized by a session: (false, nil) when it
-// has none, an error wrapping errForged when it has one but fails the CSRF
-// or Origin checks (writes only).
+// has none, a 403 *Error naming errForged when it has one but fails the
+// CSRF or Origin checks (writes only).
 func (ss *Sessions) check(r *http.Request, tok string) (bool, error) {
 	s, _, ok := ss.lookup(r, tok)
 	if !ok {
@@ -171,6 +262,7 @@ func sameOrigin(origin string, r *http.Request) bool {
 func (s *Server) EnableSessions() {
 	s.Sessions = &Sessions{}
 	ss := s.Sessions
+	ss.wrong.now = ss.clock
 	s.mux.HandleFunc("GET "+Prefix+"/session", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		sess, _, ok := ss.lookup(r, s.token())
@@ -186,6 +278,15 @@ func (s *Server) EnableSessions() {
 			s.writeError(w, r, Errorf(http.StatusForbidden, "sign in from this server's own dashboard (Origin %s)", o))
 			return
 		}
+		client := clientAddr(r)
+		if wait := ss.wrong.wait(client); wait > 0 {
+			s.refused(r, RefusedThrottled)
+			secs := int((wait + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.writeError(w, r, Errorf(http.StatusTooManyRequests,
+				"too many wrong tokens from %s: try again in %d s", client, secs))
+			return
+		}
 		var req SignInRequest
 		if err := DecodeJSON(r, &req); err != nil {
 			s.writeError(w, r, err)
@@ -193,12 +294,12 @@ func (s *Server) EnableSessions() {
 		}
 		want := s.token()
 		if want == "" || subtle.ConstantTimeCompare([]byte(req.Token), []byte(want)) != 1 {
-			if s.Logger != nil {
-				s.Logger.Warn("dashboard sign-in refused: wrong token", "client", r.RemoteAddr)
-			}
+			ss.wrong.failed(client)
+			s.refused(r, RefusedSignIn)
 			s.writeError(w, r, Errorf(http.StatusUnauthorized, "that is not the API token (it is in the data directory's api-token file, or ask rackboot token rotate)"))
 			return
 		}
+		ss.wrong.succeeded(client)
 		id, sess := ss.start(want)
 		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 			Secure: r.TLS != nil, Expires: sess.expires, MaxAge: int(SessionTTL.Seconds())})

@@ -2,11 +2,15 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestSessions: the dashboard signs in with the token and writes with its
@@ -93,5 +97,68 @@ func TestSessions(t *testing.T) {
 	}
 	if resp, _ := do("POST", "/things", "{}", map[string]string{"Cookie": cookie, CSRFHeader: info.CSRFToken}); resp.StatusCode != 401 {
 		t.Errorf("after rotation: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestRefusalsCounted: every request refused for its credentials is told
+// to OnRefused with its reason, and a client that gives too many wrong
+// tokens at sign-in is throttled (429, Retry-After) while another client
+// and, once the wait is over, the same one can still sign in.
+func TestRefusalsCounted(t *testing.T) {
+	tokens, _, err := LoadTokens(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	refused := map[string]int{}
+	s := &Server{Token: tokens.Token, OnRefused: func(reason string) { mu.Lock(); refused[reason]++; mu.Unlock() }}
+	s.EnableSessions()
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	s.Sessions.now = func() time.Time { return now }
+	s.Handle("POST /things", func(w http.ResponseWriter, r *http.Request) error { return nil })
+	do := func(method, path, body, client string, hdr map[string]string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, Prefix+path, strings.NewReader(body))
+		req.RemoteAddr = client
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		return w
+	}
+	const guesser, other = "192.0.2.7:40000", "192.0.2.8:40000"
+	do("POST", "/things", "{}", other, nil)
+	do("POST", "/things", "{}", other, map[string]string{"Authorization": "Bearer rbt_wrong"})
+	do("POST", "/things", "{}", other, map[string]string{"Cookie": SessionCookie + "=x"})
+	for i := range signInBurst {
+		// Each try from a new port: the throttle is by address.
+		if w := do("POST", "/session", `{"token":"rbt_wrong"}`, fmt.Sprintf("192.0.2.7:%d", 40000+i), nil); w.Code != 401 {
+			t.Fatalf("wrong token %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	w := do("POST", "/session", `{"token":"`+tokens.Token()+`"}`, guesser, nil)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("after %d wrong tokens, even the right one: %d %s (Retry-After %q), want 429", signInBurst, w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	if strings.Contains(w.Body.String(), tokens.Token()) {
+		t.Errorf("429 answer holds the token: %s", w.Body)
+	}
+	w = do("POST", "/session", `{"token":"`+tokens.Token()+`"}`, other, nil)
+	if w.Code != 200 || len(w.Result().Cookies()) != 1 {
+		t.Fatalf("another client: %d %s", w.Code, w.Body)
+	}
+	cookie := SessionCookie + "=" + w.Result().Cookies()[0].Value
+	if w := do("POST", "/things", "{}", other, map[string]string{"Cookie": cookie}); w.Code != 403 {
+		t.Errorf("a session's write without its CSRF token: %d", w.Code)
+	}
+	now = now.Add(signInEvery)
+	if w := do("POST", "/session", `{"token":"`+tokens.Token()+`"}`, guesser, nil); w.Code != 200 {
+		t.Errorf("after waiting %v: %d %s", signInEvery, w.Code, w.Body)
+	}
+	want := map[string]int{RefusedNoToken: 2, RefusedBadToken: 1, RefusedForged: 1, RefusedSignIn: signInBurst, RefusedThrottled: 1}
+	mu.Lock()
+	defer mu.Unlock()
+	if !maps.Equal(refused, want) {
+		t.Errorf("refusals %v, want %v", refused, want)
 	}
 }

@@ -32,7 +32,8 @@ type Metrics struct {
 	bootSeconds   prometheus.Histogram
 	stageSeconds  *prometheus.HistogramVec
 	apiEvents     prometheus.Counter
-	power         powerMetrics // power.go
+	power         powerMetrics           // power.go
+	apiRefused    *prometheus.CounterVec // api.go
 }
 
 // Buckets for boot stage and boot durations, in seconds: a menu is served
@@ -86,6 +87,7 @@ func New(version string, inProgress func() int) *Metrics {
 	f(m.bootSeconds)
 	f(m.stageSeconds)
 	m.power = newPowerMetrics(f)
+	m.apiRefused = newAPIRefused(f)
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rackboot_boots_in_progress",
 		Help: "Machines that have begun a boot and have neither finished nor gone quiet.",

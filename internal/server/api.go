@@ -16,7 +16,8 @@ import (
 // api is /api/v1, every resource mounted: machines and events, token
 // rotation, platforms, leases.
 func (s *Server) api(cfg config.Config, tokens *api.Tokens, registry *machines.Registry, importer *smartos.Importer) *api.Server {
-	a := &api.Server{Token: tokens.Token, OpenReads: cfg.API.OpenReads, Logger: s.log.With("svc", "api")}
+	a := &api.Server{Token: tokens.Token, OpenReads: cfg.API.OpenReads, Logger: s.log.With("svc", "api"),
+		OnRefused: s.timeline.Metrics.APIRefused}
 	api.RegisterTokenRotate(a, tokens)
 	a.EnableSessions() // the dashboard's sign-in
 	m := &api.Machines{

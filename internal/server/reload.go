@@ -109,23 +109,25 @@ func (s *Server) Reload(cfg config.Config) (Reloaded, error) {
 	mirror := next.SmartOS.Mirror
 	next.SmartOS = cfg.SmartOS
 	next.SmartOS.Mirror = mirror
+	// Everything that can fail before anything changes: an error leaves
+	// the server as it was, never half reloaded.
+	var level slog.Level
+	if s.reload.level != nil {
+		if err := level.UnmarshalText([]byte(next.LogLevel)); err != nil {
+			return Reloaded{}, fmt.Errorf("log_level: %w", err)
+		}
+	}
 	if len(r.Applied) > 0 {
 		renderer, err := s.menu.rebuild(next)
 		if err != nil {
 			return Reloaded{}, err
 		}
-		// The start's check: a menu no client could be served is refused.
-		if err := renderer.CheckStart(s.menu.baseURL); err != nil {
+		if err := s.menu.replace(renderer); err != nil {
 			return Reloaded{}, err
 		}
-		s.menu.current.Store(renderer)
 	}
 	if s.reload.level != nil {
-		var l slog.Level
-		if err := l.UnmarshalText([]byte(next.LogLevel)); err != nil {
-			return Reloaded{}, fmt.Errorf("log_level: %w", err)
-		}
-		s.reload.level.Set(l)
+		s.reload.level.Set(level)
 	}
 	s.reload.applied = next
 	return r, nil
@@ -159,7 +161,8 @@ func changedKeys(a, b config.Config) ([]string, error) {
 
 // keyValues flattens c, as its YAML file writes it, to dotted keys. The
 // rules' bmc settings are taken out of machines.rules into
-// machines.rules.bmc (rulesBMCKey).
+// machines.rules.bmc (rulesBMCKey), with the name, MAC prefix and labels
+// of each rule that has them.
 func keyValues(c config.Config) (map[string]any, error) {
 	b, err := yaml.Marshal(c)
 	if err != nil {
@@ -179,7 +182,9 @@ func keyValues(c config.Config) (map[string]any, error) {
 				continue
 			}
 			if rm["bmc"] != nil {
-				bmcs = append(bmcs, []any{rm["name"], rm["bmc"]})
+				// What the rule matches is part of its BMC defaults: the
+				// operator matches with the start's rules until a restart.
+				bmcs = append(bmcs, []any{rm["name"], rm["mac_prefix"], rm["labels"], rm["bmc"]})
 			}
 			delete(rm, "bmc")
 		}
@@ -203,7 +208,11 @@ func keyValues(c config.Config) (map[string]any, error) {
 type liveMenu struct {
 	current atomic.Pointer[menu.Renderer]
 	rebuild func(config.Config) (*menu.Renderer, error)
-	baseURL string // CheckStart's, set before serving starts
+	// mu orders CheckStart (Run) and replace (a SIGHUP's Reload, which
+	// may come before Run): every renderer served was checked against
+	// baseURL once it is known.
+	mu      sync.Mutex
+	baseURL string // CheckStart's; "" until Run has it
 }
 
 // newMenu is the menu serve gives every machine (newRenderer), built again
@@ -235,8 +244,22 @@ func (m *liveMenu) Rules() []machines.Rule { return m.now().Rules }
 // CheckStart checks the menu against the URL clients reach it on (see
 // menu.Renderer.CheckStart), and keeps the URL to check reloaded menus.
 func (m *liveMenu) CheckStart(baseURL string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.baseURL = baseURL
 	return m.now().CheckStart(baseURL)
+}
+
+// replace swaps r in after the start's check (a menu no client could be
+// served is refused, and the old one stays).
+func (m *liveMenu) replace(r *menu.Renderer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := r.CheckStart(m.baseURL); err != nil {
+		return err
+	}
+	m.current.Store(r)
+	return nil
 }
 
 func (m *liveMenu) CheckMachine(mac string, eff machines.Effective) error {

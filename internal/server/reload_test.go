@@ -113,3 +113,64 @@ func TestIsLive(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadAllOrNothing: a reload that fails changes nothing, not even
+// the parts that would have passed (here the menu, with a log level that
+// does not parse), and a SIGHUP's reload racing Run's start check (serve
+// installs the handler before Run) is ordered with it.
+func TestReloadAllOrNothing(t *testing.T) {
+	cfg := loopbackConfig(t)
+	var level slog.LevelVar
+	s, err := New(cfg, slog.New(slog.DiscardHandler), WithLogLevel(&level))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := s.menu.now()
+	bad := cfg
+	bad.Menu.Title = "half reloaded"
+	bad.LogLevel = "loud"
+	if _, err := s.Reload(bad); err == nil {
+		t.Fatal("a log level that does not parse was reloaded")
+	}
+	if s.menu.now() != before {
+		t.Error("the failed reload swapped the menu in anyway")
+	}
+
+	next := cfg
+	next.Menu.Title = "rack7 boot"
+	done := make(chan error, 1)
+	go func() { _, err := s.Reload(next); done <- err }()
+	if err := s.menu.CheckStart("http://127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadRuleWithBMC: moving a rule that gives BMC defaults to other
+// machines (its labels) changes which machines get them, which the power
+// operator learns only at a restart: the reload applies the rule to the
+// menu and says machines.rules.bmc needs a restart.
+func TestReloadRuleWithBMC(t *testing.T) {
+	cfg := loopbackConfig(t)
+	cfg.Machines.Rules = []config.MachineRule{{Name: "rack7", Labels: map[string]string{"rack": "7"}, BMC: &config.RuleBMC{User: "admin"}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	next := cfg
+	next.Machines.Rules = []config.MachineRule{{Name: "rack7", Labels: map[string]string{"rack": "8"}, BMC: &config.RuleBMC{User: "admin"}}}
+	r, err := s.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Applied, []string{"machines.rules"}) || !slices.Equal(r.Restart, []string{"machines.rules.bmc"}) {
+		t.Errorf("moving a rule with BMC defaults: applied %q, restart %q; want machines.rules applied, machines.rules.bmc pending", r.Applied, r.Restart)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
@@ -135,6 +136,48 @@ func TestDashboardActs(t *testing.T) {
 	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](`document.querySelector("#act-result").textContent.includes("has no BMC address")`)); err != nil {
 		msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
 		t.Errorf("power status of a machine without a BMC: %v (%q)", err, msg)
+	}
+	// Its default item and labels, through their forms; the API has them.
+	type defaultsJSON struct {
+		Default string            `json:"default"`
+		Labels  map[string]string `json:"labels"`
+	}
+	apiMachine := func() defaultsJSON {
+		t.Helper()
+		var m defaultsJSON
+		getJSON(ctx, t, l.rb, "/api/v1/machines/"+mac, &m)
+		return m
+	}
+	formAct := func(what, done string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(browser, actions...); err != nil {
+			t.Fatalf("%s from the dashboard: %v", what, err)
+		}
+		fctx, fcancel := context.WithTimeout(browser, 30*time.Second)
+		defer fcancel()
+		if _, err := chromedp.Run(fctx, chromedp.Poll[bool](fmt.Sprintf(`document.querySelector("#act-result").textContent === %q`, done))); err != nil {
+			msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
+			t.Fatalf("the dashboard did not confirm the %s: %v (%q)", what, err, msg)
+		}
+	}
+	formAct("default", "its menu starts on smartos-noimport from now on",
+		chromedp.SetValue(`#act-item`, "smartos-noimport"), chromedp.Click(`#act-default`))
+	if got := apiMachine().Default; got != "smartos-noimport" {
+		t.Errorf("the API has default %q after the dashboard set it, want smartos-noimport", got)
+	}
+	// rack=7 is replaced, role added; a label left out of the field goes.
+	formAct("labels", "labels saved",
+		chromedp.SetValue(`#act-labels`, "rack=8 role=compute"), chromedp.Click(`#act-labels-save`))
+	if got := apiMachine().Labels; !maps.Equal(got, map[string]string{"rack": "8", "role": "compute"}) {
+		t.Errorf("the API has labels %v after the dashboard saved rack=8 role=compute", got)
+	}
+	formAct("labels", "labels saved", chromedp.SetValue(`#act-labels`, "role=compute"), chromedp.Click(`#act-labels-save`))
+	if got := apiMachine().Labels; !maps.Equal(got, map[string]string{"role": "compute"}) {
+		t.Errorf("the API has labels %v after the dashboard saved role=compute alone", got)
+	}
+	formAct("default", "its menu starts on the rules' or the configured default again", chromedp.Click(`#act-default-clear`))
+	if got := apiMachine().Default; got != "" {
+		t.Errorf("the API has default %q after the dashboard cleared it", got)
 	}
 	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-acts.png")); err != nil {
 		t.Log(err)

@@ -3,6 +3,8 @@ package menuimport
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // A labelled menu of the other kinds: a Linux installer, a chain, an ISO
@@ -59,5 +61,25 @@ shell
 	}
 	if len(r.Fixed) != 0 {
 		t.Errorf("a clean script has nothing to fix: %v", r.Fixed)
+	}
+}
+
+// A SmartOS item's extra -B arguments become smartos.boot_args, written
+// as the mapping the configuration reads (not a list of key/value pairs,
+// which rackboot serve refuses).
+func TestImportBootArgsReadBack(t *testing.T) {
+	r := Import("x.ipxe", []byte("#!ipxe\nmenu M\nitem smartos S\nchoose x && goto ${x}\n:smartos\n"+
+		"kernel /smartos/20130808T195337Z/platform/i86pc/kernel/amd64/unix -B smartos=true,hostname=cn1,rack=r7\n"+
+		"module /smartos/20130808T195337Z/platform/i86pc/amd64/boot_archive\nboot\n"))
+	out, err := yaml.Marshal(r.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Config
+	if err := yaml.Unmarshal(out, &back); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if back.SmartOS == nil || len(back.SmartOS.BootArgs) != 2 || back.SmartOS.BootArgs[1].Key != "rack" || back.SmartOS.BootArgs[1].Value != "r7" {
+		t.Errorf("boot_args read back: %+v\n%s", back.SmartOS, out)
 	}
 }

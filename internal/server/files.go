@@ -51,12 +51,19 @@ func secureBootChain(cfg config.Config, log *slog.Logger) *secureboot.Chain {
 	if c.Shim == "" || c.GRUB == "" {
 		return nil
 	}
+	// Relative names are below data_dir (as rackboot os import put them);
+	// checked as a target's files are, so that neither can name
+	// rackboot's own state (they are served at the TFTP root).
+	var err error
 	for _, p := range []*string{&c.Shim, &c.GRUB} {
-		if !filepath.IsAbs(*p) {
-			*p = filepath.Join(cfg.DataDir, *p) // as rackboot os import put it
+		if *p, err = target.LocalFile(*p, cfg.DataDir); err != nil {
+			break
 		}
 	}
-	if err := c.Check(); err != nil {
+	if err == nil {
+		err = c.Check()
+	}
+	if err != nil {
 		log.Info("no signed boot chain for Secure Boot machines", "err", err,
 			"hint", "apt-get install debian-installer-12-netboot-amd64, or set secure_boot.shim and secure_boot.grub")
 		return nil

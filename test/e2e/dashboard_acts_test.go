@@ -88,9 +88,24 @@ func TestDashboardActs(t *testing.T) {
 			shown("#import"), shown("#signin"), shown("#signed-in"), shown("#signin-open"))
 	}
 
-	// Sign in.
+	// A wrong token: the form says so (and /metrics counts it, below).
 	err = chromedp.Do(browser, chromedp.Click(`#signin-open`), chromedp.WaitVisible(`#signin-token`),
-		chromedp.SendKeys(`#signin-token`, token), chromedp.Click(`#signin button[type=submit]`), chromedp.WaitVisible(`#signed-in`))
+		chromedp.SendKeys(`#signin-token`, "rbt_not-the-token"), chromedp.Click(`#signin button[type=submit]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(browser, 30*time.Second)
+	defer scancel()
+	if _, err := chromedp.Run(sctx, chromedp.Poll[bool](`document.querySelector("#signin-error").textContent.includes("not the API token")`)); err != nil {
+		msg, _ := chromedp.Run(browser, chromedp.Text(`#signin-error`))
+		t.Errorf("a wrong token at sign-in: %v (%q)", err, msg)
+	}
+
+	// Sign in.
+	if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`document.querySelector("#signin-token").value = ""`)); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(browser, chromedp.SendKeys(`#signin-token`, token), chromedp.Click(`#signin button[type=submit]`), chromedp.WaitVisible(`#signed-in`))
 	if err != nil {
 		msg, _ := chromedp.Run(browser, chromedp.Text(`#signin-error`))
 		t.Fatalf("sign in: %v (%s)", err, msg)
@@ -279,5 +294,17 @@ func TestDashboardActs(t *testing.T) {
 	}
 	if got := bootOnce(); got != "smartos-noimport" {
 		t.Errorf("after the refused writes boot_once is %q, want smartos-noimport still", got)
+	}
+	// Every refusal is counted: the wrong token at sign-in, and the four
+	// writes with the session but without its proof (two from the page,
+	// two from Go).
+	code, metrics, err := l.rb.Get(ctx, "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	for _, want := range []string{`rackboot_api_refused_total{reason="sign-in"} 1`, `rackboot_api_refused_total{reason="forged"} 4`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

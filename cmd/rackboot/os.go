@@ -41,8 +41,10 @@ func osImportCommand(f *configFlags) *cobra.Command {
                    a linux target that fetches the ISO with url=
 
 The download shows its progress (a bar on a terminal, a line every few
-seconds otherwise) and stops cleanly on Ctrl-C. The file's SHA-256 is checked
-against --sha256 and recorded; the tree is unpacked beside the others and
+seconds otherwise) and stops cleanly on Ctrl-C; a cut connection is resumed
+(HTTP Range), and an import run again resumes a download that stopped. The
+file's SHA-256 is checked against --sha256 and recorded; the tree is unpacked
+beside the others and
 renamed into place in one step, with its catalog entry (rackboot-os.json)
 inside it. An import of the same name is refused unless --force.`,
 		Example: `  rackboot os import https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/netboot/netboot.tar.gz --sha256 ...

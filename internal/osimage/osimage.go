@@ -92,7 +92,18 @@ type Importer struct {
 	HTTPClient *http.Client // nil: http.DefaultClient
 	Progress   func(Event)
 	Logger     *slog.Logger
+
+	retryDelay time.Duration // between download attempts; 0: 1 s, 2 s, ...
 }
+
+func (im *Importer) log() *slog.Logger {
+	if im.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return im.Logger
+}
+
+var sha256RE = regexp.MustCompile(`^[0-9A-Fa-f]{64}$`)
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -104,6 +115,10 @@ func (im *Importer) Import(ctx context.Context, src string, opt Options) (Entry,
 	if opt.Name != "" && !nameRE.MatchString(opt.Name) {
 		return Entry{}, fmt.Errorf("--name %q: letters, digits, '.', '_' and '-' only", opt.Name)
 	}
+	if opt.SHA256 != "" && !sha256RE.MatchString(opt.SHA256) {
+		// Said before a download, not after it as a mismatch.
+		return Entry{}, fmt.Errorf("--sha256 %q: want the 64 hex digits of a SHA-256 (sha256sum's first column)", opt.SHA256)
+	}
 	if err := os.MkdirAll(filepath.Join(im.osDir(), ".incoming"), 0o755); err != nil {
 		return Entry{}, err
 	}
@@ -112,7 +127,7 @@ func (im *Importer) Import(ctx context.Context, src string, opt Options) (Entry,
 		return Entry{}, err
 	}
 	if downloaded {
-		defer os.Remove(local)
+		defer removeDownload(local) // complete: installed, or refused for good
 	}
 	if want := strings.ToLower(opt.SHA256); want != "" && want != sum {
 		return Entry{}, fmt.Errorf("%s: SHA-256 is %s, want %s: a damaged or different file (nothing was installed)", src, sum, want)

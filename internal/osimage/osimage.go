@@ -291,6 +291,50 @@ func (im *Importer) install(tmp string, e Entry, force bool) (Entry, error) {
 	return e, nil
 }
 
+// Holds says whether file (a path on disk, as a target or secure_boot
+// names it once resolved) lies in the import's tree, links followed.
+func (e Entry) Holds(dataDir, file string) bool {
+	dir := filepath.Join(dataDir, Subdir, e.Name)
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
+	}
+	if f, err := filepath.EvalSymlinks(file); err == nil {
+		file = f
+	}
+	rel, err := filepath.Rel(dir, file)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// Remove takes the import name out of the data directory: renamed aside
+// first, so that its tree and catalog entry vanish in one step, then
+// deleted. Only a directory with a catalog entry is removed.
+func Remove(dataDir, name string) (Entry, error) {
+	if !nameRE.MatchString(name) {
+		return Entry{}, fmt.Errorf("%q: not an import's name (letters, digits, '.', '_' and '-')", name)
+	}
+	osDir := filepath.Join(dataDir, Subdir)
+	b, err := os.ReadFile(filepath.Join(osDir, name, CatalogFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return Entry{}, fmt.Errorf("%s is not imported (no %s): rackboot os list", name, filepath.Join(osDir, name, CatalogFile))
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Entry{}, fmt.Errorf("%s: %w", filepath.Join(osDir, name, CatalogFile), err)
+	}
+	e.Name = name
+	old := filepath.Join(osDir, ".old-"+name+"-"+randHex())
+	if err := os.Rename(filepath.Join(osDir, name), old); err != nil {
+		return Entry{}, err
+	}
+	if err := syncDir(osDir); err != nil {
+		return Entry{}, err
+	}
+	return e, os.RemoveAll(old)
+}
+
 // List reads every import's catalog entry, by name.
 func List(dataDir string) ([]Entry, error) {
 	dirs, err := os.ReadDir(filepath.Join(dataDir, Subdir))

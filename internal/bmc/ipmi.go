@@ -35,7 +35,8 @@ type DialOptions struct {
 var cipherSuites = []types.CipherSuiteID{types.CipherSuiteID17, types.CipherSuiteID3}
 
 type ipmiController struct {
-	c *client.Client
+	c       *client.Client
+	retries int // go-ipmi's, for the exchanges that change nothing
 }
 
 func dialIPMI(ctx context.Context, cr Credentials, o DialOptions) (Controller, error) {
@@ -60,7 +61,7 @@ func dialIPMI(ctx context.Context, cr Credentials, o DialOptions) (Controller, e
 	if err := c.Connect(ctx); err != nil {
 		return nil, classify("connect to "+net.JoinHostPort(host, fmt.Sprint(port)), err)
 	}
-	return &ipmiController{c: c}, nil
+	return &ipmiController{c: c, retries: o.Retries}, nil
 }
 
 func (i *ipmiController) PowerState(ctx context.Context) (Power, error) {
@@ -88,8 +89,18 @@ func (i *ipmiController) Power(ctx context.Context, a Action) error {
 	default:
 		return &Error{Kind: KindUnsupported, Op: "power " + string(a), Err: errors.New("not a chassis control")}
 	}
+	// Sent once: go-ipmi sends an exchange whose answer was lost again
+	// with the same sequence numbers, which a BMC may carry out again (a
+	// second power cycle). A lost answer is a "no answer" that may have
+	// been done: the error says to look.
+	i.c.WithRetry(0)
+	defer i.c.WithRetry(i.retries)
 	if _, err := i.c.ChassisControl(ctx, ctl); err != nil {
-		return classify("power "+string(a), err)
+		err = classify("power "+string(a), err)
+		if KindOf(err) == KindNoAnswer {
+			err.(*Error).Err = errors.New("no answer (it may have been done: see rackboot machines power status)")
+		}
+		return err
 	}
 	return nil
 }

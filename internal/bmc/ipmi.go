@@ -59,6 +59,12 @@ func dialIPMI(ctx context.Context, cr Credentials, o DialOptions) (Controller, e
 	// Appendix G); asking for no more lets a BMC user without admin rights work.
 	c.WithMaxPrivilegeLevel(types.PrivilegeLevelOperator)
 	if err := c.Connect(ctx); err != nil {
+		// go-ipmi keeps its UDP socket when Connect fails: Close frees it.
+		// Given a context already ended, Close sends no Close Session to a
+		// BMC that gave no session (and waits for no answer).
+		done, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		cancel()
+		c.Close(done)
 		return nil, classify("connect to "+net.JoinHostPort(host, fmt.Sprint(port)), err)
 	}
 	return &ipmiController{c: c, retries: o.Retries}, nil

@@ -308,3 +308,28 @@ func TestPowerCommandSentOnce(t *testing.T) {
 		t.Errorf("status went out %d times, want 3 (Retries 2)", n)
 	}
 }
+
+// TestFailedDialCloses: a session that fails to open (a wrong password)
+// leaves no socket behind: a power status every minute against a BMC
+// with a stale password must not use up rackboot's file descriptors.
+func TestFailedDialCloses(t *testing.T) {
+	addr, _ := startSim(t)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	ctx := context.Background()
+	before := fds()
+	const dials = 20
+	for range dials {
+		if _, err := Dial(ctx, Credentials{Address: addr, User: "admin", Password: "not-the-password"}, DialOptions{Timeout: time.Second}); KindOf(err) != KindAuth {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if grew := fds() - before; grew >= dials/2 {
+		t.Errorf("%d failed sessions left %d more open files", dials, grew)
+	}
+}

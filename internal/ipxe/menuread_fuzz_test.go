@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// FuzzReadMenu: ReadMenu reads any file an operator points rackboot ipxe
-// import at; it never panics, and what it returns refers to the script's
-// own lines.
+// FuzzReadMenu: ReadMenu and Lint read any file an operator points
+// rackboot ipxe import or lint at; they never panic, and what they return
+// refers to the script's own lines.
 func FuzzReadMenu(f *testing.F) {
 	if b, err := os.ReadFile("testdata/seed-bootstrap.ipxe"); err == nil {
 		f.Add(b)
@@ -25,6 +25,11 @@ func FuzzReadMenu(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m := ReadMenu(b)
 		lines := strings.Count(string(b), "\n") + 1
+		for _, p := range Lint(b) {
+			if p.Line < 0 || p.Line > lines || p.Rule == "" {
+				t.Fatalf("lint problem %+v of a %d-line script", p, lines)
+			}
+		}
 		if m.ChooseLine < 0 || m.ChooseLine > lines {
 			t.Fatalf("choose at line %d of %d", m.ChooseLine, lines)
 		}

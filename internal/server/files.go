@@ -12,6 +12,7 @@ import (
 	"rackboot/internal/bootfs"
 	"rackboot/internal/config"
 	"rackboot/internal/firmware"
+	"rackboot/internal/osimage"
 	"rackboot/internal/pxe"
 	"rackboot/internal/secureboot"
 	"rackboot/internal/smartos"
@@ -97,7 +98,9 @@ func serveFiles(cfg config.Config, builds firmware.Set, targets []target.Target,
 // warnUnserved names the files at the top of the data directory that are no
 // longer served: every file there was, secrets included, until bootfs.
 func warnUnserved(dataDir string, log *slog.Logger) {
-	names, err := bootfs.Unserved(dataDir, []string{smartos.PlatformsSubdir, bootfs.PublicDir},
+	// os/ is rackboot os import's: its files are served through the
+	// targets that name them, never as a directory.
+	names, err := bootfs.Unserved(dataDir, []string{smartos.PlatformsSubdir, bootfs.PublicDir, osimage.Subdir},
 		api.TokenFile, boltstore.FileName, boltstore.PidFileName, api.ServeFile)
 	if err != nil {
 		log.Warn("cannot list the data directory", "dir", dataDir, "err", err)

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"rackboot/internal/config"
@@ -30,5 +32,19 @@ func TestSecureBootChainNeverState(t *testing.T) {
 		if c := secureBootChain(cfg, slog.New(slog.DiscardHandler)); c != nil {
 			t.Errorf("shim %q: chain %+v serves rackboot's own state", bad, c.Files())
 		}
+	}
+}
+
+// os/ holds rackboot os import's trees: not an operator's stray file to
+// move to public/ (its files are served through the targets that name them).
+func TestWarnUnservedLeavesImportsAlone(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "os", "deb"), 0o755)
+	os.WriteFile(filepath.Join(dir, "stray.iso"), []byte("x"), 0o644)
+	var buf bytes.Buffer
+	warnUnserved(dir, slog.New(slog.NewTextHandler(&buf, nil)))
+	if !strings.Contains(buf.String(), "stray.iso") || strings.Contains(buf.String(), filepath.Join(dir, "os")+" ") ||
+		strings.Contains(buf.String(), "file="+filepath.Join(dir, "os")) {
+		t.Errorf("warnings:\n%s", buf.String())
 	}
 }

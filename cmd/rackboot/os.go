@@ -20,7 +20,7 @@ func osCommand() *cobra.Command {
 	var f configFlags
 	cmd := &cobra.Command{
 		Use:   "os",
-		Short: "Import Linux installers and ISO images for boot targets",
+		Short: "Import, list and remove Linux installers and ISO images for boot targets",
 	}
 	f.register(cmd.PersistentFlags())
 	cmd.AddCommand(osImportCommand(&f), osListCommand(&f), osRemoveCommand(&f))

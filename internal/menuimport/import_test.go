@@ -83,3 +83,21 @@ func TestImportBootArgsReadBack(t *testing.T) {
 		t.Errorf("boot_args read back: %+v\n%s", back.SmartOS, out)
 	}
 }
+
+// A file the old web server served at its top goes to a subdirectory of
+// data_dir: the top is rackboot's own state (a target's file there is
+// refused, and "copy it to <data_dir>/api-token" would overwrite the
+// API token).
+func TestImportTopLevelFiles(t *testing.T) {
+	r := Import("x.ipxe", []byte("#!ipxe\nmenu M\nitem a A\nchoose x && goto ${x}\n:a\n"+
+		"kernel http://h/../../api-token\ninitrd http://h/initrd.gz\nboot\n"))
+	out, _ := yaml.Marshal(r.Config)
+	if !strings.Contains(string(out), "kernel: files/api-token") || !strings.Contains(string(out), "- files/initrd.gz") {
+		t.Errorf("configuration:\n%s", out)
+	}
+	for _, u := range r.Unmapped {
+		if strings.Contains(u, "<data_dir>/api-token") || strings.Contains(u, "<data_dir>/initrd.gz") {
+			t.Errorf("advice: %s", u)
+		}
+	}
+}

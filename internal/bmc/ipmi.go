@@ -98,7 +98,9 @@ func (i *ipmiController) Power(ctx context.Context, a Action) error {
 	// Sent once: go-ipmi sends an exchange whose answer was lost again
 	// with the same sequence numbers, which a BMC may carry out again (a
 	// second power cycle). A lost answer is a "no answer" that may have
-	// been done: the error says to look.
+	// been done: the error says to look. (go-ipmi's only other user of
+	// the setting, its session keepalive, first runs 30 s after Connect:
+	// never within an Operator's session, bounded by its Timeout, 30 s.)
 	i.c.WithRetry(0)
 	defer i.c.WithRetry(i.retries)
 	if _, err := i.c.ChassisControl(ctx, ctl); err != nil {

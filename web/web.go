@@ -22,7 +22,11 @@ func Handler() http.Handler {
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+		// The page has power buttons: no other site may frame it to steer
+		// a click (frame-ancestors is not covered by default-src), nor
+		// may a form on it post elsewhere.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		w.Header().Set("X-Frame-Options", "DENY") // browsers without CSP 2
 		if r.URL.Path == "/" || r.URL.Path == "/ui/" {
 			w.Header().Set("Cache-Control", "no-cache")
 			http.ServeFileFS(w, r, sub, "index.html")

@@ -29,6 +29,9 @@ func TestHandler(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s: CSP %q, X-Frame-Options %q: another site could frame the dashboard's buttons", tt.path, csp, resp.Header.Get("X-Frame-Options"))
+		}
 		if resp.StatusCode != tt.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tt.ctype) || !strings.Contains(string(b), tt.body) {
 			t.Errorf("GET %s: %d %q, body has %q: %v", tt.path, resp.StatusCode, resp.Header.Get("Content-Type"), tt.body, strings.Contains(string(b), tt.body))
 		}

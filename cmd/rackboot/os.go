@@ -4,23 +4,26 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"rackboot/internal/config"
 	"rackboot/internal/osimage"
 	"rackboot/internal/progress"
+	"rackboot/internal/target"
 )
 
 func osCommand() *cobra.Command {
 	var f configFlags
 	cmd := &cobra.Command{
 		Use:   "os",
-		Short: "Import Linux installers and ISO images for boot targets",
+		Short: "Import, list and remove Linux installers and ISO images for boot targets",
 	}
 	f.register(cmd.PersistentFlags())
-	cmd.AddCommand(osImportCommand(&f), osListCommand(&f))
+	cmd.AddCommand(osImportCommand(&f), osListCommand(&f), osRemoveCommand(&f))
 	return cmd
 }
 
@@ -41,8 +44,10 @@ func osImportCommand(f *configFlags) *cobra.Command {
                    a linux target that fetches the ISO with url=
 
 The download shows its progress (a bar on a terminal, a line every few
-seconds otherwise) and stops cleanly on Ctrl-C. The file's SHA-256 is checked
-against --sha256 and recorded; the tree is unpacked beside the others and
+seconds otherwise) and stops cleanly on Ctrl-C; a cut connection is resumed
+(HTTP Range), and an import run again resumes a download that stopped. The
+file's SHA-256 is checked against --sha256 and recorded; the tree is unpacked
+beside the others and
 renamed into place in one step, with its catalog entry (rackboot-os.json)
 inside it. An import of the same name is refused unless --force.`,
 		Example: `  rackboot os import https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/netboot/netboot.tar.gz --sha256 ...
@@ -123,6 +128,73 @@ func osListCommand(f *configFlags) *cobra.Command {
 	}
 	out.register(cmd.Flags())
 	return cmd
+}
+
+func osRemoveCommand(f *configFlags) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove an import from <data-dir>/os/, unless the configuration still boots it",
+		Long: `remove deletes <data-dir>/os/NAME/ and its catalog entry in one step. It
+refuses while a target of the configuration (--config) names a file in it, or
+secure_boot's shim or GRUB lies in it, and says which; --force removes it
+anyway (those targets then fail at the next start).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.load(cmd)
+			if err != nil {
+				return err
+			}
+			name := args[0]
+			if !force {
+				if users, err := osUsers(cfg, name); err != nil {
+					return fmt.Errorf("cannot tell what uses %s: %w (--force removes it anyway)", name, err)
+				} else if len(users) > 0 {
+					return fmt.Errorf("%s is still booted by %s: change the configuration first (--force removes it anyway)", name, strings.Join(users, ", "))
+				}
+			}
+			e, err := osimage.Remove(cfg.DataDir, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s (%s)\n", e.Name, filepath.Join(cfg.DataDir, osimage.Subdir, e.Name))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove it even if the configuration uses it")
+	return cmd
+}
+
+// osUsers names what in cfg boots files of the import name: its targets
+// (by id) and secure_boot's shim and GRUB.
+func osUsers(cfg config.Config, name string) ([]string, error) {
+	e := osimage.Entry{Name: name}
+	ts, err := target.NewAll(cfg.Targets, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, t := range ts {
+		for _, file := range t.Files() {
+			if e.Holds(cfg.DataDir, file.Path) {
+				users = append(users, "target "+t.ID())
+				break
+			}
+		}
+	}
+	for key, p := range map[string]string{"secure_boot.grub": cfg.SecureBoot.GRUB, "secure_boot.shim": cfg.SecureBoot.Shim} {
+		if p == "" {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cfg.DataDir, p)
+		}
+		if e.Holds(cfg.DataDir, p) {
+			users = append(users, key)
+		}
+	}
+	sort.Strings(users)
+	return users, nil
 }
 
 // writeOSImported says what was imported and the configuration to add.

@@ -71,3 +71,47 @@ targets:
 		t.Errorf("grub.cfg:\n%s", grub)
 	}
 }
+
+// TestOSRemove: os remove refuses an import the configuration still boots
+// (a target's file, the Secure Boot chain), naming what uses it; once
+// nothing does, the tree and its catalog entry go together.
+func TestOSRemove(t *testing.T) {
+	t.Setenv("RACKBOOT_TOKEN", "")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	tree := filepath.Join(data, "os", "deb", "debian-installer", "amd64")
+	os.MkdirAll(tree, 0o755)
+	for _, n := range []string{"linux", "initrd.gz", "bootnetx64.efi", "grubx64.efi"} {
+		os.WriteFile(filepath.Join(tree, n), []byte(n), 0o644)
+	}
+	os.WriteFile(filepath.Join(data, "os", "deb", "rackboot-os.json"), []byte(`{"name":"deb","layout":"debian-netboot","dir":"os/deb"}`), 0o644)
+	cfg := filepath.Join(dir, "rackboot.yaml")
+	os.WriteFile(cfg, []byte(`data_dir: `+data+`
+secure_boot:
+  shim: os/deb/debian-installer/amd64/bootnetx64.efi
+  grub: os/deb/debian-installer/amd64/grubx64.efi
+targets:
+  - id: installer
+    linux: {kernel: os/deb/debian-installer/amd64/linux, initrd: [os/deb/debian-installer/amd64/initrd.gz]}
+`), 0o644)
+	_, _, err := rackboot(t, "os", "remove", "deb", "--config", cfg)
+	if err == nil || !strings.Contains(err.Error(), "target installer") || !strings.Contains(err.Error(), "secure_boot.shim") {
+		t.Fatalf("os remove of an import in use: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "linux")); err != nil {
+		t.Fatalf("refused, yet removed: %v", err)
+	}
+	if _, _, err := rackboot(t, "os", "remove", "nothing-here", "--data-dir", data); err == nil || !strings.Contains(err.Error(), "not imported") {
+		t.Errorf("os remove of no import: %v", err)
+	}
+	if _, _, err := rackboot(t, "os", "remove", "../data", "--data-dir", data); err == nil {
+		t.Error("os remove ../data: removed")
+	}
+	out := mustRackboot(t, "os", "remove", "deb", "--data-dir", data)
+	if !strings.Contains(out, "removed deb") {
+		t.Errorf("os remove: %s", out)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(data, "os")); len(entries) != 0 {
+		t.Errorf("left under os/: %v", entries)
+	}
+}

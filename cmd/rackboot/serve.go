@@ -36,8 +36,9 @@ it still watches the DHCP broadcasts, and gives a client that already runs
 iPXE a script that chains to its menu instead of iPXE again, so there is no loop.
 
 On SIGHUP (systemctl reload rackboot) serve re-reads the configuration: the
-menu, smartos (but mirror), the machine rules (but their bmc) and log_level
-change at once; the log names the changed keys that need a restart.
+menu, smartos (but mirror), the machine rules (but their bmc defaults, and
+which machines a rule with bmc defaults matches) and log_level change at
+once; the log names the changed keys that need a restart.
 
 ` + config.Reference,
 		Example: `  rackboot serve --interface eth1

@@ -275,6 +275,7 @@ func (s *Server) EnableSessions() {
 	s.mux.HandleFunc("POST "+Prefix+"/session", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r) {
+			s.refused(r, RefusedForged)
 			s.writeError(w, r, Errorf(http.StatusForbidden, "sign in from this server's own dashboard (Origin %s)", o))
 			return
 		}
@@ -311,6 +312,7 @@ func (s *Server) EnableSessions() {
 	s.mux.HandleFunc("DELETE "+Prefix+"/session", func(w http.ResponseWriter, r *http.Request) {
 		ok, err := ss.check(r, s.token())
 		if err != nil {
+			s.refused(r, RefusedForged)
 			s.writeError(w, r, err)
 			return
 		}

@@ -151,11 +151,17 @@ func TestRefusalsCounted(t *testing.T) {
 	if w := do("POST", "/things", "{}", other, map[string]string{"Cookie": cookie}); w.Code != 403 {
 		t.Errorf("a session's write without its CSRF token: %d", w.Code)
 	}
+	if w := do("DELETE", "/session", "", other, map[string]string{"Cookie": cookie}); w.Code != 403 {
+		t.Errorf("a sign-out without its CSRF token: %d", w.Code)
+	}
+	if w := do("POST", "/session", `{"token":"`+tokens.Token()+`"}`, other, map[string]string{"Origin": "http://evil.example"}); w.Code != 403 {
+		t.Errorf("a sign-in from another site: %d", w.Code)
+	}
 	now = now.Add(signInEvery)
 	if w := do("POST", "/session", `{"token":"`+tokens.Token()+`"}`, guesser, nil); w.Code != 200 {
 		t.Errorf("after waiting %v: %d %s", signInEvery, w.Code, w.Body)
 	}
-	want := map[string]int{RefusedNoToken: 2, RefusedBadToken: 1, RefusedForged: 1, RefusedSignIn: signInBurst, RefusedThrottled: 1}
+	want := map[string]int{RefusedNoToken: 2, RefusedBadToken: 1, RefusedForged: 3, RefusedSignIn: signInBurst, RefusedThrottled: 1}
 	mu.Lock()
 	defer mu.Unlock()
 	if !maps.Equal(refused, want) {

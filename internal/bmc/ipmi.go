@@ -35,7 +35,8 @@ type DialOptions struct {
 var cipherSuites = []types.CipherSuiteID{types.CipherSuiteID17, types.CipherSuiteID3}
 
 type ipmiController struct {
-	c *client.Client
+	c       *client.Client
+	retries int // go-ipmi's, for the exchanges that change nothing
 }
 
 func dialIPMI(ctx context.Context, cr Credentials, o DialOptions) (Controller, error) {
@@ -58,9 +59,15 @@ func dialIPMI(ctx context.Context, cr Credentials, o DialOptions) (Controller, e
 	// Appendix G); asking for no more lets a BMC user without admin rights work.
 	c.WithMaxPrivilegeLevel(types.PrivilegeLevelOperator)
 	if err := c.Connect(ctx); err != nil {
+		// go-ipmi keeps its UDP socket when Connect fails: Close frees it.
+		// Given a context already ended, Close sends no Close Session to a
+		// BMC that gave no session (and waits for no answer).
+		done, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		cancel()
+		c.Close(done)
 		return nil, classify("connect to "+net.JoinHostPort(host, fmt.Sprint(port)), err)
 	}
-	return &ipmiController{c: c}, nil
+	return &ipmiController{c: c, retries: o.Retries}, nil
 }
 
 func (i *ipmiController) PowerState(ctx context.Context) (Power, error) {
@@ -88,8 +95,20 @@ func (i *ipmiController) Power(ctx context.Context, a Action) error {
 	default:
 		return &Error{Kind: KindUnsupported, Op: "power " + string(a), Err: errors.New("not a chassis control")}
 	}
+	// Sent once: go-ipmi sends an exchange whose answer was lost again
+	// with the same sequence numbers, which a BMC may carry out again (a
+	// second power cycle). A lost answer is a "no answer" that may have
+	// been done: the error says to look. (go-ipmi's only other user of
+	// the setting, its session keepalive, first runs 30 s after Connect:
+	// never within an Operator's session, bounded by its Timeout, 30 s.)
+	i.c.WithRetry(0)
+	defer i.c.WithRetry(i.retries)
 	if _, err := i.c.ChassisControl(ctx, ctl); err != nil {
-		return classify("power "+string(a), err)
+		err = classify("power "+string(a), err)
+		if KindOf(err) == KindNoAnswer {
+			err.(*Error).Err = errors.New("no answer (it may have been done: see rackboot machines power status)")
+		}
+		return err
 	}
 	return nil
 }

@@ -219,6 +219,9 @@ func (o *Operator) run(ctx context.Context, mac string, a Action, fn func(contex
 
 func (o *Operator) session(ctx context.Context, dial func(context.Context, Credentials, DialOptions) (Controller, error), cr Credentials, r *Result,
 	fn func(context.Context, Controller, *Result) (bool, error)) (bool, error) {
+	// What a session found is its own: a session tried again starts afresh
+	// (else a refused boot device would be warned of once per session).
+	r.Power, r.Done, r.Warnings = "", "", nil
 	c, err := dial(ctx, cr, o.Options)
 	if err != nil {
 		return false, err

@@ -215,3 +215,121 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met in 15 s")
 }
+
+// dropProxy relays UDP between one client and a BMC; while dropping, it
+// lets the client's packets through but loses the BMC's answers, and
+// counts the client's packets sent meanwhile.
+type dropProxy struct {
+	conn     *net.UDPConn
+	dropping atomic.Bool
+	sent     atomic.Int32 // client packets relayed while dropping
+}
+
+func startDropProxy(t *testing.T, bmcAddr string) *dropProxy {
+	t.Helper()
+	ra, err := net.ResolveUDPAddr("udp4", bmcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := net.DialUDP("udp4", nil, ra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); up.Close() })
+	p := &dropProxy{conn: conn}
+	var client atomic.Pointer[net.UDPAddr]
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			client.Store(from)
+			if p.dropping.Load() {
+				p.sent.Add(1)
+			}
+			up.Write(buf[:n])
+		}
+	}()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, err := up.Read(buf)
+			if err != nil {
+				return
+			}
+			if c := client.Load(); c != nil && !p.dropping.Load() {
+				conn.WriteToUDP(buf[:n], c)
+			}
+		}
+	}()
+	return p
+}
+
+// TestPowerCommandSentOnce: a chassis control whose answer is lost may
+// have been carried out (a power cycle twice reboots twice), so it goes
+// out once: no-answer, one packet, although the session's other
+// exchanges are sent again Retries times.
+func TestPowerCommandSentOnce(t *testing.T) {
+	addr, _ := startSim(t)
+	p := startDropProxy(t, addr)
+	ctx := context.Background()
+	c, err := Dial(ctx, Credentials{Address: p.conn.LocalAddr().String(), User: "admin", Password: secret},
+		DialOptions{Timeout: 300 * time.Millisecond, Retries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.PowerState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.dropping.Store(true)
+	err = c.Power(ctx, On)
+	if KindOf(err) != KindNoAnswer {
+		t.Fatalf("power on with its answer lost: %v, want no-answer", err)
+	}
+	if n := p.sent.Load(); n != 1 {
+		t.Errorf("the power command went out %d times, want once", n)
+	}
+	if !strings.Contains(err.Error(), "power status") {
+		t.Errorf("no answer to a power command does not say to check the power state: %v", err)
+	}
+	// The exchanges that change nothing are still sent again.
+	p.sent.Store(0)
+	if _, err := c.PowerState(ctx); KindOf(err) != KindNoAnswer {
+		t.Fatalf("status with its answer lost: %v", err)
+	}
+	if n := p.sent.Load(); n != 3 {
+		t.Errorf("status went out %d times, want 3 (Retries 2)", n)
+	}
+}
+
+// TestFailedDialCloses: a session that fails to open (a wrong password)
+// leaves no socket behind: a power status every minute against a BMC
+// with a stale password must not use up rackboot's file descriptors.
+func TestFailedDialCloses(t *testing.T) {
+	addr, _ := startSim(t)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	ctx := context.Background()
+	before := fds()
+	const dials = 20
+	for range dials {
+		if _, err := Dial(ctx, Credentials{Address: addr, User: "admin", Password: "not-the-password"}, DialOptions{Timeout: time.Second}); KindOf(err) != KindAuth {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if grew := fds() - before; grew >= dials/2 {
+		t.Errorf("%d failed sessions left %d more open files", dials, grew)
+	}
+}

@@ -10,7 +10,8 @@ import (
 // OS to show itself.
 type BMC struct {
 	// Timeout is how long one IPMI exchange waits for its answer (then it
-	// is sent again, Retries times); default 2s.
+	// is sent again, Retries times, but for a power command, sent once);
+	// default 2s.
 	Timeout Duration `yaml:"timeout"`
 	Retries int      `yaml:"retries"` // default 2
 	// Parallel is how many BMC sessions run at once; default 16.

@@ -113,6 +113,17 @@ func (b *BootArgs) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MarshalYAML writes the mapping UnmarshalYAML reads, in order
+// (rackboot ipxe import writes boot_args).
+func (b BootArgs) MarshalYAML() (any, error) {
+	m := &yaml.Node{Kind: yaml.MappingNode}
+	for _, kv := range b {
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv.Key},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv.Value})
+	}
+	return m, nil
+}
+
 // Default is the configuration with nothing set by the user.
 func Default() Config {
 	return Config{

@@ -123,6 +123,6 @@ unknown key or a bad value is an error that names the key):
           interface: lanplus   # IPMI v2.0 (the only one yet)
   bmc:
     timeout: 2s                # one IPMI exchange; then sent again
-    retries: 2
+    retries: 2                 # but a power command goes out once
     parallel: 16               # BMC sessions at once (machines power on many machines)
     os_silent_after: 10m       # a booted kernel whose OS shows nothing this long: "OS silent"`

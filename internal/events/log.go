@@ -158,9 +158,16 @@ func (l *Log) record(ev Event) []Event {
 	if ev.Type == TypeProgress {
 		ev.Stage = StageNone
 	}
+	wasUp := b.Finished && b.Result == "OS up"
 	booted := b.apply(ev, late)
 	switch ev.Type {
 	case TypeUp:
+		if wasUp {
+			// Its DHCP marked it up, and then it called back (or called
+			// twice): the boot ended once, and is counted once.
+			ev.UpAfterMS = b.UpAfterMS
+			break
+		}
 		b.UpAfterMS = Millis(b.upAfter(ev.Time))
 		ev.UpAfterMS = b.UpAfterMS
 		from := "the boot began"

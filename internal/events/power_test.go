@@ -30,3 +30,30 @@ func TestPowerBeginsABoot(t *testing.T) {
 		t.Errorf("up event: %+v", up)
 	}
 }
+
+// TestUpOnce: an OS seen up by its own DHCP that then calls back (as the
+// README asks of an installer) ends its boot once: one summary, so
+// boots_total and os_up_seconds count it once, and the callback keeps
+// the first time to up.
+func TestUpOnce(t *testing.T) {
+	var ended []Boot
+	l := NewLog(Options{OnBootEnd: func(b Boot) { ended = append(ended, b) }})
+	mac := "52:54:00:00:00:02"
+	t0 := time.Now()
+	l.Publish(Event{Time: t0, MAC: mac, Type: TypePower, Msg: "powered on"})
+	l.Publish(Event{Time: t0.Add(time.Second), MAC: mac, Type: TypeHTTP, Kind: KindKernel, File: "memtest/x", Msg: "kernel"})
+	l.Publish(Event{Time: t0.Add(30 * time.Second), MAC: mac, Type: TypeUp, Via: "dhcp", Msg: "OS up: its own DHCP"})
+	out := l.Publish(Event{Time: t0.Add(50 * time.Second), MAC: mac, Type: TypeUp, Via: "callback", Msg: "the OS called back"})
+	if up := out[len(out)-1]; up.Summary != nil || up.UpAfterMS != 30000 {
+		t.Errorf("the callback after the DHCP's up: summary %t, up after %v ms; want none, 30000", up.Summary != nil, up.UpAfterMS)
+	}
+	var ups int
+	for _, b := range ended {
+		if b.Result == "OS up" {
+			ups++
+		}
+	}
+	if ups != 1 {
+		t.Errorf("the boot ended up %d times, want once", ups)
+	}
+}

@@ -261,6 +261,11 @@ func (im *importer) localPath(it ipxe.MenuItem, u string) string {
 		p = pu.Path
 	}
 	p = strings.TrimLeft(path.Clean("/"+p), "/")
+	if !strings.Contains(p, "/") {
+		// The top of data_dir is rackboot's own state: a target's file
+		// there is refused (internal/target).
+		p = "files/" + p
+	}
 	im.unmapped(it, "copy the file %s serves to <data_dir>/%s (rackboot serves the files its targets name)", u, p)
 	return p
 }

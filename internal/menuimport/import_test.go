@@ -3,6 +3,8 @@ package menuimport
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // A labelled menu of the other kinds: a Linux installer, a chain, an ISO
@@ -59,5 +61,43 @@ shell
 	}
 	if len(r.Fixed) != 0 {
 		t.Errorf("a clean script has nothing to fix: %v", r.Fixed)
+	}
+}
+
+// A SmartOS item's extra -B arguments become smartos.boot_args, written
+// as the mapping the configuration reads (not a list of key/value pairs,
+// which rackboot serve refuses).
+func TestImportBootArgsReadBack(t *testing.T) {
+	r := Import("x.ipxe", []byte("#!ipxe\nmenu M\nitem smartos S\nchoose x && goto ${x}\n:smartos\n"+
+		"kernel /smartos/20130808T195337Z/platform/i86pc/kernel/amd64/unix -B smartos=true,hostname=cn1,rack=r7\n"+
+		"module /smartos/20130808T195337Z/platform/i86pc/amd64/boot_archive\nboot\n"))
+	out, err := yaml.Marshal(r.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Config
+	if err := yaml.Unmarshal(out, &back); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if back.SmartOS == nil || len(back.SmartOS.BootArgs) != 2 || back.SmartOS.BootArgs[1].Key != "rack" || back.SmartOS.BootArgs[1].Value != "r7" {
+		t.Errorf("boot_args read back: %+v\n%s", back.SmartOS, out)
+	}
+}
+
+// A file the old web server served at its top goes to a subdirectory of
+// data_dir: the top is rackboot's own state (a target's file there is
+// refused, and "copy it to <data_dir>/api-token" would overwrite the
+// API token).
+func TestImportTopLevelFiles(t *testing.T) {
+	r := Import("x.ipxe", []byte("#!ipxe\nmenu M\nitem a A\nchoose x && goto ${x}\n:a\n"+
+		"kernel http://h/../../api-token\ninitrd http://h/initrd.gz\nboot\n"))
+	out, _ := yaml.Marshal(r.Config)
+	if !strings.Contains(string(out), "kernel: files/api-token") || !strings.Contains(string(out), "- files/initrd.gz") {
+		t.Errorf("configuration:\n%s", out)
+	}
+	for _, u := range r.Unmapped {
+		if strings.Contains(u, "<data_dir>/api-token") || strings.Contains(u, "<data_dir>/initrd.gz") {
+			t.Errorf("advice: %s", u)
+		}
 	}
 }

@@ -92,7 +92,18 @@ type Importer struct {
 	HTTPClient *http.Client // nil: http.DefaultClient
 	Progress   func(Event)
 	Logger     *slog.Logger
+
+	retryDelay time.Duration // between download attempts; 0: 1 s, 2 s, ...
 }
+
+func (im *Importer) log() *slog.Logger {
+	if im.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return im.Logger
+}
+
+var sha256RE = regexp.MustCompile(`^[0-9A-Fa-f]{64}$`)
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -104,6 +115,10 @@ func (im *Importer) Import(ctx context.Context, src string, opt Options) (Entry,
 	if opt.Name != "" && !nameRE.MatchString(opt.Name) {
 		return Entry{}, fmt.Errorf("--name %q: letters, digits, '.', '_' and '-' only", opt.Name)
 	}
+	if opt.SHA256 != "" && !sha256RE.MatchString(opt.SHA256) {
+		// Said before a download, not after it as a mismatch.
+		return Entry{}, fmt.Errorf("--sha256 %q: want the 64 hex digits of a SHA-256 (sha256sum's first column)", opt.SHA256)
+	}
 	if err := os.MkdirAll(filepath.Join(im.osDir(), ".incoming"), 0o755); err != nil {
 		return Entry{}, err
 	}
@@ -112,7 +127,7 @@ func (im *Importer) Import(ctx context.Context, src string, opt Options) (Entry,
 		return Entry{}, err
 	}
 	if downloaded {
-		defer os.Remove(local)
+		defer removeDownload(local) // complete: installed, or refused for good
 	}
 	if want := strings.ToLower(opt.SHA256); want != "" && want != sum {
 		return Entry{}, fmt.Errorf("%s: SHA-256 is %s, want %s: a damaged or different file (nothing was installed)", src, sum, want)
@@ -274,6 +289,50 @@ func (im *Importer) install(tmp string, e Entry, force bool) (Entry, error) {
 		os.RemoveAll(old)
 	}
 	return e, nil
+}
+
+// Holds says whether file (a path on disk, as a target or secure_boot
+// names it once resolved) lies in the import's tree, links followed.
+func (e Entry) Holds(dataDir, file string) bool {
+	dir := filepath.Join(dataDir, Subdir, e.Name)
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
+	}
+	if f, err := filepath.EvalSymlinks(file); err == nil {
+		file = f
+	}
+	rel, err := filepath.Rel(dir, file)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// Remove takes the import name out of the data directory: renamed aside
+// first, so that its tree and catalog entry vanish in one step, then
+// deleted. Only a directory with a catalog entry is removed.
+func Remove(dataDir, name string) (Entry, error) {
+	if !nameRE.MatchString(name) {
+		return Entry{}, fmt.Errorf("%q: not an import's name (letters, digits, '.', '_' and '-')", name)
+	}
+	osDir := filepath.Join(dataDir, Subdir)
+	b, err := os.ReadFile(filepath.Join(osDir, name, CatalogFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return Entry{}, fmt.Errorf("%s is not imported (no %s): rackboot os list", name, filepath.Join(osDir, name, CatalogFile))
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Entry{}, fmt.Errorf("%s: %w", filepath.Join(osDir, name, CatalogFile), err)
+	}
+	e.Name = name
+	old := filepath.Join(osDir, ".old-"+name+"-"+randHex())
+	if err := os.Rename(filepath.Join(osDir, name), old); err != nil {
+		return Entry{}, err
+	}
+	if err := syncDir(osDir); err != nil {
+		return Entry{}, err
+	}
+	return e, os.RemoveAll(old)
 }
 
 // List reads every import's catalog entry, by name.

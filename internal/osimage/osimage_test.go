@@ -205,6 +205,13 @@ func TestImportISO(t *testing.T) {
 			if s := e.Suggest(); s.Targets[0]["iso"] == nil {
 				t.Errorf("plain ISO suggestion: %+v", s)
 			}
+			// From a URL, the ISO keeps its name (not the partial download's).
+			srv := httptest.NewServer(http.FileServer(http.Dir(out)))
+			defer srv.Close()
+			e, err = im.Import(context.Background(), srv.URL+"/rescue.iso", Options{Name: "rescue-url"})
+			if err != nil || e.ISO != "os/rescue-url/rescue.iso" {
+				t.Errorf("from a URL: %v %+v", err, e)
+			}
 			checkNoScratch(t, data)
 		})
 	}

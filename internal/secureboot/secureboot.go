@@ -115,6 +115,14 @@ func (c Chain) Handler(render Render, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if _, ok := c.MachineMAC(r.URL.Path); ok && r.Method == http.MethodHead {
+			// Rendering a machine's menu consumes its boot-once: only
+			// the GET that GRUB boots from may. Its length is not known
+			// without rendering, and a HEAD may leave it out.
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		client, _ := netip.ParseAddrPort(r.RemoteAddr)
 		b, ok, err := c.Content(r.Context(), render, client.Addr().Unmap(), r.URL.Path)
 		switch {

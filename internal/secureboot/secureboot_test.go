@@ -54,3 +54,25 @@ func TestContent(t *testing.T) {
 		t.Errorf("override next: %s", b)
 	}
 }
+
+// A HEAD of a machine's grub.cfg does not render it: rendering consumes
+// the machine's boot-once, which only the GET that GRUB boots from may.
+func TestHeadConsumesNothing(t *testing.T) {
+	c := Chain{Shim: "/x/bootnetx64.efi", GRUB: "/x/grubx64.efi", Prefix: "debian-installer/amd64/grub"}
+	renders := 0
+	render := func(_ context.Context, mac net.HardwareAddr, _ netip.Addr) ([]byte, error) {
+		renders++
+		return []byte("menu"), nil
+	}
+	h := c.Handler(render, http.NotFoundHandler())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("HEAD", "/debian-installer/amd64/grub/rackboot/52:54:00:ab:cd:02.cfg", nil))
+	if rec.Code != 200 || renders != 0 {
+		t.Errorf("HEAD: status %d, %d renders", rec.Code, renders)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/debian-installer/amd64/grub/rackboot/52:54:00:ab:cd:02.cfg", nil))
+	if rec.Code != 200 || renders != 1 || rec.Body.String() != "menu" {
+		t.Errorf("GET: status %d, %d renders, %q", rec.Code, renders, rec.Body)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -11,6 +13,7 @@ import (
 	"rackboot/internal/api"
 	"rackboot/internal/cluster"
 	"rackboot/internal/config"
+	"rackboot/internal/progress"
 	"rackboot/internal/smartos"
 	"rackboot/internal/store/etcdstore"
 	"rackboot/internal/version"
@@ -54,8 +57,15 @@ func (s *Server) loadTokens(cfg config.Config) (*api.Tokens, error) {
 	}
 	if created {
 		// Printed once, to the terminal that first started rackboot; it stays
-		// in the data directory for the CLI on this host.
-		fmt.Printf("rackboot: new API token (also in %s/%s): %s\n", cfg.DataDir, api.TokenFile, tokens.Token())
+		// in the data directory for the CLI on this host. Not when stdout is
+		// a journal or a log file (the packaged service): a log is kept, and
+		// read by more people than the token's file (0600) is.
+		path := filepath.Join(cfg.DataDir, api.TokenFile)
+		if progress.IsTerminal(os.Stdout) {
+			fmt.Printf("rackboot: new API token (also in %s): %s\n", path, tokens.Token())
+		} else {
+			fmt.Printf("rackboot: new API token in %s (printed only to a terminal)\n", path)
+		}
 	}
 	s.cl.tokens = tokens
 	return tokens, nil

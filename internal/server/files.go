@@ -12,6 +12,7 @@ import (
 	"rackboot/internal/bootfs"
 	"rackboot/internal/config"
 	"rackboot/internal/firmware"
+	"rackboot/internal/osimage"
 	"rackboot/internal/pxe"
 	"rackboot/internal/secureboot"
 	"rackboot/internal/smartos"
@@ -51,12 +52,19 @@ func secureBootChain(cfg config.Config, log *slog.Logger) *secureboot.Chain {
 	if c.Shim == "" || c.GRUB == "" {
 		return nil
 	}
+	// Relative names are below data_dir (as rackboot os import put them);
+	// checked as a target's files are, so that neither can name
+	// rackboot's own state (they are served at the TFTP root).
+	var err error
 	for _, p := range []*string{&c.Shim, &c.GRUB} {
-		if !filepath.IsAbs(*p) {
-			*p = filepath.Join(cfg.DataDir, *p) // as rackboot os import put it
+		if *p, err = target.LocalFile(*p, cfg.DataDir); err != nil {
+			break
 		}
 	}
-	if err := c.Check(); err != nil {
+	if err == nil {
+		err = c.Check()
+	}
+	if err != nil {
 		log.Info("no signed boot chain for Secure Boot machines", "err", err,
 			"hint", "apt-get install debian-installer-12-netboot-amd64, or set secure_boot.shim and secure_boot.grub")
 		return nil
@@ -90,7 +98,9 @@ func serveFiles(cfg config.Config, builds firmware.Set, targets []target.Target,
 // warnUnserved names the files at the top of the data directory that are no
 // longer served: every file there was, secrets included, until bootfs.
 func warnUnserved(dataDir string, log *slog.Logger) {
-	names, err := bootfs.Unserved(dataDir, []string{smartos.PlatformsSubdir, bootfs.PublicDir},
+	// os/ is rackboot os import's: its files are served through the
+	// targets that name them, never as a directory.
+	names, err := bootfs.Unserved(dataDir, []string{smartos.PlatformsSubdir, bootfs.PublicDir, osimage.Subdir},
 		api.TokenFile, boltstore.FileName, boltstore.PidFileName, api.ServeFile)
 	if err != nil {
 		log.Warn("cannot list the data directory", "dir", dataDir, "err", err)

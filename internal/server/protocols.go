@@ -91,6 +91,10 @@ func (s *Server) protocols(cfg config.Config, iface string, adv netip.Addr, buil
 		s.handler = s.chain.Handler(renderGRUB, s.handler)
 	}
 	s.http = web.HTTPServer() // timeouts and header cap; connections capped by httpLn
+	// What it serves is s.handler, the Secure Boot chain's grub.cfg in
+	// front (HTTPServer's own handler is web's alone: a shim started by
+	// UEFI HTTP boot got 404 for its GRUB's configuration).
+	s.http.Handler = s.handler
 	s.started = []any{"version", version.Version, "interface", iface, "advertise", adv,
 		"dhcp", cfg.DHCP.Mode, "tftp", cfg.TFTPAddr, "http", s.httpLn.Addr().String(),
 		"menu", bootCfg.HTTPBase + "/boot.ipxe", "data_dir", cfg.DataDir, "ipxe", builds.Names()}

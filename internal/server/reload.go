@@ -161,7 +161,8 @@ func changedKeys(a, b config.Config) ([]string, error) {
 
 // keyValues flattens c, as its YAML file writes it, to dotted keys. The
 // rules' bmc settings are taken out of machines.rules into
-// machines.rules.bmc (rulesBMCKey).
+// machines.rules.bmc (rulesBMCKey), with the name, MAC prefix and labels
+// of each rule that has them.
 func keyValues(c config.Config) (map[string]any, error) {
 	b, err := yaml.Marshal(c)
 	if err != nil {
@@ -181,7 +182,9 @@ func keyValues(c config.Config) (map[string]any, error) {
 				continue
 			}
 			if rm["bmc"] != nil {
-				bmcs = append(bmcs, []any{rm["name"], rm["bmc"]})
+				// What the rule matches is part of its BMC defaults: the
+				// operator matches with the start's rules until a restart.
+				bmcs = append(bmcs, []any{rm["name"], rm["mac_prefix"], rm["labels"], rm["bmc"]})
 			}
 			delete(rm, "bmc")
 		}

@@ -148,3 +148,29 @@ func TestReloadAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReloadRuleWithBMC: moving a rule that gives BMC defaults to other
+// machines (its labels) changes which machines get them, which the power
+// operator learns only at a restart: the reload applies the rule to the
+// menu and says machines.rules.bmc needs a restart.
+func TestReloadRuleWithBMC(t *testing.T) {
+	cfg := loopbackConfig(t)
+	cfg.Machines.Rules = []config.MachineRule{{Name: "rack7", Labels: map[string]string{"rack": "7"}, BMC: &config.RuleBMC{User: "admin"}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	next := cfg
+	next.Machines.Rules = []config.MachineRule{{Name: "rack7", Labels: map[string]string{"rack": "8"}, BMC: &config.RuleBMC{User: "admin"}}}
+	r, err := s.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Applied, []string{"machines.rules"}) || !slices.Equal(r.Restart, []string{"machines.rules.bmc"}) {
+		t.Errorf("moving a rule with BMC defaults: applied %q, restart %q; want machines.rules applied, machines.rules.bmc pending", r.Applied, r.Restart)
+	}
+}

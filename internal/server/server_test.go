@@ -103,3 +103,33 @@ func TestNewFailsClean(t *testing.T) {
 	}
 	st.Close()
 }
+
+// TestTokenNotLogged: the API token made at first start is printed to a
+// terminal only; a service's stdout (the journal, a log file) gets where
+// it is, not the token.
+func TestTokenNotLogged(t *testing.T) {
+	cfg := loopbackConfig(t)
+	out, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = out
+	s, err := New(cfg, slog.New(slog.DiscardHandler))
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	logged, _ := os.ReadFile(out.Name())
+	tok, err := os.ReadFile(filepath.Join(cfg.DataDir, api.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(logged), strings.TrimSpace(string(tok))) {
+		t.Errorf("the token went to a stdout that is not a terminal: %q", logged)
+	}
+	if !strings.Contains(string(logged), api.TokenFile) {
+		t.Errorf("stdout does not say where the token is: %q", logged)
+	}
+}

@@ -3,6 +3,7 @@ package target
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -112,7 +113,11 @@ func (t *Linux) IPXE(l Loader, _ Client) []ipxe.Stmt {
 // GRUB is the menuentry body for the signed GRUB: "linux" (checked by
 // shim's protocol against the distribution's key) and "initrd".
 func (t *Linux) GRUB(root string) []string {
-	lines := []string{"linux " + root + "/" + t.Kernel.Name + " " + t.Cmdline}
+	line := "linux " + root + "/" + t.Kernel.Name
+	for _, w := range strings.Fields(t.Cmdline) {
+		line += " " + grubWord(w)
+	}
+	lines := []string{line}
 	if len(t.Initrds) > 0 {
 		line := "initrd"
 		for _, in := range t.Initrds {
@@ -121,6 +126,19 @@ func (t *Linux) GRUB(root string) []string {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// grubPlain is a word GRUB's lexer reads as itself: anything else (|, &,
+// <, >, {, }, ]], which iPXE takes literally) would be an operator, a
+// block or a syntax error that loses the whole grub.cfg, so such a word
+// is single-quoted (quotes, '\\' and '$' are refused in a cmdline).
+var grubPlain = regexp.MustCompile(`^[A-Za-z0-9_.,:=/+@%~^!-]+$`)
+
+func grubWord(w string) string {
+	if grubPlain.MatchString(w) {
+		return w
+	}
+	return "'" + w + "'"
 }
 
 func (t *Linux) Files() []File { return append([]File{t.Kernel}, t.Initrds...) }

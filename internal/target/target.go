@@ -294,12 +294,13 @@ var unknownField = regexp.MustCompile(`line \d+: field (\S+) not found in type \
 
 // secretNames are files at the top of the data directory that no target
 // may name: rackboot's own state (see internal/bootfs).
-var secretNames = map[string]bool{"api-token": true, "rackboot.db": true, "rackboot.pid": true, "serve.json": true}
+var secretNames = map[string]bool{"api-token": true, "rackboot.db": true, "rackboot.db.pid": true, "serve.json": true}
 
 // localFile resolves a target's file name: relative names are below
 // dataDir, absolute ones are taken as they are. A relative name may not
-// climb out of dataDir, name a hidden element, or name rackboot's own
-// state; the file must exist.
+// climb out of dataDir or name a hidden element; whatever the name, the
+// file it leads to (links followed) may not be rackboot's own state
+// (notState); the file must exist.
 func localFile(name, dataDir string) (string, error) {
 	if name == "" {
 		return "", errors.New("a file name is missing")
@@ -326,8 +327,47 @@ func localFile(name, dataDir string) (string, error) {
 	if err := regularFile(p); err != nil {
 		return "", err
 	}
+	if err := notState(p, dataDir); err != nil {
+		return "", err
+	}
 	return p, nil
 }
+
+// notState refuses p if, once its symbolic links are followed, it lies at
+// the top of the data directory, where rackboot keeps its own state (the
+// API token, the store and its pid file, serve.json: whatever their
+// names), or below a hidden directory of it (partial downloads, import
+// scratch). The checks on the name alone cannot see an absolute name or a
+// link that leads there.
+func notState(p, dataDir string) error {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return err
+	}
+	top, err := filepath.EvalSymlinks(dataDir)
+	if err != nil {
+		top = filepath.Clean(dataDir) // no data directory yet: nothing of ours there
+	}
+	rel, err := filepath.Rel(top, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil // outside the data directory
+	}
+	rel = filepath.ToSlash(rel)
+	if !strings.Contains(rel, "/") {
+		return fmt.Errorf("%s is at the top of the data directory, beside rackboot's own state (API token, store): such files are never served; put it in a subdirectory (os/, public/)", p)
+	}
+	for _, e := range strings.Split(rel, "/") {
+		if strings.HasPrefix(e, ".") {
+			return fmt.Errorf("%s is under a hidden directory of the data directory (%s): such files are never served", p, e)
+		}
+	}
+	return nil
+}
+
+// LocalFile resolves and checks a file the configuration names for the
+// boot network as a target's files are (Secure Boot's shim and GRUB):
+// relative names below dataDir, never rackboot's own state.
+func LocalFile(name, dataDir string) (string, error) { return localFile(name, dataDir) }
 
 // servedName is the name a target's file is served under: below
 // targets/<id>/, by its base name, so the data directory's layout (and

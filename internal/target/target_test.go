@@ -22,30 +22,31 @@ func decode(t *testing.T, dir, doc string) ([]Target, error) {
 
 func TestDecodeErrors(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "linux"), []byte("k"), 0o644)
+	os.Mkdir(filepath.Join(dir, "f"), 0o755)
+	os.WriteFile(filepath.Join(dir, "f", "linux"), []byte("k"), 0o644)
 	os.WriteFile(filepath.Join(dir, "api-token"), []byte("secret"), 0o600)
-	os.WriteFile(filepath.Join(dir, "bad.ipxe"), []byte("goto nowhere\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "f", "bad.ipxe"), []byte("goto nowhere\n"), 0o644)
 	os.Mkdir(filepath.Join(dir, ".incoming"), 0o755)
 	os.WriteFile(filepath.Join(dir, ".incoming", "x"), []byte("k"), 0o644)
 	tests := map[string]string{
-		"- {id: a, linux: {kernel: linux}, iso: {file: linux}}":                   "one kind per target",
-		"- {id: a, floppy: {file: linux}}":                                        "unknown target key",
-		"- {id: a}":                                                               "say what it boots",
-		"- {id: exit, linux: {kernel: linux}}":                                    "taken",
-		"- {id: smartos-x, linux: {kernel: linux}}":                               "taken",
-		"- {id: 2024, linux: {kernel: linux}}":                                    "taken",
-		"- {id: 'a b', linux: {kernel: linux}}":                                   "want letters",
-		"- {id: a, linux: {kernel: ../linux}}":                                    "out of the data directory",
-		"- {id: a, linux: {kernel: api-token}}":                                   "rackboot's own state",
-		"- {id: a, linux: {kernel: .incoming/x}}":                                 "hidden",
-		"- {id: a, linux: {kernel: missing}}":                                     "no such file",
-		"- {id: a, linux: {kernel: linux, cmdline: 'a ${x}'}}":                    "cmdline",
-		"- {id: a, linux: {kernel: linux, kernal: x}}":                            "unknown key kernal",
-		"- {id: a, chain: {url: 'ftp://x/y'}}":                                    "want an absolute",
-		"- {id: a, chain: {url: 'http://x/${y}'}}":                                "expanded",
-		"- {id: a, ipxe: {file: bad.ipxe}}":                                       "lint problems",
-		"- {id: a, linux: {kernel: linux}}\n- {id: a, chain: {url: 'http://x/'}}": "used twice",
-		"- {id: a, memtest: {}}":                                                  "name an image",
+		"- {id: a, linux: {kernel: f/linux}, iso: {file: f/linux}}":                 "one kind per target",
+		"- {id: a, floppy: {file: f/linux}}":                                        "unknown target key",
+		"- {id: a}":                                                                 "say what it boots",
+		"- {id: exit, linux: {kernel: f/linux}}":                                    "taken",
+		"- {id: smartos-x, linux: {kernel: f/linux}}":                               "taken",
+		"- {id: 2024, linux: {kernel: f/linux}}":                                    "taken",
+		"- {id: 'a b', linux: {kernel: f/linux}}":                                   "want letters",
+		"- {id: a, linux: {kernel: ../linux}}":                                      "out of the data directory",
+		"- {id: a, linux: {kernel: api-token}}":                                     "rackboot's own state",
+		"- {id: a, linux: {kernel: .incoming/x}}":                                   "hidden",
+		"- {id: a, linux: {kernel: missing}}":                                       "no such file",
+		"- {id: a, linux: {kernel: f/linux, cmdline: 'a ${x}'}}":                    "cmdline",
+		"- {id: a, linux: {kernel: f/linux, kernal: x}}":                            "unknown key kernal",
+		"- {id: a, chain: {url: 'ftp://x/y'}}":                                      "want an absolute",
+		"- {id: a, chain: {url: 'http://x/${y}'}}":                                  "expanded",
+		"- {id: a, ipxe: {file: f/bad.ipxe}}":                                       "lint problems",
+		"- {id: a, linux: {kernel: f/linux}}\n- {id: a, chain: {url: 'http://x/'}}": "used twice",
+		"- {id: a, memtest: {}}":                                                    "name an image",
 	}
 	for doc, want := range tests {
 		_, err := decode(t, dir, doc)
@@ -57,17 +58,18 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestOffered(t *testing.T) {
 	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "f"), 0o755)
 	for _, n := range []string{"linux", "i.iso", "s.ipxe", "m.bin"} {
-		os.WriteFile(filepath.Join(dir, n), []byte("#!ipxe\nexit\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "f", n), []byte("#!ipxe\nexit\n"), 0o644)
 	}
 	ts, err := decode(t, dir, `
-- {id: signed, linux: {kernel: linux, secure_boot: true}}
-- {id: unsigned, linux: {kernel: linux}}
-- {id: iso, iso: {file: i.iso}}
-- {id: isoefi, iso: {file: i.iso, uefi: true}}
+- {id: signed, linux: {kernel: f/linux, secure_boot: true}}
+- {id: unsigned, linux: {kernel: f/linux}}
+- {id: iso, iso: {file: f/i.iso}}
+- {id: isoefi, iso: {file: f/i.iso, uefi: true}}
 - {id: chain, chain: {url: "http://10.0.0.1/x.ipxe"}}
-- {id: script, ipxe: {file: s.ipxe}}
-- {id: mt, memtest: {bios: m.bin}}
+- {id: script, ipxe: {file: f/s.ipxe}}
+- {id: mt, memtest: {bios: f/m.bin}}
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -114,5 +116,47 @@ func TestSpecRoundTrip(t *testing.T) {
 	}
 	if string(out) != in {
 		t.Errorf("round trip:\n%s\nwant\n%s", out, in)
+	}
+}
+
+// TestStateNeverATargetFile: however a target's file is spelled (absolute,
+// through a symbolic link, a state file the relative check did not know),
+// a file at the top of the data directory (the API token, the store, its
+// pid file, serve.json) or under a hidden directory of it is never served
+// as a target's file.
+func TestStateNeverATargetFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"api-token", "rackboot.db", "rackboot.db.pid", "serve.json"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("secret"), 0o600)
+	}
+	os.MkdirAll(filepath.Join(dir, ".incoming"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".incoming", "part"), []byte("partial"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "os", "x"), 0o755)
+	os.WriteFile(filepath.Join(dir, "os", "x", "linux"), []byte("k"), 0o644)
+	os.Symlink("../../api-token", filepath.Join(dir, "os", "x", "token"))
+	os.Symlink("../../.incoming/part", filepath.Join(dir, "os", "x", "part"))
+	outside := t.TempDir()
+	os.Symlink(filepath.Join(dir, "serve.json"), filepath.Join(outside, "serve"))
+	for _, name := range []string{
+		filepath.Join(dir, "api-token"),
+		filepath.Join(dir, "rackboot.db"),
+		"rackboot.db.pid",
+		filepath.Join(dir, "os", "..", "serve.json"),
+		"os/x/token",
+		"os/x/part",
+		filepath.Join(dir, ".incoming", "part"),
+		filepath.Join(outside, "serve"),
+	} {
+		if p, err := localFile(name, dir); err == nil {
+			t.Errorf("localFile(%q) = %q: rackboot's own state served as a target's file", name, p)
+		} else if !strings.Contains(err.Error(), "data directory") && !strings.Contains(err.Error(), "own state") {
+			t.Errorf("localFile(%q): %v: want an error saying why", name, err)
+		}
+	}
+	// What targets are for still works, relative or absolute.
+	for _, name := range []string{"os/x/linux", filepath.Join(dir, "os", "x", "linux")} {
+		if _, err := localFile(name, dir); err != nil {
+			t.Errorf("localFile(%q): %v", name, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
@@ -87,9 +88,24 @@ func TestDashboardActs(t *testing.T) {
 			shown("#import"), shown("#signin"), shown("#signed-in"), shown("#signin-open"))
 	}
 
-	// Sign in.
+	// A wrong token: the form says so (and /metrics counts it, below).
 	err = chromedp.Do(browser, chromedp.Click(`#signin-open`), chromedp.WaitVisible(`#signin-token`),
-		chromedp.SendKeys(`#signin-token`, token), chromedp.Click(`#signin button[type=submit]`), chromedp.WaitVisible(`#signed-in`))
+		chromedp.SendKeys(`#signin-token`, "rbt_not-the-token"), chromedp.Click(`#signin button[type=submit]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(browser, 30*time.Second)
+	defer scancel()
+	if _, err := chromedp.Run(sctx, chromedp.Poll[bool](`document.querySelector("#signin-error").textContent.includes("not the API token")`)); err != nil {
+		msg, _ := chromedp.Run(browser, chromedp.Text(`#signin-error`))
+		t.Errorf("a wrong token at sign-in: %v (%q)", err, msg)
+	}
+
+	// Sign in.
+	if _, err := chromedp.Run(browser, chromedp.Evaluate[string](`document.querySelector("#signin-token").value = ""`)); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(browser, chromedp.SendKeys(`#signin-token`, token), chromedp.Click(`#signin button[type=submit]`), chromedp.WaitVisible(`#signed-in`))
 	if err != nil {
 		msg, _ := chromedp.Run(browser, chromedp.Text(`#signin-error`))
 		t.Fatalf("sign in: %v (%s)", err, msg)
@@ -135,6 +151,48 @@ func TestDashboardActs(t *testing.T) {
 	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](`document.querySelector("#act-result").textContent.includes("has no BMC address")`)); err != nil {
 		msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
 		t.Errorf("power status of a machine without a BMC: %v (%q)", err, msg)
+	}
+	// Its default item and labels, through their forms; the API has them.
+	type defaultsJSON struct {
+		Default string            `json:"default"`
+		Labels  map[string]string `json:"labels"`
+	}
+	apiMachine := func() defaultsJSON {
+		t.Helper()
+		var m defaultsJSON
+		getJSON(ctx, t, l.rb, "/api/v1/machines/"+mac, &m)
+		return m
+	}
+	formAct := func(what, done string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(browser, actions...); err != nil {
+			t.Fatalf("%s from the dashboard: %v", what, err)
+		}
+		fctx, fcancel := context.WithTimeout(browser, 30*time.Second)
+		defer fcancel()
+		if _, err := chromedp.Run(fctx, chromedp.Poll[bool](fmt.Sprintf(`document.querySelector("#act-result").textContent === %q`, done))); err != nil {
+			msg, _ := chromedp.Run(browser, chromedp.Text(`#act-result`))
+			t.Fatalf("the dashboard did not confirm the %s: %v (%q)", what, err, msg)
+		}
+	}
+	formAct("default", "its menu starts on smartos-noimport from now on",
+		chromedp.SetValue(`#act-item`, "smartos-noimport"), chromedp.Click(`#act-default`))
+	if got := apiMachine().Default; got != "smartos-noimport" {
+		t.Errorf("the API has default %q after the dashboard set it, want smartos-noimport", got)
+	}
+	// rack=7 is replaced, role added; a label left out of the field goes.
+	formAct("labels", "labels saved",
+		chromedp.SetValue(`#act-labels`, "rack=8 role=compute"), chromedp.Click(`#act-labels-save`))
+	if got := apiMachine().Labels; !maps.Equal(got, map[string]string{"rack": "8", "role": "compute"}) {
+		t.Errorf("the API has labels %v after the dashboard saved rack=8 role=compute", got)
+	}
+	formAct("labels", "labels saved", chromedp.SetValue(`#act-labels`, "role=compute"), chromedp.Click(`#act-labels-save`))
+	if got := apiMachine().Labels; !maps.Equal(got, map[string]string{"role": "compute"}) {
+		t.Errorf("the API has labels %v after the dashboard saved role=compute alone", got)
+	}
+	formAct("default", "its menu starts on the rules' or the configured default again", chromedp.Click(`#act-default-clear`))
+	if got := apiMachine().Default; got != "" {
+		t.Errorf("the API has default %q after the dashboard cleared it", got)
 	}
 	if err := e2e.Screenshot(browser, filepath.Join(l.Out, "dashboard-acts.png")); err != nil {
 		t.Log(err)
@@ -236,5 +294,17 @@ func TestDashboardActs(t *testing.T) {
 	}
 	if got := bootOnce(); got != "smartos-noimport" {
 		t.Errorf("after the refused writes boot_once is %q, want smartos-noimport still", got)
+	}
+	// Every refusal is counted: the wrong token at sign-in, and the four
+	// writes with the session but without its proof (two from the page,
+	// two from Go).
+	code, metrics, err := l.rb.Get(ctx, "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	for _, want := range []string{`rackboot_api_refused_total{reason="sign-in"} 1`, `rackboot_api_refused_total{reason="forged"} 4`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

@@ -201,7 +201,12 @@ func checkBMCPasswordKept(ctx context.Context, t *testing.T, l *e2e.Lab, client 
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the store holding the BMC password: %v, mode %v, want 0600", err, fi.Mode().Perm())
 	}
-	if log, _ := os.ReadFile(filepath.Join(l.Out, "rackboot.log")); strings.Contains(string(log), password) {
+	log, _ := os.ReadFile(filepath.Join(l.Out, "rackboot.log"))
+	if strings.Contains(string(log), password) {
 		t.Errorf("rackboot's log holds the BMC password")
+	}
+	// Nor the API token: its first start wrote stdout to a file, not a terminal.
+	if strings.Contains(string(log), strings.TrimSpace(string(tok))) {
+		t.Errorf("rackboot's log holds the API token")
 	}
 }

@@ -527,7 +527,7 @@ async function act(what, fn) {
   out.textContent = what + "…";
   try {
     const msg = await fn(mac);
-    out.textContent = msg || what + ": done";
+    out.textContent = typeof msg === "string" ? msg : what + ": done"; // not an API answer's object
     refresh(mac);
   } catch (e) {
     out.classList.add("err");
@@ -547,7 +547,10 @@ $("#act-boot-once").addEventListener("click", () => act("boot-once", async (mac)
   await write("POST", `/machines/${mac}/boot-once`, { item });
   return `its next boot boots ${item}, once`;
 }));
-$("#act-clear-once").addEventListener("click", () => act("clear boot-once", (mac) => write("DELETE", `/machines/${mac}/boot-once`)));
+$("#act-clear-once").addEventListener("click", () => act("clear boot-once", async (mac) => {
+  await write("DELETE", `/machines/${mac}/boot-once`);
+  return "boot-once cleared: its next boot boots its default";
+}));
 $("#act-boot-now").addEventListener("click", () => act("boot now", async (mac) => {
   const item = $("#act-item").value;
   const r = await write("POST", `/machines/${mac}/boot`, { item, now: true });
@@ -558,7 +561,10 @@ $("#act-default").addEventListener("click", () => act("default", async (mac) => 
   await write("PATCH", `/machines/${mac}`, { default: item });
   return `its menu starts on ${item} from now on`;
 }));
-$("#act-default-clear").addEventListener("click", () => act("default", (mac) => write("PATCH", `/machines/${mac}`, { default: null })));
+$("#act-default-clear").addEventListener("click", () => act("default", async (mac) => {
+  await write("PATCH", `/machines/${mac}`, { default: null });
+  return "its menu starts on the rules' or the configured default again";
+}));
 $("#act-labels-save").addEventListener("click", () => act("labels", async (mac) => {
   const want = {};
   for (const kv of $("#act-labels").value.split(/\s+/).filter(Boolean)) {

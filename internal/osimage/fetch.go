@@ -6,19 +6,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"rackboot/internal/download"
 	"rackboot/internal/smartos"
 )
 
@@ -53,12 +51,12 @@ func (im *Importer) fetch(ctx context.Context, src string) (local, sum string, s
 const downloadAttempts = 4
 
 // download fetches rawURL into os/.incoming/, resuming what an earlier
-// attempt left there: a connection cut mid-body is resumed with an HTTP
-// Range request (If-Range: the server's ETag or Last-Modified, so that a
-// changed file is fetched anew), up to downloadAttempts times in one
-// import, and a download that still fails or is stopped keeps its bytes
-// for the next import of the same URL. A server that ignores Range sends
-// the whole file again. The SHA-256 is of the complete file.
+// attempt left there (internal/download): a connection cut mid-body is
+// resumed with an HTTP Range request (If-Range: the server's ETag or
+// Last-Modified, so that a changed file is fetched anew), up to
+// downloadAttempts times in one import, and a download that still fails
+// or is stopped keeps its bytes for the next import of the same URL. A
+// server that ignores Range sends the whole file again. The SHA-256 is of the complete file.
 func (im *Importer) download(ctx context.Context, rawURL string) (string, string, int64, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -70,179 +68,33 @@ func (im *Importer) download(ctx context.Context, rawURL string) (string, string
 	}
 	key := sha256.Sum256([]byte(rawURL))
 	part := filepath.Join(im.osDir(), ".incoming", name+"."+hex.EncodeToString(key[:6])+".part")
-	for attempt := 1; ; attempt++ {
-		retry, err := im.downloadOnce(ctx, rawURL, part, name)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return "", "", 0, fmt.Errorf("download %s: %w (the partial file is kept; run the import again to resume)", rawURL, ctx.Err())
-		}
-		if !retry {
-			removeDownload(part)
-			return "", "", 0, fmt.Errorf("download %s: %w", rawURL, err)
-		}
-		if attempt == downloadAttempts {
-			return "", "", 0, fmt.Errorf("download %s: %w (%d attempts; the partial file is kept: run the import again to resume)", rawURL, err, attempt)
-		}
-		im.log().Warn("download interrupted; resuming", "url", rawURL, "attempt", attempt, "err", err)
-		delay := im.retryDelay
-		if delay == 0 {
-			delay = time.Duration(attempt) * time.Second
-		}
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-		}
+	f := download.Fetcher{
+		Client: im.HTTPClient, Attempts: downloadAttempts, RetryDelay: im.retryDelay, Logger: im.log(),
+		DiscardOnFailure: true,
+		Copy: func(ctx context.Context, dst io.Writer, body io.Reader, offset, total int64) (int64, error) {
+			m := im.meter(ctx, body, "download", name, total).(*meter)
+			m.ev.Bytes = offset
+			return io.Copy(dst, m)
+		},
 	}
-	f, err := os.Open(part)
+	if err := f.Fetch(ctx, rawURL, part); err != nil {
+		return "", "", 0, err
+	}
+	in, err := os.Open(part)
 	if err != nil {
 		return "", "", 0, err
 	}
-	defer f.Close()
+	defer in.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, im.meter(ctx, f, "verify", name, -1))
+	n, err := io.Copy(h, im.meter(ctx, in, "verify", name, -1))
 	if err != nil {
 		return "", "", 0, err
 	}
 	return part, hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// partMeta, beside a partial download (<part>.json), says where its bytes
-// came from, so that a resume asks for the same file.
-type partMeta struct {
-	URL          string `json:"url"`
-	ETag         string `json:"etag,omitempty"`
-	LastModified string `json:"last_modified,omitempty"`
-	Size         int64  `json:"size"` // -1: the server did not say
-}
-
-// validator is the If-Range value: a strong ETag, else Last-Modified
-// (RFC 9110, 13.1.5: If-Range takes no weak ETag).
-func (m partMeta) validator() string {
-	if m.ETag != "" && !strings.HasPrefix(m.ETag, "W/") {
-		return m.ETag
-	}
-	return m.LastModified
-}
-
-// downloadOnce makes one request; retry says whether another may help.
-func (im *Importer) downloadOnce(ctx context.Context, rawURL, part, name string) (retry bool, err error) {
-	have, meta := resumePoint(part, rawURL)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return false, err
-	}
-	if have > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
-		req.Header.Set("If-Range", meta.validator())
-	}
-	client := im.HTTPClient
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return true, err
-	}
-	defer resp.Body.Close()
-	var offset int64
-	switch {
-	case resp.StatusCode == http.StatusPartialContent && have > 0:
-		start, size, err := contentRange(resp.Header.Get("Content-Range"))
-		if err != nil || start != have {
-			return false, fmt.Errorf("server answered range %q to a request from byte %d", resp.Header.Get("Content-Range"), have)
-		}
-		offset, meta.Size = start, size
-	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0 && have == meta.Size:
-		return false, nil // an earlier attempt got every byte
-	case resp.StatusCode == http.StatusOK:
-		meta = partMeta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: resp.ContentLength}
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
-		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
-			removeDownload(part) // what we have does not fit the server's file
-		}
-		return true, fmt.Errorf("server answered %s", resp.Status)
-	default:
-		return false, fmt.Errorf("server answered %s", resp.Status)
-	}
-	if err := writeMeta(part, meta); err != nil {
-		return false, err
-	}
-	flags := os.O_WRONLY | os.O_CREATE
-	if offset == 0 {
-		flags |= os.O_TRUNC
-	}
-	f, err := os.OpenFile(part, flags, 0o644)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return false, err
-	}
-	m := im.meter(ctx, resp.Body, "download", name, meta.Size).(*meter)
-	m.ev.Bytes = offset
-	n, err := io.Copy(f, m)
-	if err != nil {
-		return ctx.Err() == nil, err
-	}
-	if meta.Size >= 0 && offset+n != meta.Size {
-		return true, fmt.Errorf("got %d of %d bytes", offset+n, meta.Size)
-	}
-	if err := f.Sync(); err != nil {
-		return false, err
-	}
-	return false, f.Close()
-}
-
-// resumePoint is how many bytes of part can be kept for rawURL, and where
-// they came from: none without a validator to ask If-Range with.
-func resumePoint(part, rawURL string) (int64, partMeta) {
-	fi, err := os.Stat(part)
-	if err != nil || fi.Size() == 0 {
-		return 0, partMeta{}
-	}
-	b, err := os.ReadFile(part + ".json")
-	var m partMeta
-	if err != nil || json.Unmarshal(b, &m) != nil || m.URL != rawURL || m.validator() == "" {
-		return 0, partMeta{}
-	}
-	return fi.Size(), m
-}
-
-func writeMeta(part string, m partMeta) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return writeSync(part+".json", b)
-}
-
 // removeDownload removes a download and what a resume would need of it.
-func removeDownload(part string) {
-	os.Remove(part)
-	os.Remove(part + ".json")
-}
-
-// contentRange parses "bytes 100-199/200" into its first byte and the
-// whole size (-1 for "*").
-func contentRange(cr string) (start, size int64, err error) {
-	rest, ok := strings.CutPrefix(cr, "bytes ")
-	first, rest, ok2 := strings.Cut(rest, "-")
-	_, total, ok3 := strings.Cut(rest, "/")
-	if !ok || !ok2 || !ok3 {
-		return 0, 0, fmt.Errorf("bad Content-Range %q", cr)
-	}
-	if start, err = strconv.ParseInt(first, 10, 64); err != nil {
-		return 0, 0, err
-	}
-	if total == "*" {
-		return start, -1, nil
-	}
-	size, err = strconv.ParseInt(total, 10, 64)
-	return start, size, err
-}
+func removeDownload(part string) { download.Remove(part) }
 
 // meter reports reads of r as progress of phase, and stops at ctx's end.
 func (im *Importer) meter(ctx context.Context, r io.Reader, phase, file string, total int64) io.Reader {

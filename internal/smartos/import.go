@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"rackboot/internal/download"
 	"rackboot/internal/store"
 )
 
@@ -326,7 +327,4 @@ func (im *Importer) fetch(ctx context.Context, s source) (local string, download
 }
 
 // removeDownload deletes a finished or corrupt download and its resume data.
-func removeDownload(part string) {
-	os.Remove(part)
-	os.Remove(part + metaSuffix)
-}
+func removeDownload(part string) { download.Remove(part) }

@@ -31,6 +31,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"rackboot/internal/durable"
 )
 
 // Subdir is the directory below the data directory that holds imports.
@@ -263,7 +265,7 @@ func (im *Importer) install(tmp string, e Entry, force bool) (Entry, error) {
 		return Entry{}, err
 	}
 	im.report(Event{Phase: "install", File: e.Name, Total: -1})
-	if err := syncTree(tmp); err != nil {
+	if err := durable.Tree(tmp, true); err != nil {
 		return Entry{}, err
 	}
 	var old string
@@ -282,7 +284,7 @@ func (im *Importer) install(tmp string, e Entry, force bool) (Entry, error) {
 		}
 		return Entry{}, err
 	}
-	if err := syncDir(im.osDir()); err != nil {
+	if err := durable.Sync(im.osDir()); err != nil {
 		return Entry{}, err
 	}
 	if old != "" {
@@ -329,7 +331,7 @@ func Remove(dataDir, name string) (Entry, error) {
 	if err := os.Rename(filepath.Join(osDir, name), old); err != nil {
 		return Entry{}, err
 	}
-	if err := syncDir(osDir); err != nil {
+	if err := durable.Sync(osDir); err != nil {
 		return Entry{}, err
 	}
 	return e, os.RemoveAll(old)
@@ -388,28 +390,6 @@ func writeSync(p string, b []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncTree fsyncs every file and directory below dir.
-func syncTree(dir string) error {
-	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type()&os.ModeSymlink != 0 {
-			return nil
-		}
-		return syncDir(p)
-	})
-}
-
-func syncDir(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // Suggestion is the configuration an import suggests: a target, and the

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"rackboot/internal/durable"
 	"rackboot/internal/store"
 )
 
@@ -88,7 +89,7 @@ func (im *Importer) removeLocked(ctx context.Context, build string, force bool) 
 		}
 		return err
 	}
-	syncDir(im.platformsDir())
+	durable.Sync(im.platformsDir())
 	if aside != "" {
 		if err := os.RemoveAll(aside); err != nil {
 			im.log().Warn("platform not fully deleted; CleanLeftovers will finish", "dir", aside, "err", err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"rackboot/internal/durable"
 )
 
 // install moves an unpacked, checked platform from tmp to
@@ -43,7 +45,7 @@ func (im *Importer) install(ctx context.Context, tmp string, e CatalogEntry, for
 		restore()
 		return CatalogEntry{}, fmt.Errorf("move %s into place: %w", e.Build, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.Sync(dir); err != nil {
 		im.log().Warn("fsync of the platforms dir failed", "dir", dir, "err", err)
 	}
 	e, err := im.recordImport(ctx, e)
@@ -52,7 +54,7 @@ func (im *Importer) install(ctx context.Context, tmp string, e CatalogEntry, for
 			im.log().Error("cannot undo the move", "build", e.Build, "err", rerr)
 		}
 		restore()
-		syncDir(dir)
+		durable.Sync(dir)
 		return CatalogEntry{}, fmt.Errorf("record %s in the catalog: %w", e.Build, err)
 	}
 	if aside != "" {

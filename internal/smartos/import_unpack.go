@@ -13,6 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"rackboot/internal/durable"
 )
 
 // The files a SmartOS platform cannot boot without, relative to the build's dir.
@@ -77,7 +79,7 @@ func (im *Importer) unpackInto(file, tmp, hint string, fill func(tmp string) err
 	if err := checkPlatform(tmp); err != nil {
 		return "", fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
-	if err := syncTree(tmp); err != nil {
+	if err := durable.Tree(tmp, false); err != nil {
 		return "", diskFull(err, im.platformsDir())
 	}
 	return build, nil
@@ -352,23 +354,4 @@ func checkPlatform(dir string) error {
 		return fmt.Errorf("boot_archive is corrupt: boot_archive.hash says SHA-1 %s, the file has %s", strings.TrimSpace(string(want)), got)
 	}
 	return nil
-}
-
-// syncTree fsyncs every directory below dir (files were synced as written).
-func syncTree(dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return err
-		}
-		return syncDir(p)
-	})
-}
-
-func syncDir(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"rackboot/internal/durable"
 )
 
 // A Manifest lists every file of a platform tree as imported: the files a
@@ -230,7 +232,7 @@ func writeLocalManifest(buildDir string, m *Manifest) error {
 	if err := os.Rename(f.Name(), filepath.Join(buildDir, localManifestName)); err != nil {
 		return err
 	}
-	return syncDir(buildDir)
+	return durable.Sync(buildDir)
 }
 
 // localManifest returns the manifest of the build in buildDir, computing

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"rackboot/internal/durable"
 	"rackboot/internal/store"
 )
 
@@ -88,7 +89,7 @@ func (s *Syncer) fetch(ctx context.Context, e CatalogEntry) (err error) {
 	if err := writeLocalManifest(tmp, e.Manifest); err != nil {
 		return diskFull(err, s.im.platformsDir())
 	}
-	if err := syncTree(tmp); err != nil {
+	if err := durable.Tree(tmp, false); err != nil {
 		return diskFull(err, s.im.platformsDir())
 	}
 	if err := s.install(ctx, tmp, e.Build, want); err != nil {
@@ -319,7 +320,7 @@ func (s *Syncer) install(ctx context.Context, tmp, build, manifest string) error
 		}
 		return fmt.Errorf("move %s into place: %w", build, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.Sync(dir); err != nil {
 		s.im.log().Warn("fsync of the platforms dir failed", "dir", dir, "err", err)
 	}
 	if aside != "" {
@@ -367,7 +368,7 @@ func (s *Syncer) remove(ctx context.Context, build string) error {
 		}
 		return err
 	}
-	syncDir(dir)
+	durable.Sync(dir)
 	if err := os.RemoveAll(aside); err != nil {
 		s.im.log().Warn("platform not fully deleted; CleanLeftovers will finish", "dir", aside, "err", err)
 	}

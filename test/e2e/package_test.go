@@ -111,8 +111,17 @@ func procStatus(t *testing.T, pid int) map[string]string {
 // /var/tmp) and ProtectHome (/root and /home empty and closed). It checks
 // that writes outside the data directory fail (else it exits, and the
 // service never starts), then execs the rest of its arguments.
+//
+// The test's service directory (binary, configuration, data: the data
+// directory's parent) may itself lie under a directory this hides, when
+// the checkout is in /tmp or /root (a CI's): it is mounted back, read-only
+// but for the data, from the working directory, which still refers to it
+// once hidden, and the hiding tmpfs then lets the service through to it
+// (mode 0711: no listing) instead of closing it (mode 000).
 const protectSystem = `set -e
 data=$1; shift
+svc=$(dirname "$data")
+cd "$svc"
 mount --make-rprivate /
 mount --bind "$data" "$data"
 awk '{print $2}' /proc/self/mounts | sort -u | while read -r mp; do
@@ -121,7 +130,23 @@ awk '{print $2}' /proc/self/mounts | sort -u | while read -r mp; do
 done
 mount -o remount,bind,rw "$data"
 for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$d"; done
-for d in /root /home; do if [ -d "$d" ]; then mount -t tmpfs -o ro,mode=000 tmpfs "$d"; fi; done
+for d in /root /home; do
+	if [ -d "$d" ]; then
+		case "$svc/" in "$d"/*) mode=0711 ;; *) mode=000 ;; esac
+		mount -t tmpfs -o mode=$mode tmpfs "$d"
+	fi
+done
+if [ ! -d "$data" ]; then
+	mkdir -p "$svc"
+	mount --no-canonicalize --rbind . "$svc" # ".": the kernel resolves it from the old working directory
+	mount -o remount,bind,ro "$svc"
+	mount -o remount,bind,rw "$data"
+fi
+for d in /root /home; do
+	if [ -d "$d" ] && awk -v d="$d" '$2 == d && $3 == "tmpfs" {found=1} END {exit !found}' /proc/self/mounts; then
+		mount -o remount,ro "$d"
+	fi
+done
 for probe in /etc "$(dirname "$data")" /var/lib; do
 	if touch "$probe/.rackboot-rw-probe" 2>/dev/null; then
 		rm -f "$probe/.rackboot-rw-probe"

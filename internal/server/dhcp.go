@@ -14,19 +14,20 @@ import (
 	"rackboot/internal/store"
 )
 
-// openLeases opens the lease manager of dhcp.mode full on st (nil in the
-// other modes). Our own addresses are never leased.
-func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr, share func() (int, int), log *slog.Logger) (*lease.Manager, error) {
+// openLeases opens the lease manager of dhcp.mode full on st, and returns
+// it with the options of each subnet (nil in the other modes). Our own
+// addresses are never leased.
+func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr, share func() (int, int), log *slog.Logger) (*lease.Manager, []dhcp.Network, error) {
 	if cfg.DHCP.Mode != config.DHCPFull {
-		return nil, nil
+		return nil, nil, nil
 	}
 	exclude := []netip.Addr{adv}
 	if ip, err := dhcp.InterfaceIPv4(iface); err == nil {
 		exclude = append(exclude, ip)
 	}
-	lc, _, err := fullDHCPConfig(cfg.DHCP, exclude, log.With("svc", "lease")) // dhcpconfig.go
+	lc, nets, err := fullDHCPConfig(cfg.DHCP, exclude, log.With("svc", "lease")) // dhcpconfig.go
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, shared := st.(store.CondCommitter); shared {
 		// Other servers lease from the same pools: walk them from another
@@ -39,13 +40,13 @@ func openLeases(cfg config.Config, st store.Store, iface string, adv netip.Addr,
 	}
 	m, err := lease.Open(context.Background(), st, lc)
 	if err != nil {
-		return nil, fmt.Errorf("dhcp: %w", err)
+		return nil, nil, fmt.Errorf("dhcp: %w", err)
 	}
 	if _, ok := m.SubnetFor(adv); !ok {
 		log.Warn("no dhcp.subnets entry contains the boot network's address: only clients behind DHCP relays will get addresses",
 			"interface", iface, "address", adv)
 	}
-	return m, nil
+	return m, nets, nil
 }
 
 // dhcpServer is what Run runs for DHCP: in dhcp.mode full, the full DHCP
@@ -67,12 +68,11 @@ func (s *Server) dhcpServer(cfg config.Config, iface string, adv netip.Addr, boo
 		}
 		return proxy.Serve
 	}
-	_, nets, _ := fullDHCPConfig(cfg.DHCP, nil, nil) // openLeases checked it
 	rogue := cfg.DHCP.RogueDetection == nil || *cfg.DHCP.RogueDetection
 	full := &dhcp.FullServer{
 		Config:         dc,
 		Leases:         s.leases,
-		Networks:       nets,
+		Networks:       s.dhcpNets,
 		PingTimeout:    cfg.DHCP.PingCheck.Std(),
 		RogueDetection: rogue,
 	}

@@ -45,6 +45,7 @@ type Server struct {
 	timeline *observe.Observer
 	menu     *liveMenu      // reload.go: swapped whole by Reload
 	leases   *lease.Manager // dhcp.mode full only; nil otherwise
+	dhcpNets []dhcp.Network // the options of leases' subnets (dhcpconfig.go)
 	dhcp     func(context.Context) error
 	tftp     *tftp.Server
 	httpLn   *httpd.LimitedListener
@@ -109,7 +110,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (_ *Server, err er
 	if err != nil {
 		return nil, err
 	}
-	if s.leases, err = openLeases(cfg, s.store, iface, adv, s.leaseShare, log); err != nil { // dhcp.go
+	if s.leases, s.dhcpNets, err = openLeases(cfg, s.store, iface, adv, s.leaseShare, log); err != nil { // dhcp.go
 		return nil, err
 	}
 	s.leaseMetrics() // dhcp.go

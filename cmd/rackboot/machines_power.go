@@ -17,6 +17,7 @@ import (
 	"rackboot/internal/events"
 	"rackboot/internal/machines"
 	"rackboot/internal/progress"
+	"rackboot/internal/textview"
 )
 
 // machinesPowerCommands are `machines bmc`, `machines power` and
@@ -147,14 +148,7 @@ func showBMC(w io.Writer, f *clientFlags, v api.BMCView) error {
 	if f.json() {
 		return writeJSON(w, v)
 	}
-	pw := "not set"
-	if v.PasswordSet {
-		pw = "set (never shown)"
-	}
-	fmt.Fprintf(w, "mac        %s\naddress    %s\nuser       %s\npassword   %s\ninterface  %s\n", v.MAC, orNone(v.Address), orNone(v.User), pw, v.Interface)
-	if len(v.Rules) > 0 {
-		fmt.Fprintf(w, "rules      %s\n", strings.Join(v.Rules, ", "))
-	}
+	textview.BMC(w, v)
 	return nil
 }
 
@@ -165,18 +159,7 @@ func showBMCLine(ctx context.Context, w io.Writer, c *api.Client, mac string) {
 	if err != nil || v.Address == "" {
 		return
 	}
-	pw := "no password"
-	if v.PasswordSet {
-		pw = "password set"
-	}
-	fmt.Fprintf(w, "\nBMC: %s (%s), user %s, %s\n", v.Address, v.Interface, orNone(v.User), pw)
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	fmt.Fprintf(w, "\n%s\n", textview.BMCLine(v))
 }
 
 func machinesPowerCommand(f *clientFlags) *cobra.Command {

@@ -83,11 +83,11 @@ dhcp:
 `, name, endpoint, labPrefix, leaseFirst, leaseLast)
 	}
 	nameA, nameB, _ := strings.Cut(*etcd2Names, ",")
-	a, err := startRackbootAt(ctx, l, e, "rackboot", l.srv, "br0", serverIP, full(nameA, local))
+	a, err := startRackbootAt(ctx, l, e, "rackboot", l.srv, "br0", serverIP, "full", full(nameA, local))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := startRackbootAt(ctx, l, e, "rackboot-b", srv2, clientIface, server2IP, full(nameB, onBridge)); err != nil {
+	if _, err := startRackbootAt(ctx, l, e, "rackboot-b", srv2, clientIface, server2IP, "full", full(nameB, onBridge)); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -112,9 +112,10 @@ func waitEtcd(ctx context.Context, ns string, p *proc) error {
 	return fmt.Errorf("etcd not healthy after 30 s; see %s", p.log)
 }
 
-// startRackbootAt is startRackboot (stacks.go) for a server in namespace
-// ns on interface iface at address ip, with its own data directory.
-func startRackbootAt(ctx context.Context, l *lab, e *env, name, ns, iface string, ip netip.Addr, extraYAML string) (*proc, error) {
+// startRackbootAt runs rackboot serve in DHCP mode mode, as process name in
+// namespace ns on interface iface at address ip, with its own data directory
+// (name-data) that holds the platform (hard links: the same files nginx serves).
+func startRackbootAt(ctx context.Context, l *lab, e *env, name, ns, iface string, ip netip.Addr, mode, extraYAML string) (*proc, error) {
 	data := filepath.Join(l.dir, name+"-data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, err
@@ -127,7 +128,7 @@ func startRackbootAt(ctx context.Context, l *lab, e *env, name, ns, iface string
 		return nil, err
 	}
 	argv := []string{e.rackboot, "serve", "--config", cfg, "--interface", iface,
-		"--advertise", ip.String(), "--data-dir", data, "--dhcp-mode", "full",
+		"--advertise", ip.String(), "--data-dir", data, "--dhcp-mode", mode,
 		"--http-addr", ip.String() + ":80", "--tftp-addr", ip.String() + ":69"}
 	if e.rackbootLog != "" {
 		argv = append(argv, "--log-level", e.rackbootLog)

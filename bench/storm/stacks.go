@@ -161,38 +161,7 @@ func startRackbootFull(ctx context.Context, l *lab, e *env) (*proc, error) {
 // startRackboot runs rackboot serve on br0 with a fresh data directory that
 // holds the platform (hard links: the same files nginx serves).
 func startRackboot(ctx context.Context, l *lab, e *env, mode, extraYAML string) (*proc, error) {
-	data := filepath.Join(l.dir, "rackboot-data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		return nil, err
-	}
-	if err := run(ctx, "cp", "-al", filepath.Join(e.web, "smartos"), data+"/"); err != nil {
-		return nil, err
-	}
-	cfg := filepath.Join(l.dir, "rackboot.yaml")
-	yaml := "menu:\n  default: smartos\n" + extraYAML
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		return nil, err
-	}
-	argv := []string{e.rackboot, "serve", "--config", cfg, "--interface", "br0",
-		"--advertise", serverIP.String(), "--data-dir", data, "--dhcp-mode", mode,
-		"--http-addr", serverIP.String() + ":80", "--tftp-addr", serverIP.String() + ":69"}
-	if e.rackbootLog != "" {
-		argv = append(argv, "--log-level", e.rackbootLog)
-	}
-	if len(e.rackbootEnv) > 0 {
-		argv = append(append([]string{"env"}, e.rackbootEnv...), argv...)
-	}
-	p, err := l.start("rackboot", l.srv, argv...)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.waitListen(ctx, "tcp", 80); err != nil {
-		return nil, err
-	}
-	if err := p.waitListen(ctx, "udp", 67); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return startRackbootAt(ctx, l, e, "rackboot", l.srv, "br0", serverIP, mode, extraYAML)
 }
 
 // supportsFull says whether this rackboot build has the full DHCP mode.

@@ -57,6 +57,7 @@ type FileEvent struct {
 	Path     string
 	Status   int
 	Bytes    int64
+	Size     int64 // the whole file's length (a 200 that sent less was cut short)
 	Duration time.Duration
 	// UserAgent is the request's: iPXE says "iPXE/1.x", another rackboot
 	// fetching a platform says smartos.SyncUserAgent.
@@ -201,7 +202,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.ServeContent(cw, r, fi.Name(), fi.ModTime(), rs)
-	ev := FileEvent{Client: remoteAddr(r), Path: name, Status: cw.status, Bytes: cw.n, Duration: time.Since(start), UserAgent: r.UserAgent()}
+	ev := FileEvent{Client: remoteAddr(r), Path: name, Status: cw.status, Bytes: cw.n, Size: fi.Size(), Duration: time.Since(start), UserAgent: r.UserAgent()}
 	s.log().Debug("file served", "path", name, "client", ev.Client, "status", ev.Status,
 		"bytes", ev.Bytes, "range", r.Header.Get("Range"), "duration", ev.Duration.Round(time.Millisecond))
 	if s.OnFile != nil {

@@ -129,8 +129,8 @@ func (o *Observer) httpEvent(f httpd.FileEvent) {
 	mac, arch := o.who(f.Client)
 	e := events.Event{Time: time.Now(), MAC: mac, Arch: arch, IP: f.Client.String(), Type: events.TypeHTTP,
 		File: f.Path, Kind: kind, Bytes: f.Bytes, Status: f.Status, DurationMS: events.Millis(f.Duration)}
-	if fi, err := fs.Stat(o.files, f.Path); err == nil && f.Status == 200 {
-		e.Total = fi.Size()
+	if f.Status == 200 {
+		e.Total = f.Size
 	}
 	if kind == events.KindKernel {
 		e.Needs = o.kernelNeeds(f.Path)

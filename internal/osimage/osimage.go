@@ -14,14 +14,12 @@
 package osimage
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -261,7 +259,8 @@ func (im *Importer) install(tmp string, e Entry, force bool) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	if err := writeSync(filepath.Join(tmp, CatalogFile), append(b, '\n')); err != nil {
+	// Synced with the rest of the tree just below.
+	if err := os.WriteFile(filepath.Join(tmp, CatalogFile), append(b, '\n'), 0o644); err != nil {
 		return Entry{}, err
 	}
 	im.report(Event{Phase: "install", File: e.Name, Total: -1})
@@ -374,22 +373,6 @@ func randHex() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func writeSync(p string, b []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, bytes.NewReader(b)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Suggestion is the configuration an import suggests: a target, and the

@@ -93,9 +93,6 @@ func (im *Importer) download(ctx context.Context, rawURL string) (string, string
 	return part, hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// removeDownload removes a download and what a resume would need of it.
-func removeDownload(part string) { download.Remove(part) }
-
 // meter reports reads of r as progress of phase, and stops at ctx's end.
 func (im *Importer) meter(ctx context.Context, r io.Reader, phase, file string, total int64) io.Reader {
 	return &meter{ctx: ctx, r: r, im: im, ev: Event{Phase: phase, File: file, Total: total}}
@@ -194,8 +191,6 @@ func mkdirAll(root *os.Root, name string) error {
 	}
 	return nil
 }
-
-func isISO(f *os.File) bool { return smartos.IsISO(f) }
 
 // importISO keeps the image whole (os/<name>/<file>.iso) and, for a
 // distribution that netboots its live kernel with the ISO fetched by the

@@ -30,7 +30,9 @@ import (
 	"strings"
 	"time"
 
+	"rackboot/internal/download"
 	"rackboot/internal/durable"
+	"rackboot/internal/smartos"
 )
 
 // Subdir is the directory below the data directory that holds imports.
@@ -127,7 +129,7 @@ func (im *Importer) Import(ctx context.Context, src string, opt Options) (Entry,
 		return Entry{}, err
 	}
 	if downloaded {
-		defer removeDownload(local) // complete: installed, or refused for good
+		defer download.Remove(local) // complete: installed, or refused for good
 	}
 	if want := strings.ToLower(opt.SHA256); want != "" && want != sum {
 		return Entry{}, fmt.Errorf("%s: SHA-256 is %s, want %s: a damaged or different file (nothing was installed)", src, sum, want)
@@ -164,7 +166,7 @@ func (im *Importer) unpack(ctx context.Context, local, tmp string, e *Entry) err
 			return err
 		}
 		return netbootLayout(tmp, e)
-	case isISO(f):
+	case smartos.IsISO(f):
 		return im.importISO(ctx, f, local, tmp, e)
 	}
 	return errors.New("neither a netboot tarball (gzip) nor an ISO 9660 image")

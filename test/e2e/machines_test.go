@@ -58,14 +58,7 @@ func getJSON(ctx context.Context, t *testing.T, rb *e2e.Rackboot, path string, v
 // against the running server.
 func rackbootCLI(ctx context.Context, t *testing.T, l *rackbootLab, args ...string) string {
 	t.Helper()
-	argv := append([]string{needRackboot(t)}, args...)
-	argv = append(argv, "--server", l.rb.URL, "--data-dir", l.rb.DataDir)
-	out, err := l.Server.Exec(ctx, argv...)
-	if err != nil {
-		t.Fatalf("rackboot %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	t.Logf("$ rackboot %s\n%s", strings.Join(args, " "), out)
-	return out
+	return cli(ctx, t, needRackboot(t), l.rb, args...) // targets_test.go; l.rb runs in l.Server
 }
 
 // stagesOf returns, per boot number, the stages its events reached, in

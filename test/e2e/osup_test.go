@@ -74,7 +74,7 @@ func TestOSUpFromDHCP(t *testing.T) {
 			if err != nil || code != 200 {
 				t.Fatalf("events: %d %v", code, err)
 			}
-			if err := jsonUnmarshal(body, &evs); err != nil {
+			if err := json.Unmarshal([]byte(body), &evs); err != nil {
 				t.Fatal(err)
 			}
 			ups := 0
@@ -119,12 +119,10 @@ func waitBoot(ctx context.Context, t *testing.T, rb *e2e.Rackboot, mac, result s
 	err := e2e.WaitUntil(wctx, func() bool {
 		code, body, err := rb.Get(wctx, "/api/v1/machines/"+mac)
 		m.Boot = nil
-		return err == nil && code == 200 && jsonUnmarshal(body, &m) == nil && m.Boot != nil && m.Boot.Result == result
+		return err == nil && code == 200 && json.Unmarshal([]byte(body), &m) == nil && m.Boot != nil && m.Boot.Result == result
 	})
 	if err != nil {
 		t.Fatalf("%s: no boot with result %q: %v (boot %+v)", mac, result, err, m.Boot)
 	}
 	return *m.Boot
 }
-
-func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

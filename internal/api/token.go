@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -85,8 +83,4 @@ func (t *Tokens) set(tok string) error {
 }
 
 // newToken makes a random token.
-func newToken() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return "rbt_" + hex.EncodeToString(b)
-}
+func newToken() string { return "rbt_" + randomHex(24) } // session.go

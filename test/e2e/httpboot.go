@@ -32,17 +32,11 @@ var OVMFNoPXE = []string{
 // the firmware asked for.
 func RunUEFIHTTP(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath, pcap string) *VM {
 	t.Helper()
-	RequireCommands(t, QEMUBinary)
-	RequireFiles(t, OVMFCode, OVMFVars)
-	vars := serialPath + ".OVMF_VARS.fd"
-	if err := copyFile(OVMFVars, vars); err != nil {
-		t.Fatalf("copy OVMF variables: %v", err)
-	}
-	args := append(uefiArgs(mac, vars), OVMFNoPXE...)
+	extra := append([]string{}, OVMFNoPXE...)
 	if pcap != "" {
-		args = append(args, CaptureArgs(pcap)...)
+		extra = append(extra, CaptureArgs(pcap)...)
 	}
-	return startVM(ctx, t, lab, UEFIHTTP, tap, mac, serialPath, args)
+	return runOVMF(ctx, t, lab, UEFIHTTP, tap, mac, serialPath, extra)
 }
 
 // BootUEFIHTTP is Boot for UEFIHTTP: a new tap, a random MAC, the console in

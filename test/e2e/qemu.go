@@ -96,13 +96,20 @@ func biosArgs(mac string) []string {
 // extra are more QEMU arguments (CaptureArgs, say).
 func RunUEFI(ctx context.Context, t testing.TB, lab *Lab, tap, mac, serialPath string, extra ...string) *VM {
 	t.Helper()
+	return runOVMF(ctx, t, lab, UEFI, tap, mac, serialPath, extra)
+}
+
+// runOVMF starts uefiArgs' machine, with a private copy of the OVMF
+// variables beside serialPath, as firmware fw (what the VM is reported as).
+func runOVMF(ctx context.Context, t testing.TB, lab *Lab, fw Firmware, tap, mac, serialPath string, extra []string) *VM {
+	t.Helper()
 	RequireCommands(t, QEMUBinary)
 	RequireFiles(t, OVMFCode, OVMFVars)
 	vars := serialPath + ".OVMF_VARS.fd"
 	if err := copyFile(OVMFVars, vars); err != nil {
 		t.Fatalf("copy OVMF variables: %v", err)
 	}
-	return startVM(ctx, t, lab, UEFI, tap, mac, serialPath, append(uefiArgs(mac, vars), extra...))
+	return startVM(ctx, t, lab, fw, tap, mac, serialPath, append(uefiArgs(mac, vars), extra...))
 }
 
 // uefiArgs is the UEFI client's machine: OVMF with its variables in vars (a

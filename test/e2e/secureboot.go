@@ -65,13 +65,7 @@ func (l *Lab) BootWithMAC(ctx context.Context, t testing.TB, fw Firmware, name, 
 	case BIOS:
 		vm = RunBIOS(ctx, t, l, tap, mac, serial)
 	case UEFI:
-		RequireCommands(t, QEMUBinary)
-		RequireFiles(t, OVMFCode, OVMFVars)
-		vars := serial + ".OVMF_VARS.fd"
-		if err := copyFile(OVMFVars, vars); err != nil {
-			t.Fatalf("copy OVMF variables: %v", err)
-		}
-		vm = startVM(ctx, t, l, UEFI, tap, mac, serial, append(uefiArgs(mac, vars), "-m", "1024"))
+		vm = RunUEFI(ctx, t, l, tap, mac, serial, "-m", "1024")
 	default:
 		t.Fatalf("BootWithMAC: firmware %q", fw)
 	}
